@@ -1,0 +1,13 @@
+# Finds every third-party dependency once. All come from Debian packages that
+# scripts/install-deps installs; nothing is downloaded at configure time.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(BOTAN REQUIRED IMPORTED_TARGET botan-2)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(Threads REQUIRED)
+if(SITECHAIN_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(SITECHAIN_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()

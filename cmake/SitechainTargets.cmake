@@ -1,0 +1,38 @@
+# Helpers that give every sitechain target the same flags.
+#
+#   sitechain_library(NAME SOURCES ... DEPS ...)     static library rooted at the repo top
+#   sitechain_executable(NAME SOURCES ... DEPS ...)  program
+#   sitechain_test(NAME SOURCES ... DEPS ...)        GoogleTest program registered with ctest
+
+set(SITECHAIN_WARNINGS -Wall -Wextra -Werror -Wpedantic -Wshadow -Wnon-virtual-dtor)
+
+function(_sitechain_common target)
+  target_compile_options(${target} PRIVATE ${SITECHAIN_WARNINGS})
+  target_include_directories(${target} PUBLIC ${CMAKE_SOURCE_DIR})
+endfunction()
+
+function(sitechain_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  _sitechain_common(${name})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+function(sitechain_executable name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  _sitechain_common(${name})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+endfunction()
+
+function(sitechain_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  _sitechain_common(${name})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  # Tests find the built programs and the openssl binary through the environment.
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "SITECHAIN_BIN_DIR=${CMAKE_BINARY_DIR}/bin;SITECHAIN_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+    TIMEOUT 600)
+endfunction()

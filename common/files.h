@@ -1,0 +1,32 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace sitechain {
+
+// Reads a whole small file (certificates, keys, CSRs, configuration). Refuses files larger than
+// max_bytes with RESOURCE_EXHAUSTED so that a wrong path cannot make us read a huge file.
+Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes = 1 << 20);
+
+// Writes data to path atomically: a temporary file in the same directory, fsync, rename, fsync
+// of the directory. A crash leaves either the old file or the new one, never a mix. The file is
+// created with `mode` (before any byte is written, so secrets are never briefly world-readable).
+// With overwrite=false an existing file is refused with ALREADY_EXISTS.
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                       bool overwrite = true);
+
+// Creates a directory (and its parents) with the given mode; OK if it exists as a directory.
+Status MakeDirectories(const std::string& path, mode_t mode = 0755);
+
+// Returns the permission bits of path (lstat), or NOT_FOUND.
+Result<mode_t> FileMode(const std::string& path);
+
+bool PathExists(const std::string& path);
+
+}  // namespace sitechain

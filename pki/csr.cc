@@ -1,0 +1,81 @@
+#include "pki/csr.h"
+
+#include <botan/data_src.h>
+#include <botan/pkcs10.h>
+#include <botan/x509_ext.h>
+
+#include "common/files.h"
+#include "pki/internal.h"
+
+namespace sitechain::pki {
+
+Result<CertificateRequest> CertificateRequest::Create(const PrivateKey& key,
+                                                      std::string_view common_name, Random& rng) {
+  if (common_name.empty() || common_name.size() > 64) {
+    return InvalidArgument("the name in a CSR must be 1 to 64 bytes");
+  }
+  internal::RngAdapter brng(rng);
+  const Botan::Private_Key& k = *key.impl().key;
+  const bool ed = k.algo_name() == "Ed25519";
+  try {
+    auto req = Botan::PKCS10_Request::create(
+        k, internal::ToBotanDn(DistinguishedName{std::string(common_name), "", ""}),
+        Botan::Extensions(), ed ? "SHA-512" : "SHA-256", brng, ed ? "Pure" : "");
+    return CertificateRequest(std::make_shared<const Impl>(Impl{std::move(req)}));
+  } catch (const std::exception& e) {
+    return Internal(std::string("cannot create the CSR: ") + e.what());
+  }
+}
+
+Result<CertificateRequest> CertificateRequest::FromPem(std::string_view pem) {
+  if (pem.size() > kMaxCertificateBytes * 2) return ResourceExhausted("CSR input is too large");
+  if (pem.find("-----BEGIN CERTIFICATE REQUEST-----") == std::string_view::npos) {
+    return InvalidArgument(
+        "not a PEM CSR (expected a '-----BEGIN CERTIFICATE REQUEST-----' block)");
+  }
+  try {
+    Botan::DataSource_Memory src(std::string{pem});
+    Botan::PKCS10_Request req(src);
+    return CertificateRequest(std::make_shared<const Impl>(Impl{std::move(req)}));
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("malformed CSR: ") + e.what());
+  }
+}
+
+Result<CertificateRequest> CertificateRequest::Load(const std::string& path) {
+  SITECHAIN_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, kMaxCertificateBytes * 2));
+  Result<CertificateRequest> req = FromPem(pem);
+  if (!req.ok()) return req.status().WithContext(path);
+  return req;
+}
+
+std::string CertificateRequest::ToPem() const { return impl_->req.PEM_encode(); }
+
+Status CertificateRequest::Save(const std::string& path, bool overwrite) const {
+  return WriteFileAtomic(path, ToPem(), 0644, overwrite);
+}
+
+std::string CertificateRequest::CommonName() const {
+  return internal::FromBotanDn(impl_->req.subject_dn()).common_name;
+}
+
+std::vector<uint8_t> CertificateRequest::PublicKeyDer() const {
+  return impl_->req.raw_public_key();
+}
+
+bool CertificateRequest::SignatureValid() const {
+  try {
+    std::unique_ptr<Botan::Public_Key> key(impl_->req.subject_public_key());
+    return key && impl_->req.check_signature(*key);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::vector<RawExtension> CertificateRequest::RequestedExtensions() const {
+  return internal::RawExtensionsOf(impl_->req.extensions());
+}
+
+bool CertificateRequest::RequestsCa() const { return impl_->req.is_CA(); }
+
+}  // namespace sitechain::pki

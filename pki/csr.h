@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/random.h"
+#include "common/result.h"
+#include "pki/certificate.h"
+#include "pki/key.h"
+
+namespace sitechain::pki {
+
+// A PKCS#10 certificate signing request. Issuers take only the subject's common name and public
+// key from it; anything else it asks for is either refused or ignored, never copied.
+class CertificateRequest final {
+ public:
+  // A CSR for `key` with subject CN=common_name and no extension requests.
+  static Result<CertificateRequest> Create(const PrivateKey& key, std::string_view common_name,
+                                           Random& rng);
+  static Result<CertificateRequest> FromPem(std::string_view pem);
+  static Result<CertificateRequest> Load(const std::string& path);
+
+  std::string ToPem() const;
+  Status Save(const std::string& path, bool overwrite = false) const;
+
+  std::string CommonName() const;
+  std::vector<uint8_t> PublicKeyDer() const;
+  // True if the CSR's self-signature verifies with its own public key.
+  bool SignatureValid() const;
+  // The extensions the CSR asks for (PKCS#9 extensionRequest), in order.
+  std::vector<RawExtension> RequestedExtensions() const;
+  bool RequestsCa() const;
+
+  struct Impl;
+  explicit CertificateRequest(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+
+}  // namespace sitechain::pki

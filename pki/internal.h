@@ -1,0 +1,58 @@
+#pragma once
+// Private to pki/*.cc: the Botan-side definitions of the opaque types. Never include this from
+// outside pki/.
+
+#include <botan/asn1_obj.h>
+#include <botan/pk_keys.h>
+#include <botan/pkcs10.h>
+#include <botan/rng.h>
+#include <botan/x509cert.h>
+
+#include <memory>
+#include <string>
+
+#include "common/random.h"
+#include "pki/certificate.h"
+#include "pki/csr.h"
+#include "pki/key.h"
+
+namespace sitechain::pki {
+
+struct PrivateKey::Impl {
+  std::unique_ptr<Botan::Private_Key> key;
+};
+
+struct Certificate::Impl {
+  Botan::X509_Certificate cert;
+};
+
+struct CertificateRequest::Impl {
+  Botan::PKCS10_Request req;
+};
+
+namespace internal {
+
+// Lets Botan draw randomness from the injected sitechain::Random.
+class RngAdapter final : public Botan::RandomNumberGenerator {
+ public:
+  explicit RngAdapter(Random& rng) : rng_(rng) {}
+  void randomize(uint8_t output[], size_t length) override { rng_.Fill(output, length); }
+  bool accepts_input() const override { return false; }
+  void add_entropy(const uint8_t[], size_t) override {}
+  std::string name() const override { return "sitechain::Random"; }
+  void clear() override {}
+  bool is_seeded() const override { return true; }
+
+ private:
+  Random& rng_;
+};
+
+Certificate Wrap(Botan::X509_Certificate cert);
+Botan::X509_DN ToBotanDn(const DistinguishedName& dn);
+DistinguishedName FromBotanDn(const Botan::X509_DN& dn);
+std::vector<RawExtension> RawExtensionsOf(const Botan::Extensions& exts);
+// Loads a DER SubjectPublicKeyInfo; nullptr if it does not parse.
+std::unique_ptr<Botan::Public_Key> LoadPublicKey(const std::vector<uint8_t>& spki_der);
+
+}  // namespace internal
+}  // namespace sitechain::pki
