@@ -15,25 +15,51 @@ std::string FormatTime(TimePoint t) {
   return buf;
 }
 
+namespace {
+// The latest time sitechain accepts: system_clock counts nanoseconds in 64 bits and ends in
+// 2262, so times are capped well before that, at 2200-01-01T00:00:00Z.
+constexpr int64_t kMaxUnixSeconds = 7258118400;
+constexpr int64_t kMinUnixSeconds = -2208988800;  // 1900-01-01T00:00:00Z
+}  // namespace
+
 Result<TimePoint> ParseTime(std::string_view text) {
+  const std::string s(text);
+  auto bad = [&] {
+    return InvalidArgument("'" + s +
+                           "' is not a time: use 2026-11-22T10:04:05Z or Unix seconds "
+                           "(years 1900 to 2199)");
+  };
   int64_t unix_seconds = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), unix_seconds);
-  if (ec == std::errc() && end == text.data() + text.size()) {
+  if (ec == std::errc() && end == text.data() + text.size() && !text.empty() && text[0] != '-') {
+    if (unix_seconds > kMaxUnixSeconds) return bad();
     return TimePoint(Seconds(unix_seconds));
   }
-  std::tm tm{};
-  char z = 0;
-  int consumed = 0;
-  std::string s(text);
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &consumed) != 7 ||
-      z != 'Z' || static_cast<size_t>(consumed) != s.size()) {
-    return InvalidArgument("'" + s + "' is not a time: use 2026-11-22T10:04:05Z or Unix seconds");
+  // Exactly YYYY-MM-DDTHH:MM:SSZ, every field its full width of digits.
+  static constexpr std::string_view kLayout = "dddd-dd-ddTdd:dd:ddZ";
+  if (text.size() != kLayout.size()) return bad();
+  for (size_t i = 0; i < kLayout.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (kLayout[i] == 'd' ? !digit : text[i] != kLayout[i]) return bad();
   }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::time_t tt = timegm(&tm);
-  return std::chrono::system_clock::from_time_t(tt);
+  auto field = [&](size_t pos, size_t len) {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_year = field(0, 4) - 1900;
+  tm.tm_mon = field(5, 2) - 1;
+  tm.tm_mday = field(8, 2);
+  tm.tm_hour = field(11, 2);
+  tm.tm_min = field(14, 2);
+  tm.tm_sec = field(17, 2);
+  const std::time_t tt = timegm(&tm);
+  // timegm normalises out-of-range fields (Feb 30 -> Mar 2): refuse any that moved.
+  if (tt < kMinUnixSeconds || tt > kMaxUnixSeconds) return bad();
+  const TimePoint t = std::chrono::system_clock::from_time_t(tt);
+  if (FormatTime(t) != s) return bad();
+  return t;
 }
 
 Result<Seconds> ParseDuration(std::string_view text) {
@@ -70,8 +96,11 @@ Result<Seconds> ParseDuration(std::string_view text) {
     return InvalidArgument("'" + std::string(text) +
                            "' is not a duration: use e.g. 90s, 15m, 12h, 30d, 2y");
   }
-  if (n > static_cast<uint64_t>(INT64_MAX / unit) / 1000) {
-    return InvalidArgument("duration '" + std::string(text) + "' is too long");
+  // A century is more than any certificate or timer needs, and keeps now + d far from the
+  // end of the clock's range.
+  constexpr uint64_t kMaxSeconds = 100ULL * 365 * 86400;
+  if (n > kMaxSeconds / static_cast<uint64_t>(unit)) {
+    return InvalidArgument("duration '" + std::string(text) + "' is longer than 100 years");
   }
   return Seconds(static_cast<int64_t>(n) * unit);
 }

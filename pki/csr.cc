@@ -38,6 +38,11 @@ Result<CertificateRequest> CertificateRequest::FromPem(std::string_view pem) {
     Botan::PKCS10_Request req(src);
     return CertificateRequest(std::make_shared<const Impl>(Impl{std::move(req)}));
   } catch (const std::exception& e) {
+    // Botan checks the self-signature while parsing.
+    if (std::string_view(e.what()).find("signature") != std::string_view::npos) {
+      return Unauthenticated(std::string("the CSR's signature does not verify with its own key: ") +
+                             e.what());
+    }
     return InvalidArgument(std::string("malformed CSR: ") + e.what());
   }
 }

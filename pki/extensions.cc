@@ -182,6 +182,10 @@ Status ValidateSitePolicy(const std::string& json) {
     return InvalidArgument("sitePolicy of " + std::to_string(json.size()) +
                            " bytes exceeds the limit of " + std::to_string(kMaxSitePolicyBytes));
   }
+  // nlohmann::json stops at a NUL byte: refuse it, or bytes after it would hide from readers.
+  if (json.find('\0') != std::string::npos) {
+    return InvalidArgument("sitePolicy must not contain NUL bytes");
+  }
   nlohmann::json parsed = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     return InvalidArgument(

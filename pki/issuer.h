@@ -46,7 +46,9 @@ struct Issuer {
 // Signs spec with the issuer's key (SHA-256 where the algorithm takes a hash), adding
 // basicConstraints, keyUsage, extKeyUsage, subjectAltName, subjectKeyIdentifier and
 // authorityKeyIdentifier as the spec says. The serial is 16 random bytes from rng.
-// INVALID_ARGUMENT if the spec is inconsistent (notAfter before notBefore, empty subject CN).
+// INVALID_ARGUMENT if the spec is inconsistent (notAfter before notBefore, empty subject CN,
+// pathLen on a non-CA, an invalid subject key) or if issuer.key is not the key of
+// issuer.certificate.
 Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& issuer,
                                      Random& rng);
 

@@ -1,9 +1,11 @@
 #include "pki/key.h"
 
+#include <botan/ber_dec.h>
 #include <botan/data_src.h>
 #include <botan/ec_group.h>
 #include <botan/ecdsa.h>
 #include <botan/ed25519.h>
+#include <botan/pem.h>
 #include <botan/pkcs8.h>
 #include <botan/pubkey.h>
 #include <botan/rsa.h>
@@ -105,6 +107,24 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem,
       pem.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos;
   if (encrypted && (!passphrase || passphrase->empty())) {
     return Unauthenticated("the key is encrypted: give its passphrase (--passphrase-file)");
+  }
+  if (encrypted) {
+    // Tell a damaged file from a wrong passphrase: the armor and the outer
+    // EncryptedPrivateKeyInfo must decode before decryption is even tried.
+    try {
+      Botan::DataSource_Memory armored{std::string(pem)};
+      auto der = Botan::PEM_Code::decode_check_label(armored, "ENCRYPTED PRIVATE KEY");
+      Botan::AlgorithmIdentifier alg;
+      Botan::secure_vector<uint8_t> body;
+      Botan::BER_Decoder(der)
+          .start_cons(Botan::SEQUENCE)
+          .decode(alg)
+          .decode(body, Botan::OCTET_STRING)
+          .end_cons()
+          .verify_end();
+    } catch (const std::exception& e) {
+      return DataLoss(std::string("the encrypted key is truncated or corrupted: ") + e.what());
+    }
   }
   std::unique_ptr<Botan::Private_Key> key;
   try {

@@ -371,7 +371,12 @@ Verification Verifier::VerifyAt(const ChainInput& in, TimePoint t) const {
       return Fail(5, CertRole::kCertSite, Reason::kMissingInput,
                   "a node was given but no Cert_site to check it against");
     }
-    if (in.cert_site && (in.cert_store || in.expected_node_id)) {
+    if (in.cert_site && !in.cert_store && (in.expected_node_id || in.cert_dev)) {
+      // Without Cert_store, Cert_site's release data cannot be tied to what the store signed.
+      return Fail(5, CertRole::kCertStore, Reason::kMissingInput,
+                  "checking a Cert_site against its release (rule 5) needs the Cert_store");
+    }
+    if (in.cert_site && in.cert_store) {
       if (in.cert_store) {
         if (auto f = CompareProtected(*in.cert_store, CertRole::kCertStore, *in.cert_site,
                                       CertRole::kCertSite, 5)) {
@@ -395,6 +400,10 @@ Verification Verifier::VerifyAt(const ChainInput& in, TimePoint t) const {
     if (in.cert_site) releases.emplace_back(CertRole::kCertSite, &*in.cert_site);
     // Rule 6: the executable (and metadata) are the ones that were signed.
     const bool have_exe = in.executable_path || in.executable_fd >= 0;
+    if (in.executable_path && in.executable_fd >= 0) {
+      return Fail(6, CertRole::kCertDev, Reason::kMissingInput,
+                  "give the executable as a path or as a descriptor, not both");
+    }
     if (have_exe || in.metadata_path) {
       if (releases.empty()) {
         return Fail(6, CertRole::kCertDev, Reason::kMissingInput,

@@ -52,7 +52,9 @@ struct Failure {
 
 // What to verify. Every field is optional; each rule runs when its inputs are present and a
 // certificate given without what it needs to be checked is refused (MISSING_INPUT), so that
-// nothing is accepted unchecked.
+// nothing is accepted unchecked. A rule is listed in Verification::rules_checked only if it ran:
+// e.g. a Cert_store alone passes rule 2 without claiming rule 4, and Cert_site with an expected
+// node or with Cert_dev needs Cert_store (rule 5 compares against it).
 struct ChainInput {
   std::optional<Certificate> store_root;
   std::optional<Certificate> site_root;
@@ -62,7 +64,7 @@ struct ChainInput {
   std::optional<Certificate> cert_site;
 
   // Rule 6: the executable, as a path or an open descriptor (hashed with pread; its offset is
-  // left alone, so it can be exec'd afterwards). At most one of the two.
+  // left alone, so it can be exec'd afterwards). Giving both is refused.
   std::optional<std::string> executable_path;
   int executable_fd = -1;
   // Rule 6 for metadataHash: the metadata file, if the certificates carry metadataHash.
@@ -106,7 +108,9 @@ class Verifier final {
   // `issuer` (for a root, pass the root itself as its issuer): rule 8, issuer name, signature,
   // validity with the skew allowance, and the role's profile (CA flags, allow-listed
   // extensions, required sitechain extensions, SAN shape). Failures carry the role's chain rule
-  // (1: developer identity and Cert_dev, 2: Cert_store, 3: site root, node and Cert_site).
+  // (1: developer identity and Cert_dev, 2: Cert_store, 3: site root, node and Cert_site),
+  // except rule 8 for unknown critical extensions and rule 4 for an extension outside
+  // Cert_store's allow-list (the store added something: rule 4 says it must not).
   // Issuers use this to check what they just signed; servers use it to check client identities.
   Verification VerifyIssuedBy(const Certificate& cert, CertRole role,
                               const Certificate& issuer) const;

@@ -70,12 +70,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (list_cmd->parsed()) {
-    auto ca = store::StoreCa::Open(dir, std::nullopt);
-    if (!ca.ok() && ca.status().code() == StatusCode::kUnauthenticated) {
-      ca = store::StoreCa::Open(dir, *passphrase);
-    }
-    if (!ca.ok()) return ReportStatus("store", ca.status());
-    auto list = ca->Developers();
+    auto list = store::StoreCa::ListDevelopers(dir);
     if (!list.ok()) return ReportStatus("store", list.status());
     nlohmann::json j = nlohmann::json::array();
     for (const auto& d : *list) {

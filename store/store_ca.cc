@@ -59,15 +59,19 @@ Result<pki::Certificate> StoreCa::AddDeveloper(const pki::CertificateRequest& cs
   return cert;
 }
 
-Result<std::vector<pki::Certificate>> StoreCa::Developers() const {
+Result<std::vector<pki::Certificate>> StoreCa::ListDevelopers(const std::string& dir) {
+  if (!PathExists(dir + "/root.pem")) {
+    return FailedPrecondition(dir + " holds no store; create one with 'store init --dir " + dir +
+                              "'");
+  }
   std::vector<pki::Certificate> out;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/developers", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/developers", ec)) {
     if (entry.path().extension() != ".pem") continue;
     SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::Load(entry.path().string()));
     out.push_back(std::move(cert));
   }
-  if (ec) return Unavailable("cannot list " + dir_ + "/developers: " + ec.message());
+  if (ec) return Unavailable("cannot list " + dir + "/developers: " + ec.message());
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
     return a.NotBefore() < b.NotBefore() ||
            (a.NotBefore() == b.NotBefore() && a.SerialHex() < b.SerialHex());

@@ -43,7 +43,9 @@ class StoreCa final {
   Result<pki::Certificate> AddDeveloper(const pki::CertificateRequest& csr, Seconds lifetime,
                                         const Clock& clock, Random& rng);
   // The registered developer identities, oldest first.
-  Result<std::vector<pki::Certificate>> Developers() const;
+  Result<std::vector<pki::Certificate>> Developers() const { return ListDevelopers(dir_); }
+  // The same without opening the CA: needs only the public certificates, never the key.
+  static Result<std::vector<pki::Certificate>> ListDevelopers(const std::string& dir);
 
  private:
   StoreCa(std::string dir, pki::Certificate root, pki::PrivateKey key)
