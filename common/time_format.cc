@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <utility>
 
 namespace sitechain {
 
@@ -64,31 +65,15 @@ Result<TimePoint> ParseTime(std::string_view text) {
 
 Result<Seconds> ParseDuration(std::string_view text) {
   if (text.empty()) return InvalidArgument("empty duration");
+  static constexpr std::pair<char, int64_t> kUnits[] = {
+      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'y', 365 * 86400}};
   int64_t unit = 1;
   std::string_view digits = text;
-  switch (text.back()) {
-    case 's':
-      unit = 1;
+  for (const auto& [suffix, seconds] : kUnits) {
+    if (text.back() == suffix) {
+      unit = seconds;
       digits.remove_suffix(1);
-      break;
-    case 'm':
-      unit = 60;
-      digits.remove_suffix(1);
-      break;
-    case 'h':
-      unit = 3600;
-      digits.remove_suffix(1);
-      break;
-    case 'd':
-      unit = 86400;
-      digits.remove_suffix(1);
-      break;
-    case 'y':
-      unit = 365 * 86400;
-      digits.remove_suffix(1);
-      break;
-    default:
-      break;
+    }
   }
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
