@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   sign_cmd
       ->add_option("--release", sign.release,
                    "release counter: must grow with every release of the name")
-      ->required();
+      ->required()
+      ->check(CLI::NonNegativeNumber);
   sign_cmd->add_option("--metadata", sign.metadata, "metadata file shipped beside the executable")
       ->check(CLI::ExistingFile);
   sign_cmd->add_option("--hash", sign.hash, "sha256 | sha512")->capture_default_str();

@@ -123,7 +123,7 @@ Result<Certificate> BuildCertDev(const ReleaseSpec& release, const Certificate& 
   SITECHAIN_ASSIGN_OR_RETURN(auto release_der, EncodeServiceRelease(release.release));
   SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &developer_identity, ctx));
   CertificateSpec spec;
-  spec.subject = {release.release.name + " " + release.release.version, "",
+  spec.subject = {release.release.name, release.release.version,
                   developer_identity.Subject().common_name};
   spec.subject_public_key = developer_key.PublicKeyDer();
   spec.not_before = validity.first;

@@ -58,7 +58,8 @@ struct ReleaseSpec {
 };
 
 // Cert_dev: signed by the developer key under the developer identity, subject key = developer
-// key. Subject: CN=<name> <version>, O=<developer CN>. Refuses a key that is not the identity's.
+// key. Subject: CN=<name>, OU=<version>, O=<developer CN>. Refuses a key that is not the
+// identity's.
 Result<Certificate> BuildCertDev(const ReleaseSpec& spec, const Certificate& developer_identity,
                                  const PrivateKey& developer_key, Seconds lifetime,
                                  const BuildContext& ctx);

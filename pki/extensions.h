@@ -16,7 +16,7 @@ namespace sitechain::pki {
 
 // Limits on what a decoder accepts (and an encoder produces).
 inline constexpr size_t kMaxExtensionValueBytes = 8192;
-inline constexpr size_t kMaxServiceNameBytes = 128;
+inline constexpr size_t kMaxServiceNameBytes = 63;  // as every SPIFFE path segment
 inline constexpr size_t kMaxVersionBytes = 64;
 inline constexpr size_t kMaxSitePolicyBytes = 4096;
 

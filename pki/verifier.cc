@@ -59,7 +59,24 @@ MaybeFailure CheckProfile(const Certificate& cert, CertRole role, const Certific
   const int rule = ChainRule(role);
   const std::string_view name = CertRoleName(role);
   const auto& allowed = AllowedExtensionOids(role);
-  for (const auto& ext : cert.Extensions()) {
+  const std::vector<RawExtension> exts = cert.Extensions();
+  for (size_t i = 0; i < exts.size(); ++i) {
+    // A repeated extension would let two readers see two different values.
+    for (size_t j = 0; j < i; ++j) {
+      if (exts[j].oid == exts[i].oid) {
+        return Fail(rule, role, Reason::kExtensionMalformed,
+                    "the " + std::string(name) + " carries " + ExtensionName(exts[i].oid) +
+                        " more than once");
+      }
+    }
+    // sitechain's own extensions are non-critical so that any TLS stack accepts the certificate.
+    if (exts[i].critical && exts[i].oid.rfind(std::string(kOidArc) + ".", 0) == 0) {
+      return Fail(rule, role, Reason::kExtensionMalformed,
+                  "the " + std::string(name) + " marks " + ExtensionName(exts[i].oid) +
+                      " critical; sitechain extensions must be non-critical");
+    }
+  }
+  for (const auto& ext : exts) {
     if (std::find(allowed.begin(), allowed.end(), ext.oid) == allowed.end()) {
       return Fail(role == CertRole::kCertStore ? 4 : rule, role, Reason::kExtensionNotAllowed,
                   "the " + std::string(name) + " carries " + ExtensionName(ext.oid) +

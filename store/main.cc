@@ -93,6 +93,9 @@ int main(int argc, char** argv) {
   if (!ca.ok()) return ReportStatus("store", ca.status());
   auto csr = pki::CertificateRequest::Load(csr_path);
   if (!csr.ok()) return ReportStatus("store", csr.status());
+  if (!out_path.empty() && PathExists(out_path)) {
+    return ReportStatus("store", AlreadyExists(out_path + " exists; choose another --out"));
+  }
   auto cert = ca->AddDeveloper(*csr, *lifetime, clock, rng);
   if (!cert.ok()) return ReportStatus("store", cert.status().WithContext("refusing " + csr_path));
   // The name is the developer's choice: use it as a file name only when it is a safe one.

@@ -10,6 +10,10 @@ namespace sitechain::store {
 
 Result<StoreCa> StoreCa::Init(const InitOptions& opts, const Clock& clock, Random& rng) {
   SITECHAIN_ASSIGN_OR_RETURN(pki::KeyType type, pki::ParseKeyType(opts.key_type));
+  if (opts.name.empty() || opts.name.size() > 64) {
+    return InvalidArgument("the store name must be 1 to 64 bytes");
+  }
+  if (opts.lifetime <= Seconds(0)) return InvalidArgument("the root lifetime must be positive");
   if (PathExists(opts.dir + "/root.pem") || PathExists(opts.dir + "/root.key")) {
     return AlreadyExists(opts.dir + " already holds a store; refusing to replace its CA");
   }

@@ -784,6 +784,18 @@ TEST_F(VerifierTest, IssuedBy_ServiceCertificateIsNotANodeIdentity) {
   EXPECT_EQ(as_site.failure->rule, 3) << as_site.failure->ToString();
 }
 
+TEST_F(VerifierTest, Rule1_CriticalSitechainExtensionIsMalformed) {
+  // sitechain extensions are non-critical by profile; a critical one is refused, not copied on.
+  CertificateSpec spec = st::SpecFrom(pki().cert_store);
+  for (auto& ext : spec.extra_extensions) {
+    if (ext.oid == ExecutableHashOid()) ext.critical = true;
+  }
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(Certificate forged, SignAsStore(spec));
+  Verification v = VerifyWithCertStore(forged);
+  ASSERT_FALSE(v.ok()) << "a critical executableHash was accepted";
+  EXPECT_EQ(v.failure->reason, Reason::kExtensionMalformed) << v.failure->ToString();
+}
+
 TEST_F(VerifierTest, IssuedBy_ExtraExtensionInCertStore) {
   CertificateSpec spec = st::SpecFrom(pki().cert_store);
   SITECHAIN_ASSERT_OK_AND_ASSIGN(Bytes policy, EncodeSitePolicy("{}"));
@@ -968,8 +980,7 @@ void CheckEveryKind(const st::TestPki& p, KeyType type, ManualClock& clock) {
   // Cert_dev: developer key, signed under the identity, carrying the release.
   const ServiceRelease& r = p.options.release;
   EXPECT_FALSE(p.cert_dev.IsCa());
-  EXPECT_EQ(p.cert_dev.Subject(),
-            (DistinguishedName{r.name + " " + r.version, "", p.options.developer_name}));
+  EXPECT_EQ(p.cert_dev.Subject(), (DistinguishedName{r.name, r.version, p.options.developer_name}));
   EXPECT_EQ(p.cert_dev.IssuerDnDer(), p.developer_identity.SubjectDnDer());
   EXPECT_EQ(p.cert_dev.PublicKeyDer(), p.developer_key.PublicKeyDer());
   EXPECT_TRUE(p.cert_dev.SignatureVerifiesWith(p.developer_key.PublicKeyDer()));
@@ -1403,4 +1414,64 @@ TEST_F(ChainCsrTest, CommonNameMustBe1To64Bytes) {
 }
 
 }  // namespace
+
+// --- a repeated extension, forged at the DER level ------------------------------------------
+// Botan refuses to build a certificate with a repeated extension, so the attacker's certificate
+// is made by hand: Cert_store's DER with a second serviceRelease appended to its extensions,
+// re-signed with the store key (Ed25519 signs the TBSCertificate bytes themselves).
+
+// Splits the contents of the constructed TLV at d[pos] into its child TLVs.
+std::vector<Bytes> Children(const Bytes& d) {
+  auto header = [&](size_t pos, size_t* len) {
+    size_t n = d[pos + 1], hdr = 2;
+    if (n & 0x80) {
+      hdr += n & 0x7f;
+      n = 0;
+      for (size_t i = 2; i < hdr; ++i) n = n << 8 | d[pos + i];
+    }
+    *len = n;
+    return hdr;
+  };
+  size_t len = 0;
+  size_t pos = header(0, &len);
+  std::vector<Bytes> out;
+  while (pos < d.size()) {
+    size_t child_len = 0;
+    size_t hdr = header(pos, &child_len);
+    out.emplace_back(d.begin() + pos, d.begin() + pos + hdr + child_len);
+    pos += hdr + child_len;
+  }
+  return out;
+}
+
+TEST_F(VerifierTest, Rule4_RepeatedServiceReleaseInCertStoreIsMalformed) {
+  ServiceRelease other = pki().options.release;
+  other.version = "9.9.9";
+  other.release_counter = 99;
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(Bytes value, EncodeServiceRelease(other));
+  std::vector<Bytes> cert = Children(pki().cert_store.ToDer());
+  std::vector<Bytes> tbs = Children(cert[0]);
+  Bytes exts = Children(tbs.back())[0];  // [3] { SEQUENCE OF Extension }
+  std::vector<Bytes> list = Children(exts);
+  list.push_back(Tlv(0x30, Cat({Oid(ServiceReleaseOid()), Tlv(0x04, value)})));
+  Bytes all;
+  for (const Bytes& e : list) all = Cat({all, e});
+  tbs.back() = Tlv(0xA3, Tlv(0x30, all));
+  Bytes tbs_der;
+  for (const Bytes& f : tbs) tbs_der = Cat({tbs_der, f});
+  tbs_der = Tlv(0x30, tbs_der);
+  const Bytes signature = SignMessage(
+      pki().store_key,
+      std::string_view(reinterpret_cast<const char*>(tbs_der.data()), tbs_der.size()), rng_);
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(
+      Certificate forged,
+      Certificate::FromDer(
+          Tlv(0x30, Cat({tbs_der, cert[1], Tlv(0x03, Cat({Bytes{0x00}, signature}))}))));
+  ASSERT_EQ(forged.Extensions().size(), pki().cert_store.Extensions().size() + 1);
+  Verification v = VerifyWithCertStore(forged);
+  ASSERT_FALSE(v.ok()) << "a Cert_store with two serviceRelease extensions was accepted";
+  EXPECT_EQ(v.failure->certificate, CertRole::kCertStore) << v.failure->ToString();
+  EXPECT_EQ(v.failure->reason, Reason::kExtensionMalformed) << v.failure->ToString();
+}
+
 }  // namespace sitechain::pki
