@@ -12,7 +12,8 @@ namespace sitechain {
 std::string FormatTime(TimePoint t);
 
 // Parses exactly "YYYY-MM-DDTHH:MM:SSZ" (the form FormatTime writes) or decimal Unix seconds,
-// from 1900 up to 2200 (Unix seconds: from 1970); refuses other layouts and dates that do not exist (Feb 30).
+// from 1900 up to 2200 (Unix seconds: from 1970); refuses other layouts and dates that do not exist
+// (Feb 30).
 Result<TimePoint> ParseTime(std::string_view text);
 
 // Parses a duration such as "90s", "15m", "12h", "30d", "2y" (365 days) or a plain number of
