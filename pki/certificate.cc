@@ -108,7 +108,7 @@ std::optional<size_t> Certificate::PathLimit() const {
 }
 
 bool Certificate::IsSelfSigned() const {
-  return impl_->cert.is_self_signed() && SignatureVerifiesWith(PublicKeyDer());
+  return impl_->cert.is_self_signed() && SignatureVerifiesWith(*this);
 }
 
 std::vector<uint8_t> Certificate::PublicKeyDer() const {
@@ -146,23 +146,38 @@ std::vector<std::string> Certificate::UriSans() const {
   return impl_->cert.subject_alt_name().get_attribute("URI");
 }
 
-bool Certificate::SignatureVerifiesWith(const std::vector<uint8_t>& issuer_spki_der) const {
-  auto key = internal::LoadPublicKey(issuer_spki_der);
-  if (!key) return false;
+const Botan::Public_Key* Certificate::Impl::PublicKey() const {
+  std::call_once(key_once_,
+                 [this] { key_ = internal::LoadPublicKey(cert.subject_public_key_info()); });
+  return key_.get();
+}
+
+namespace {
+// Accepted signature algorithms: Ed25519, and ECDSA/RSA with SHA-2 (never SHA-1 or MD5).
+bool VerifiesWith(const Botan::X509_Certificate& cert, const Botan::Public_Key* key) {
+  if (key == nullptr) return false;
   try {
-    if (impl_->cert.verify_signature(*key) != Botan::Certificate_Status_Code::VERIFIED)
-      return false;
-    const std::string hash = impl_->cert.hash_used_for_signature();
+    if (cert.verify_signature(*key) != Botan::Certificate_Status_Code::VERIFIED) return false;
+    const std::string hash = cert.hash_used_for_signature();
     return hash == "SHA-256" || hash == "SHA-384" || hash == "SHA-512";
   } catch (const std::exception&) {
     return false;
   }
 }
+}  // namespace
+
+bool Certificate::SignatureVerifiesWith(const std::vector<uint8_t>& issuer_spki_der) const {
+  return VerifiesWith(impl_->cert, internal::LoadPublicKey(issuer_spki_der).get());
+}
+
+bool Certificate::SignatureVerifiesWith(const Certificate& issuer) const {
+  return VerifiesWith(impl_->cert, issuer.impl().PublicKey());
+}
 
 namespace internal {
 
 Certificate Wrap(Botan::X509_Certificate cert) {
-  return Certificate(std::make_shared<const Certificate::Impl>(Certificate::Impl{std::move(cert)}));
+  return Certificate(std::make_shared<const Certificate::Impl>(std::move(cert)));
 }
 
 Botan::X509_DN ToBotanDn(const DistinguishedName& dn) {

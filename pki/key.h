@@ -22,7 +22,9 @@ Result<KeyType> ParseKeyType(std::string_view name);
 inline constexpr size_t kKeyFilePbkdfIterations = 100000;
 
 // A private key of one of the supported types. Move-only; the key material never leaves pki/
-// except as a PKCS#8 PEM string the caller asked for.
+// except as a PKCS#8 PEM string the caller asked for. Do not keep one in static storage: Botan's
+// locked-memory pool is torn down before static destructors run, and freeing the key then
+// crashes.
 class PrivateKey final {
  public:
   ~PrivateKey();

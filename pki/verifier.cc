@@ -96,7 +96,8 @@ MaybeFailure CheckProfile(const Certificate& cert, CertRole role, const Certific
                   "the " + std::string(name) + " may not sign certificates (keyUsage)");
     }
   }
-  if (IsRoot(role) && !cert.IsSelfSigned()) {
+  // CheckLink verified the signature with the root's own key; here only the names.
+  if (IsRoot(role) && cert.IssuerDnDer() != cert.SubjectDnDer()) {
     return Fail(rule, role, Reason::kNotTrustAnchor,
                 "the " + std::string(name) + " is not a self-signed certificate");
   }
@@ -169,7 +170,7 @@ MaybeFailure CheckLink(const Certificate& cert, CertRole role, const Certificate
                 "the " + name + " was issued by '" + cert.Issuer().ToString() + "', not by '" +
                     issuer.Subject().ToString() + "'");
   }
-  if (!cert.SignatureVerifiesWith(issuer.PublicKeyDer())) {
+  if (!cert.SignatureVerifiesWith(issuer)) {
     return Fail(rule, role, Reason::kBadSignature,
                 "the " + name + "'s signature does not verify with the key of '" +
                     issuer.Subject().ToString() + "'");
@@ -185,16 +186,18 @@ MaybeFailure CheckLink(const Certificate& cert, CertRole role, const Certificate
   return CheckProfile(cert, role, issuer);
 }
 
-MaybeFailure CheckRoot(const std::optional<Certificate>& root, CertRole role, int rule,
-                       const Eval& ev) {
-  if (!root) {
-    return Fail(rule, role, Reason::kMissingInput,
-                "the " + std::string(CertRoleName(role)) + " (trust anchor) is needed for rule " +
-                    std::to_string(rule));
-  }
-  MaybeFailure f = CheckLink(*root, role, *root, ev);
+MaybeFailure CheckRoot(const Certificate& root, CertRole role, int rule, const Eval& ev) {
+  MaybeFailure f = CheckLink(root, role, root, ev);
   if (f && f->rule != 8) f->rule = rule;
   return f;
+}
+
+// Roots are checked once, up front; a rule that needs one only requires it to be present.
+MaybeFailure RequireRoot(const std::optional<Certificate>& root, CertRole role, int rule) {
+  if (root) return std::nullopt;
+  return Fail(rule, role, Reason::kMissingInput,
+              "the " + std::string(CertRoleName(role)) + " (trust anchor) is needed for rule " +
+                  std::to_string(rule));
 }
 
 // Rules 4 and 5: the protected extensions of `later` equal those of `earlier`, byte for byte.
@@ -325,12 +328,13 @@ Verification Verifier::VerifyAt(const ChainInput& in, TimePoint t) const {
         !in.store_root && !in.site_root) {
       return Fail(1, CertRole::kCertDev, Reason::kMissingInput, "no certificate to verify");
     }
-    // Trust anchors given on their own are checked too.
+    // Each trust anchor given is checked once, under the first rule that uses it.
     if (in.store_root) {
-      if (auto f = CheckRoot(in.store_root, CertRole::kStoreRoot, 1, ev)) return f;
+      const int rule = in.cert_store && !in.cert_dev && !in.developer_identity ? 2 : 1;
+      if (auto f = CheckRoot(*in.store_root, CertRole::kStoreRoot, rule, ev)) return f;
     }
     if (in.site_root) {
-      if (auto f = CheckRoot(in.site_root, CertRole::kSiteRoot, 3, ev)) return f;
+      if (auto f = CheckRoot(*in.site_root, CertRole::kSiteRoot, 3, ev)) return f;
     }
     // Rule 1: Cert_dev -> developer identity -> store root.
     if (in.cert_dev || in.developer_identity) {
@@ -338,7 +342,7 @@ Verification Verifier::VerifyAt(const ChainInput& in, TimePoint t) const {
         return Fail(1, CertRole::kDeveloperIdentity, Reason::kMissingInput,
                     "verifying a Cert_dev needs the developer identity certificate that issued it");
       }
-      if (auto f = CheckRoot(in.store_root, CertRole::kStoreRoot, 1, ev)) return f;
+      if (auto f = RequireRoot(in.store_root, CertRole::kStoreRoot, 1)) return f;
       if (auto f =
               CheckLink(*in.developer_identity, CertRole::kDeveloperIdentity, *in.store_root, ev)) {
         return f;
@@ -355,13 +359,13 @@ Verification Verifier::VerifyAt(const ChainInput& in, TimePoint t) const {
     }
     // Rule 2: Cert_store -> store root.
     if (in.cert_store) {
-      if (auto f = CheckRoot(in.store_root, CertRole::kStoreRoot, 2, ev)) return f;
+      if (auto f = RequireRoot(in.store_root, CertRole::kStoreRoot, 2)) return f;
       if (auto f = CheckLink(*in.cert_store, CertRole::kCertStore, *in.store_root, ev)) return f;
       checked.push_back(2);
     }
     // Rule 3: Cert_site -> site root.
     if (in.cert_site) {
-      if (auto f = CheckRoot(in.site_root, CertRole::kSiteRoot, 3, ev)) return f;
+      if (auto f = RequireRoot(in.site_root, CertRole::kSiteRoot, 3)) return f;
       if (auto f = CheckLink(*in.cert_site, CertRole::kCertSite, *in.site_root, ev)) return f;
       checked.push_back(3);
     }
