@@ -493,7 +493,7 @@ TEST(ServiceReleaseTest, RejectsNonDerLengths) {
 
 // ================================ sitePolicy ================================
 
-// A JSON object of exactly n bytes (n >= 8): {"p":"xxx…"}.
+// A JSON object of exactly n bytes (n >= 8): {"p":"…"} padded with the letter x.
 std::string PolicyOfSize(size_t n) { return "{\"p\":\"" + std::string(n - 8, 'x') + "\"}"; }
 
 TEST(SitePolicyTest, RoundTrips) {
