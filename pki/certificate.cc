@@ -116,7 +116,7 @@ std::vector<uint8_t> Certificate::PublicKeyDer() const {
 }
 
 std::string Certificate::PublicKeyAlgorithm() const {
-  auto key = internal::LoadPublicKey(PublicKeyDer());
+  const Botan::Public_Key* key = impl_->PublicKey();
   return key ? key->algo_name() : "unknown";
 }
 
