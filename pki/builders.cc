@@ -92,11 +92,10 @@ Result<Certificate> BuildDeveloperIdentity(const CertificateRequest& csr,
         "the CSR asks for CA rights; a developer CSR must not (the store "
         "grants the restricted developer CA itself)");
   }
-  for (const auto& ext : csr.RequestedExtensions()) {
-    return PermissionDenied("the CSR asks for the extension " + ExtensionName(ext.oid) +
+  if (const auto exts = csr.RequestedExtensions(); !exts.empty()) {
+    return PermissionDenied("the CSR asks for the extension " + ExtensionName(exts[0].oid) +
                             "; developer CSRs must not request extensions");
   }
-  SITECHAIN_RETURN_IF_ERROR(PublicKeyType(csr.PublicKeyDer()).status().WithContext("CSR key"));
   const std::string cn = csr.CommonName();
   if (cn.empty() || cn.size() > 64) {
     return InvalidArgument("the CSR's common name (the developer's name) must be 1 to 64 bytes");
@@ -161,7 +160,6 @@ Result<Certificate> BuildNodeCertificate(const std::vector<uint8_t>& node_public
                                          const BuildContext& ctx) {
   const std::string site = site_root.Subject().common_name;
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("node name", node));
-  SITECHAIN_RETURN_IF_ERROR(PublicKeyType(node_public_key).status().WithContext("node key"));
   SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &site_root, ctx));
   CertificateSpec spec;
   spec.subject = {node, "", site};
@@ -181,8 +179,6 @@ Result<Certificate> BuildCertSite(const Certificate& cert_store, const SiteBindi
   const std::string site = site_root.Subject().common_name;
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("node name", binding.node));
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("service name", binding.service));
-  SITECHAIN_RETURN_IF_ERROR(
-      PublicKeyType(binding.instance_public_key).status().WithContext("instance key"));
   SITECHAIN_ASSIGN_OR_RETURN(auto policy_der, EncodeSitePolicy(binding.site_policy_json));
   SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &site_root, ctx));
   CertificateSpec spec;

@@ -61,6 +61,8 @@ Certificate Wrap(Botan::X509_Certificate cert);
 Botan::X509_DN ToBotanDn(const DistinguishedName& dn);
 DistinguishedName FromBotanDn(const Botan::X509_DN& dn);
 std::vector<RawExtension> RawExtensionsOf(const Botan::Extensions& exts);
+// One of the supported key types, or INVALID_ARGUMENT naming what is wrong (RSA-1024, P-384…).
+Result<KeyType> ClassifyKey(const Botan::Public_Key& key);
 // Loads a DER SubjectPublicKeyInfo; nullptr if it does not parse.
 std::unique_ptr<Botan::Public_Key> LoadPublicKey(const std::vector<uint8_t>& spki_der);
 

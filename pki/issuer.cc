@@ -35,9 +35,8 @@ Botan::Key_Constraints ToBotanUsage(unsigned usage) {
 
 // The key identifier of a public key: SHA-1 over the subjectPublicKey BIT STRING contents, as
 // RFC 5280 §4.2.1.2 method 1 describes (and as OpenSSL computes it).
-std::vector<uint8_t> KeyId(const std::vector<uint8_t>& spki_der) {
-  auto key = internal::LoadPublicKey(spki_der);
-  return Botan::Cert_Extension::Subject_Key_ID(key->public_key_bits(), "SHA-1").get_key_id();
+std::vector<uint8_t> KeyId(const Botan::Public_Key& key) {
+  return Botan::Cert_Extension::Subject_Key_ID(key.public_key_bits(), "SHA-1").get_key_id();
 }
 
 }  // namespace
@@ -49,9 +48,12 @@ Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& 
     return InvalidArgument("certificate notAfter must be after notBefore");
   }
   if (!spec.is_ca && spec.path_limit) return InvalidArgument("pathLen given for a non-CA");
-  if (!internal::LoadPublicKey(spec.subject_public_key)) {
+  const auto subject_key = internal::LoadPublicKey(spec.subject_public_key);
+  if (!subject_key) {
     return InvalidArgument("the subject public key is not a valid SubjectPublicKeyInfo");
   }
+  SITECHAIN_RETURN_IF_ERROR(
+      internal::ClassifyKey(*subject_key).status().WithContext("subject key"));
   internal::RngAdapter brng(rng);
   const Botan::Private_Key& key = *issuer.key.impl().key;
   const bool self_signed = issuer.certificate == nullptr;
@@ -76,10 +78,9 @@ Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& 
       for (const auto& uri : spec.uri_sans) alt.add_attribute("URI", uri);
       exts.add(new Botan::Cert_Extension::Subject_Alternative_Name(alt));
     }
-    exts.add(new Botan::Cert_Extension::Subject_Key_ID(
-        Botan::Cert_Extension::Subject_Key_ID(KeyId(spec.subject_public_key))));
+    exts.add(new Botan::Cert_Extension::Subject_Key_ID(KeyId(*subject_key)));
     exts.add(new Botan::Cert_Extension::Authority_Key_ID(
-        KeyId(self_signed ? spec.subject_public_key : issuer.certificate->PublicKeyDer())));
+        KeyId(self_signed ? *subject_key : *issuer.certificate->impl().PublicKey())));
     for (const auto& extra : spec.extra_extensions) {
       exts.add(new RawBotanExtension(extra), extra.critical);
     }

@@ -47,8 +47,8 @@ struct Issuer {
 // basicConstraints, keyUsage, extKeyUsage, subjectAltName, subjectKeyIdentifier and
 // authorityKeyIdentifier as the spec says. The serial is 16 random bytes from rng.
 // INVALID_ARGUMENT if the spec is inconsistent (notAfter before notBefore, empty subject CN,
-// pathLen on a non-CA, an invalid subject key) or if issuer.key is not the key of
-// issuer.certificate.
+// pathLen on a non-CA, a subject key that does not parse or is not a supported type) or if
+// issuer.key is not the key of issuer.certificate.
 Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& issuer,
                                      Random& rng);
 

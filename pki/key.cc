@@ -19,24 +19,6 @@ namespace {
 
 constexpr size_t kMaxKeyFileBytes = 16 * 1024;
 
-Result<KeyType> ClassifyKey(const Botan::Public_Key& key) {
-  const std::string algo = key.algo_name();
-  if (algo == "Ed25519") return KeyType::kEd25519;
-  if (algo == "ECDSA") {
-    const auto& ec = dynamic_cast<const Botan::EC_PublicKey&>(key);
-    if (ec.domain() == Botan::EC_Group("secp256r1")) return KeyType::kEcdsaP256;
-    return InvalidArgument("ECDSA keys must use the P-256 curve");
-  }
-  if (algo == "RSA") {
-    const size_t bits = key.key_length();
-    if (bits == 2048) return KeyType::kRsa2048;
-    if (bits == 3072) return KeyType::kRsa3072;
-    return InvalidArgument("RSA keys must be 2048 or 3072 bits, not " + std::to_string(bits));
-  }
-  return InvalidArgument("unsupported key algorithm " + algo +
-                         " (use ed25519, ecdsa-p256, rsa-2048 or rsa-3072)");
-}
-
 // The signature padding Botan uses for each algorithm, hashing with SHA-256.
 std::string Padding(const std::string& algo) {
   if (algo == "Ed25519") return "Pure";
@@ -137,7 +119,7 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem,
     return DataLoss(std::string("not a valid PKCS#8 PEM private key (truncated or corrupted?): ") +
                     e.what());
   }
-  SITECHAIN_ASSIGN_OR_RETURN(KeyType type, ClassifyKey(*key));
+  SITECHAIN_ASSIGN_OR_RETURN(KeyType type, internal::ClassifyKey(*key));
   auto impl = std::make_unique<Impl>();
   impl->key = std::move(key);
   return PrivateKey(type, std::move(impl));
@@ -168,7 +150,7 @@ std::vector<uint8_t> PrivateKey::PublicKeyDer() const { return impl_->key->subje
 Result<KeyType> PublicKeyType(const std::vector<uint8_t>& spki_der) {
   auto key = internal::LoadPublicKey(spki_der);
   if (!key) return InvalidArgument("not a valid SubjectPublicKeyInfo");
-  return ClassifyKey(*key);
+  return internal::ClassifyKey(*key);
 }
 
 std::vector<uint8_t> SignMessage(const PrivateKey& key, std::string_view message, Random& rng) {
@@ -193,6 +175,24 @@ bool VerifyMessage(const std::vector<uint8_t>& spki_der, std::string_view messag
 }
 
 namespace internal {
+Result<KeyType> ClassifyKey(const Botan::Public_Key& key) {
+  const std::string algo = key.algo_name();
+  if (algo == "Ed25519") return KeyType::kEd25519;
+  if (algo == "ECDSA") {
+    const auto& ec = dynamic_cast<const Botan::EC_PublicKey&>(key);
+    if (ec.domain() == Botan::EC_Group("secp256r1")) return KeyType::kEcdsaP256;
+    return InvalidArgument("ECDSA keys must use the P-256 curve");
+  }
+  if (algo == "RSA") {
+    const size_t bits = key.key_length();
+    if (bits == 2048) return KeyType::kRsa2048;
+    if (bits == 3072) return KeyType::kRsa3072;
+    return InvalidArgument("RSA keys must be 2048 or 3072 bits, not " + std::to_string(bits));
+  }
+  return InvalidArgument("unsupported key algorithm " + algo +
+                         " (use ed25519, ecdsa-p256, rsa-2048 or rsa-3072)");
+}
+
 std::unique_ptr<Botan::Public_Key> LoadPublicKey(const std::vector<uint8_t>& spki_der) {
   try {
     return std::unique_ptr<Botan::Public_Key>(Botan::X509::load_key(spki_der));

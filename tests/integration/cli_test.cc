@@ -436,6 +436,36 @@ TEST_F(CliTest, DevelopersAddRefusesACsrAskingForCaRights) {
   EXPECT_TRUE(std::filesystem::is_empty(Path("store/developers")));
 }
 
+TEST_F(CliTest, DevelopersAddRefusesACsrWithAWeakOrUnsupportedKey) {
+  ASSERT_NO_FATAL_FAILURE(InitStore());
+  struct Case {
+    std::vector<std::string> genpkey;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {{"-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"}, "2048 or 3072"},
+      {{"-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"}, "P-256"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> gen = {"genpkey", "-out", "weak.key"};
+    gen.insert(gen.end(), c.genpkey.begin(), c.genpkey.end());
+    ASSERT_EQ(Run("openssl", gen).exit_code, kExitOk);
+    ASSERT_EQ(
+        Run("openssl", {"req", "-new", "-key", "weak.key", "-subj", "/CN=weak", "-out", "weak.csr"})
+            .exit_code,
+        kExitOk);
+    ProcessResult r =
+        Store({"developers", "add", "--dir", "store", "--csr", "weak.csr", "--out", "weak.pem"});
+    EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
+    EXPECT_TRUE(Contains(r.err, c.expected)) << r.Describe();
+    EXPECT_TRUE(Contains(r.err, "INVALID_ARGUMENT")) << r.Describe();
+    EXPECT_FALSE(std::filesystem::exists(Path("weak.pem")));
+    EXPECT_TRUE(std::filesystem::is_empty(Path("store/developers")));
+    std::filesystem::remove(Path("weak.key"));
+    std::filesystem::remove(Path("weak.csr"));
+  }
+}
+
 TEST_F(CliTest, DevelopersAddRefusesACsrRequestingAnExtension) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   ASSERT_NO_FATAL_FAILURE(OpensslKey("mallory.key"));
