@@ -10,28 +10,26 @@
 namespace sitechain::pki {
 namespace {
 
-// notBefore = now - backdate; notAfter = now + lifetime, capped at the issuer's notAfter.
-Result<std::pair<TimePoint, TimePoint>> Validity(Seconds lifetime, const Certificate* issuer,
-                                                 const BuildContext& ctx) {
+// Completes `spec` with its validity, signs it and checks the result with the verifier every
+// other party uses. notBefore = now - backdate; notAfter = now + lifetime, capped at the
+// issuer's notAfter and at `cap`. issuer.certificate == nullptr: a self-signed root.
+Result<Certificate> Sign(CertificateSpec spec, CertRole role, const Issuer& issuer,
+                         Seconds lifetime, const BuildContext& ctx,
+                         TimePoint cap = TimePoint::max()) {
   if (lifetime <= Seconds(0)) return InvalidArgument("certificate lifetime must be positive");
   const TimePoint now = std::chrono::time_point_cast<Seconds>(ctx.clock.Now());
-  TimePoint not_after = now + lifetime;
-  if (issuer != nullptr) {
-    if (issuer->NotAfter() <= now) {
-      return FailedPrecondition("the issuing certificate '" + issuer->Subject().common_name +
+  spec.not_before = now - kNotBeforeBackdate;
+  spec.not_after = std::min(now + lifetime, cap);
+  if (const Certificate* parent = issuer.certificate) {
+    if (parent->NotAfter() <= now) {
+      return FailedPrecondition("the issuing certificate '" + parent->Subject().common_name +
                                 "' expired at its notAfter; renew it first");
     }
-    not_after = std::min(not_after, issuer->NotAfter());
+    spec.not_after = std::min(spec.not_after, parent->NotAfter());
   }
-  return std::make_pair(now - kNotBeforeBackdate, not_after);
-}
-
-// The issuer checks what it just signed with the same verifier every other party uses.
-// issuer == nullptr: a self-signed root.
-Result<Certificate> CheckSigned(Result<Certificate> cert, CertRole role, const Certificate* issuer,
-                                const BuildContext& ctx) {
-  if (!cert.ok()) return cert;
-  Verification v = Verifier(ctx.clock).VerifyIssuedBy(*cert, role, issuer ? *issuer : *cert);
+  SITECHAIN_ASSIGN_OR_RETURN(Certificate cert, IssueCertificate(spec, issuer, ctx.rng));
+  const Certificate& parent = issuer.certificate ? *issuer.certificate : cert;
+  Verification v = Verifier(ctx.clock).VerifyIssuedBy(cert, role, parent);
   if (!v.ok()) {
     return Internal("refusing to hand out a certificate that fails verification: " +
                     v.failure->ToString());
@@ -39,17 +37,14 @@ Result<Certificate> CheckSigned(Result<Certificate> cert, CertRole role, const C
   return cert;
 }
 
-Result<Certificate> BuildRoot(const PrivateKey& key, DistinguishedName subject, Seconds lifetime,
-                              const BuildContext& ctx) {
-  SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, nullptr, ctx));
+Result<Certificate> BuildRoot(const PrivateKey& key, DistinguishedName subject, CertRole role,
+                              Seconds lifetime, const BuildContext& ctx) {
   CertificateSpec spec;
   spec.subject = std::move(subject);
   spec.subject_public_key = key.PublicKeyDer();
-  spec.not_before = validity.first;
-  spec.not_after = validity.second;
   spec.is_ca = true;
   spec.key_usage = kKeyCertSign | kCrlSign;
-  return IssueCertificate(spec, Issuer{nullptr, key}, ctx.rng);
+  return Sign(std::move(spec), role, Issuer{nullptr, key}, lifetime, ctx);
 }
 
 std::vector<RawExtension> ProtectedExtensionsOf(const Certificate& cert) {
@@ -67,15 +62,14 @@ Result<Certificate> BuildStoreRoot(const PrivateKey& store_key, const std::strin
   if (store_name.empty() || store_name.size() > 64) {
     return InvalidArgument("store name must be 1 to 64 bytes");
   }
-  auto cert = BuildRoot(store_key, {store_name, "sitechain store CA", ""}, lifetime, ctx);
-  return CheckSigned(std::move(cert), CertRole::kStoreRoot, nullptr, ctx);
+  return BuildRoot(store_key, {store_name, "sitechain store CA", ""}, CertRole::kStoreRoot,
+                   lifetime, ctx);
 }
 
 Result<Certificate> BuildSiteRoot(const PrivateKey& site_key, const std::string& site,
                                   Seconds lifetime, const BuildContext& ctx) {
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("site name", site));
-  auto cert = BuildRoot(site_key, {site, "sitechain site CA", ""}, lifetime, ctx);
-  return CheckSigned(std::move(cert), CertRole::kSiteRoot, nullptr, ctx);
+  return BuildRoot(site_key, {site, "sitechain site CA", ""}, CertRole::kSiteRoot, lifetime, ctx);
 }
 
 Result<Certificate> BuildDeveloperIdentity(const CertificateRequest& csr,
@@ -100,17 +94,14 @@ Result<Certificate> BuildDeveloperIdentity(const CertificateRequest& csr,
   if (cn.empty() || cn.size() > 64) {
     return InvalidArgument("the CSR's common name (the developer's name) must be 1 to 64 bytes");
   }
-  SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &store_root, ctx));
   CertificateSpec spec;
   spec.subject = {cn, "sitechain developer", ""};
   spec.subject_public_key = csr.PublicKeyDer();
-  spec.not_before = validity.first;
-  spec.not_after = validity.second;
   spec.is_ca = true;
   spec.path_limit = 0;
   spec.key_usage = kKeyCertSign | kDigitalSignature;
-  auto cert = IssueCertificate(spec, Issuer{&store_root, store_key}, ctx.rng);
-  return CheckSigned(std::move(cert), CertRole::kDeveloperIdentity, &store_root, ctx);
+  return Sign(std::move(spec), CertRole::kDeveloperIdentity, Issuer{&store_root, store_key},
+              lifetime, ctx);
 }
 
 Result<Certificate> BuildCertDev(const ReleaseSpec& release, const Certificate& developer_identity,
@@ -120,13 +111,10 @@ Result<Certificate> BuildCertDev(const ReleaseSpec& release, const Certificate& 
     return InvalidArgument("the key is not the one the developer certificate was issued for");
   }
   SITECHAIN_ASSIGN_OR_RETURN(auto release_der, EncodeServiceRelease(release.release));
-  SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &developer_identity, ctx));
   CertificateSpec spec;
   spec.subject = {release.release.name, release.release.version,
                   developer_identity.Subject().common_name};
   spec.subject_public_key = developer_key.PublicKeyDer();
-  spec.not_before = validity.first;
-  spec.not_after = validity.second;
   spec.key_usage = kDigitalSignature;
   spec.extra_extensions.push_back(
       {ExecutableHashOid(), false, EncodeHashExtension(release.executable)});
@@ -135,23 +123,20 @@ Result<Certificate> BuildCertDev(const ReleaseSpec& release, const Certificate& 
     spec.extra_extensions.push_back(
         {MetadataHashOid(), false, EncodeHashExtension(*release.metadata)});
   }
-  auto cert = IssueCertificate(spec, Issuer{&developer_identity, developer_key}, ctx.rng);
-  return CheckSigned(std::move(cert), CertRole::kCertDev, &developer_identity, ctx);
+  return Sign(std::move(spec), CertRole::kCertDev, Issuer{&developer_identity, developer_key},
+              lifetime, ctx);
 }
 
 Result<Certificate> BuildCertStore(const Certificate& cert_dev, const Certificate& store_root,
                                    const PrivateKey& store_key, Seconds lifetime,
                                    const BuildContext& ctx) {
-  SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &store_root, ctx));
   CertificateSpec spec;
   spec.subject = cert_dev.Subject();
   spec.subject_public_key = cert_dev.PublicKeyDer();
-  spec.not_before = validity.first;
-  spec.not_after = std::min(validity.second, cert_dev.NotAfter());
   spec.key_usage = kDigitalSignature;
   spec.extra_extensions = ProtectedExtensionsOf(cert_dev);
-  auto cert = IssueCertificate(spec, Issuer{&store_root, store_key}, ctx.rng);
-  return CheckSigned(std::move(cert), CertRole::kCertStore, &store_root, ctx);
+  return Sign(std::move(spec), CertRole::kCertStore, Issuer{&store_root, store_key}, lifetime, ctx,
+              cert_dev.NotAfter());
 }
 
 Result<Certificate> BuildNodeCertificate(const std::vector<uint8_t>& node_public_key,
@@ -160,17 +145,13 @@ Result<Certificate> BuildNodeCertificate(const std::vector<uint8_t>& node_public
                                          const BuildContext& ctx) {
   const std::string site = site_root.Subject().common_name;
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("node name", node));
-  SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &site_root, ctx));
   CertificateSpec spec;
   spec.subject = {node, "", site};
   spec.subject_public_key = node_public_key;
-  spec.not_before = validity.first;
-  spec.not_after = validity.second;
   spec.key_usage = kDigitalSignature;
   spec.tls_ext_key_usage = true;
   spec.uri_sans = {NodeSpiffeId(site, node)};
-  auto cert = IssueCertificate(spec, Issuer{&site_root, site_key}, ctx.rng);
-  return CheckSigned(std::move(cert), CertRole::kNode, &site_root, ctx);
+  return Sign(std::move(spec), CertRole::kNode, Issuer{&site_root, site_key}, lifetime, ctx);
 }
 
 Result<Certificate> BuildCertSite(const Certificate& cert_store, const SiteBinding& binding,
@@ -180,19 +161,15 @@ Result<Certificate> BuildCertSite(const Certificate& cert_store, const SiteBindi
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("node name", binding.node));
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("service name", binding.service));
   SITECHAIN_ASSIGN_OR_RETURN(auto policy_der, EncodeSitePolicy(binding.site_policy_json));
-  SITECHAIN_ASSIGN_OR_RETURN(auto validity, Validity(lifetime, &site_root, ctx));
   CertificateSpec spec;
   spec.subject = {binding.service, binding.node, site};
   spec.subject_public_key = binding.instance_public_key;
-  spec.not_before = validity.first;
-  spec.not_after = validity.second;
   spec.key_usage = kDigitalSignature;
   spec.tls_ext_key_usage = true;
   spec.uri_sans = {ServiceSpiffeId(site, binding.node, binding.service)};
   spec.extra_extensions = ProtectedExtensionsOf(cert_store);
   spec.extra_extensions.push_back({SitePolicyOid(), false, policy_der});
-  auto cert = IssueCertificate(spec, Issuer{&site_root, site_key}, ctx.rng);
-  return CheckSigned(std::move(cert), CertRole::kCertSite, &site_root, ctx);
+  return Sign(std::move(spec), CertRole::kCertSite, Issuer{&site_root, site_key}, lifetime, ctx);
 }
 
 }  // namespace sitechain::pki
