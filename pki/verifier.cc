@@ -217,9 +217,12 @@ MaybeFailure CompareProtected(const Certificate& earlier, CertRole earlier_role,
 }
 
 // Rule 6 for one hash extension: the file's digest equals the one in every given certificate.
+// The file is read and hashed once per algorithm the certificates name (normally once in all):
+// on a node this runs before every start, over executables of any size.
 MaybeFailure CheckDigest(const std::vector<std::pair<CertRole, const Certificate*>>& certs,
                          const std::string& oid, const std::string& what, int fd,
                          const std::string& path) {
+  std::optional<Digest> computed[2];  // by HashAlgorithm
   for (const auto& [role, cert] : certs) {
     auto ext = cert->FindExtension(oid);
     if (!ext) {
@@ -227,11 +230,13 @@ MaybeFailure CheckDigest(const std::vector<std::pair<CertRole, const Certificate
                   "a " + what + " was given but the " + std::string(CertRoleName(role)) +
                       " has no " + ExtensionName(oid));
     }
-    Digest expected = DecodeHashExtension(ext->value).value();  // profile-checked already
-    Result<Digest> actual =
-        fd >= 0 ? HashFd(expected.algorithm, fd) : HashFile(expected.algorithm, path);
-    if (!actual.ok()) {
-      return Fail(6, role, Reason::kExecutableUnreadable, actual.status().message());
+    const Digest expected = DecodeHashExtension(ext->value).value();  // profile-checked already
+    std::optional<Digest>& actual = computed[static_cast<int>(expected.algorithm)];
+    if (!actual) {
+      Result<Digest> d =
+          fd >= 0 ? HashFd(expected.algorithm, fd) : HashFile(expected.algorithm, path);
+      if (!d.ok()) return Fail(6, role, Reason::kExecutableUnreadable, d.status().message());
+      actual = std::move(d).value();
     }
     if (actual->bytes != expected.bytes) {
       return Fail(6, role, Reason::kDigestMismatch,
