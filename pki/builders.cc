@@ -149,7 +149,7 @@ Result<Certificate> BuildNodeCertificate(const std::vector<uint8_t>& node_public
   spec.subject = {node, "", site};
   spec.subject_public_key = node_public_key;
   spec.key_usage = kDigitalSignature;
-  spec.tls_ext_key_usage = true;
+  spec.ext_key_usage = kServerAuth | kClientAuth;
   spec.uri_sans = {NodeSpiffeId(site, node)};
   return Sign(std::move(spec), CertRole::kNode, Issuer{&site_root, site_key}, lifetime, ctx);
 }
@@ -165,11 +165,39 @@ Result<Certificate> BuildCertSite(const Certificate& cert_store, const SiteBindi
   spec.subject = {binding.service, binding.node, site};
   spec.subject_public_key = binding.instance_public_key;
   spec.key_usage = kDigitalSignature;
-  spec.tls_ext_key_usage = true;
+  spec.ext_key_usage = kServerAuth | kClientAuth;
   spec.uri_sans = {ServiceSpiffeId(site, binding.node, binding.service)};
   spec.extra_extensions = ProtectedExtensionsOf(cert_store);
   spec.extra_extensions.push_back({SitePolicyOid(), false, policy_der});
   return Sign(std::move(spec), CertRole::kCertSite, Issuer{&site_root, site_key}, lifetime, ctx);
+}
+
+Result<Certificate> BuildTlsServerCertificate(const std::vector<uint8_t>& public_key,
+                                              const TlsServerNames& names, const Certificate& root,
+                                              const PrivateKey& root_key, Seconds lifetime,
+                                              const BuildContext& ctx) {
+  if (names.dns.empty() && names.ips.empty()) {
+    return InvalidArgument("a TLS server certificate needs at least one DNS name or IP address");
+  }
+  for (const auto& dns : names.dns) SITECHAIN_RETURN_IF_ERROR(ValidateDnsName(dns));
+  for (const auto& ip : names.ips) SITECHAIN_RETURN_IF_ERROR(ValidateIpAddress(ip));
+  const std::string& cn = names.dns.empty() ? names.ips.front() : names.dns.front();
+  if (cn.size() > 64) {
+    return InvalidArgument(
+        "the first DNS name becomes the subject CN and must be at most 64 bytes");
+  }
+  if (!root.IsCa() || !root.IsSelfSigned()) {
+    return InvalidArgument("'" + root.Subject().ToString() +
+                           "' is not a self-signed CA certificate (a service root)");
+  }
+  CertificateSpec spec;
+  spec.subject = {cn, "sitechain TLS server", root.Subject().common_name};
+  spec.subject_public_key = public_key;
+  spec.key_usage = kDigitalSignature;
+  spec.ext_key_usage = kServerAuth;
+  spec.dns_sans = names.dns;
+  spec.ip_sans = names.ips;
+  return Sign(std::move(spec), CertRole::kTlsServer, Issuer{&root, root_key}, lifetime, ctx);
 }
 
 }  // namespace sitechain::pki

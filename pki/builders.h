@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/random.h"
@@ -31,6 +32,7 @@ inline constexpr Seconds kDefaultDeveloperIdentityLifetime{2 * 365 * 86400};
 inline constexpr Seconds kDefaultCertDevLifetime{365 * 86400};
 inline constexpr Seconds kDefaultNodeLifetime{24 * 3600};
 inline constexpr Seconds kDefaultCertSiteLifetime{5000};
+inline constexpr Seconds kDefaultTlsServerLifetime{90 * 86400};
 
 struct BuildContext {
   const Clock& clock;
@@ -96,5 +98,25 @@ struct SiteBinding {
 Result<Certificate> BuildCertSite(const Certificate& cert_store, const SiteBinding& binding,
                                   const Certificate& site_root, const PrivateKey& site_key,
                                   Seconds lifetime, const BuildContext& ctx);
+
+// The names a TLS server certificate is valid for: DNS names and IPv4 addresses, following
+// CertificateSpec::dns_sans / ip_sans (pki/issuer.h; IPv6 is refused).
+struct TlsServerNames {
+  std::vector<std::string> dns;
+  std::vector<std::string> ips;
+};
+
+// A TLS server certificate for a sitechain network service (the store, the site manager),
+// issued by that service's root: CN=<first DNS name, else first IP>, OU=sitechain TLS server,
+// O=<root CN>; subjectAltName with every DNS name and IP; extKeyUsage serverAuth; keyUsage
+// digitalSignature (enough for TLS 1.3 and ECDHE, and for OpenSSL's sslserver purpose);
+// CA:FALSE. Default lifetime kDefaultTlsServerLifetime (90 days), capped at the root's notAfter.
+// INVALID_ARGUMENT for no name at all, a name that breaks the SAN rules, a first name over 64
+// bytes (it becomes the CN), a root that is not a self-signed CA, a root_key that is not the
+// root's, or an unsupported public key.
+Result<Certificate> BuildTlsServerCertificate(const std::vector<uint8_t>& public_key,
+                                              const TlsServerNames& names, const Certificate& root,
+                                              const PrivateKey& root_key, Seconds lifetime,
+                                              const BuildContext& ctx);
 
 }  // namespace sitechain::pki

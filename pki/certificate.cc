@@ -146,6 +146,14 @@ std::vector<std::string> Certificate::UriSans() const {
   return impl_->cert.subject_alt_name().get_attribute("URI");
 }
 
+std::vector<std::string> Certificate::DnsSans() const {
+  return impl_->cert.subject_alt_name().get_attribute("DNS");
+}
+
+std::vector<std::string> Certificate::IpSans() const {
+  return impl_->cert.subject_alt_name().get_attribute("IP");
+}
+
 const Botan::Public_Key* Certificate::Impl::PublicKey() const {
   std::call_once(key_once_,
                  [this] { key_ = internal::LoadPublicKey(cert.subject_public_key_info()); });

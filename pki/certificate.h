@@ -71,6 +71,10 @@ class Certificate final {
   // The extension with this OID; nullopt if absent.
   std::optional<RawExtension> FindExtension(const std::string& oid) const;
   std::vector<std::string> UriSans() const;
+  // DNS names and IPv4 addresses (dotted quad) of the subjectAltName, in certificate order.
+  // Botan 2 decodes only 4-byte iPAddress names: an IPv6 SAN is not listed.
+  std::vector<std::string> DnsSans() const;
+  std::vector<std::string> IpSans() const;
 
   // True if issuer's public key verifies this certificate's signature with an accepted
   // algorithm (Ed25519, ECDSA with SHA-256/384/512, RSA PKCS#1 v1.5 with SHA-256/384/512).

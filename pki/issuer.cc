@@ -1,13 +1,24 @@
 #include "pki/issuer.h"
 
+#include <arpa/inet.h>
 #include <botan/pubkey.h>
 #include <botan/x509_ca.h>
 #include <botan/x509_ext.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <string_view>
 
 #include "pki/internal.h"
 
 namespace sitechain::pki {
 namespace {
+
+bool IsIpLiteral(const std::string& s, int family) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(family, s.c_str(), buf) == 1;
+}
 
 // Carries a RawExtension's bytes into a Botan certificate unchanged.
 class RawBotanExtension final : public Botan::Certificate_Extension {
@@ -41,6 +52,70 @@ std::vector<uint8_t> KeyId(const Botan::Public_Key& key) {
 
 }  // namespace
 
+Status ValidateDnsName(const std::string& name) {
+  if (name.empty()) return InvalidArgument("a DNS name SAN is empty");
+  const auto bad = [&](const std::string& why) {
+    return InvalidArgument("DNS name SAN '" + name.substr(0, 64) + (name.size() > 64 ? "..." : "") +
+                           "' " + why);
+  };
+  if (name.size() > 253) return bad("is longer than 253 bytes");
+  if (name.find('*') != std::string::npos) return bad("is a wildcard; wildcards are not issued");
+  if (IsIpLiteral(name, AF_INET) || IsIpLiteral(name, AF_INET6)) {
+    return bad("is an IP address; give it as an IP SAN");
+  }
+  size_t start = 0;
+  while (true) {
+    const size_t dot = name.find('.', start);
+    const std::string_view label =
+        std::string_view(name).substr(start, dot == std::string::npos ? dot : dot - start);
+    if (label.empty() || label.size() > 63) {
+      return bad("must be labels of 1 to 63 characters separated by single dots");
+    }
+    for (const char c : label) {
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return bad("may hold only letters, digits, '-' and '.'");
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return bad("has a label that starts or ends with '-'");
+    }
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return Status::Ok();
+}
+
+Status ValidateIpAddress(const std::string& ip) {
+  if (IsIpLiteral(ip, AF_INET)) return Status::Ok();
+  if (IsIpLiteral(ip, AF_INET6)) {
+    return InvalidArgument("IP SAN '" + ip +
+                           "' is IPv6, which is not supported (Botan 2 encodes only IPv4 "
+                           "addresses in subjectAltName)");
+  }
+  return InvalidArgument("IP SAN '" + ip.substr(0, 64) + "' is not an IPv4 address");
+}
+
+namespace {
+
+Status ValidateSans(const CertificateSpec& spec) {
+  std::set<std::string> seen;
+  for (const auto& dns : spec.dns_sans) {
+    SITECHAIN_RETURN_IF_ERROR(ValidateDnsName(dns));
+    std::string lower = dns;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!seen.insert(lower).second) return InvalidArgument("DNS name SAN '" + dns + "' repeats");
+  }
+  seen.clear();
+  for (const auto& ip : spec.ip_sans) {
+    SITECHAIN_RETURN_IF_ERROR(ValidateIpAddress(ip));
+    if (!seen.insert(ip).second) return InvalidArgument("IP SAN '" + ip + "' repeats");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& issuer,
                                      Random& rng) {
   if (spec.subject.common_name.empty()) return InvalidArgument("certificate subject has no CN");
@@ -48,6 +123,7 @@ Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& 
     return InvalidArgument("certificate notAfter must be after notBefore");
   }
   if (!spec.is_ca && spec.path_limit) return InvalidArgument("pathLen given for a non-CA");
+  SITECHAIN_RETURN_IF_ERROR(ValidateSans(spec));
   const auto subject_key = internal::LoadPublicKey(spec.subject_public_key);
   if (!subject_key) {
     return InvalidArgument("the subject public key is not a valid SubjectPublicKeyInfo");
@@ -69,13 +145,20 @@ Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& 
     if (spec.key_usage != 0) {
       exts.add(new Botan::Cert_Extension::Key_Usage(ToBotanUsage(spec.key_usage)), true);
     }
-    if (spec.tls_ext_key_usage) {
-      exts.add(new Botan::Cert_Extension::Extended_Key_Usage(std::vector<Botan::OID>{
-          Botan::OID::from_string("PKIX.ServerAuth"), Botan::OID::from_string("PKIX.ClientAuth")}));
+    const unsigned eku =
+        spec.ext_key_usage | (spec.tls_ext_key_usage ? kServerAuth | kClientAuth : 0u);
+    if (eku != 0) {
+      std::vector<Botan::OID> purposes;
+      if (eku & kServerAuth) purposes.push_back(Botan::OID::from_string("PKIX.ServerAuth"));
+      if (eku & kClientAuth) purposes.push_back(Botan::OID::from_string("PKIX.ClientAuth"));
+      exts.add(new Botan::Cert_Extension::Extended_Key_Usage(purposes));
     }
-    if (!spec.uri_sans.empty()) {
+    if (!spec.uri_sans.empty() || !spec.dns_sans.empty() || !spec.ip_sans.empty()) {
+      // Botan writes DNS names, then URIs, then IP addresses, each kind in the order given.
       Botan::AlternativeName alt;
+      for (const auto& dns : spec.dns_sans) alt.add_attribute("DNS", dns);
       for (const auto& uri : spec.uri_sans) alt.add_attribute("URI", uri);
+      for (const auto& ip : spec.ip_sans) alt.add_attribute("IP", ip);
       exts.add(new Botan::Cert_Extension::Subject_Alternative_Name(alt));
     }
     exts.add(new Botan::Cert_Extension::Subject_Key_ID(KeyId(*subject_key)));

@@ -22,6 +22,8 @@ std::string_view CertRoleName(CertRole role) {
       return "node";
     case CertRole::kCertSite:
       return "cert-site";
+    case CertRole::kTlsServer:
+      return "tls-server";
   }
   return "unknown";
 }
@@ -55,6 +57,7 @@ const std::vector<std::string>& AllowedExtensionOids(CertRole role) {
     case CertRole::kCertStore:
       return kRelease;
     case CertRole::kNode:
+    case CertRole::kTlsServer:
       return kNode;
     case CertRole::kCertSite:
       return kSite;

@@ -17,9 +17,13 @@ enum class CertRole {
   kSiteRoot,
   kNode,
   kCertSite,
+  // A network service's TLS server certificate (store, site manager), issued by its root. Not
+  // part of the release chain (rules 1-8): the verifier reports its failures as rule 0.
+  kTlsServer,
 };
 
-// "store-root", "developer-identity", "cert-dev", "cert-store", "site-root", "node", "cert-site".
+// "store-root", "developer-identity", "cert-dev", "cert-store", "site-root", "node", "cert-site",
+// "tls-server".
 std::string_view CertRoleName(CertRole role);
 
 // The extensions whose value bytes must be identical in Cert_dev, Cert_store and Cert_site.

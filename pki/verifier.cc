@@ -32,6 +32,8 @@ int ChainRule(CertRole role) {
     case CertRole::kNode:
     case CertRole::kCertSite:
       return 3;
+    case CertRole::kTlsServer:
+      return 0;  // outside the release chain
   }
   return 1;
 }

@@ -1,12 +1,13 @@
 #include "store/store_ca.h"
 
-#include <algorithm>
-#include <filesystem>
-
 #include "common/files.h"
 #include "pki/builders.h"
 
 namespace sitechain::store {
+namespace {
+// Longer than any certificate lives; the builders cap notAfter at the issuer's.
+constexpr Seconds kForever{200LL * 365 * 86400};
+}  // namespace
 
 Result<StoreCa> StoreCa::Init(const InitOptions& opts, const Clock& clock, Random& rng) {
   SITECHAIN_ASSIGN_OR_RETURN(pki::KeyType type, pki::ParseKeyType(opts.key_type));
@@ -18,7 +19,6 @@ Result<StoreCa> StoreCa::Init(const InitOptions& opts, const Clock& clock, Rando
     return AlreadyExists(opts.dir + " already holds a store; refusing to replace its CA");
   }
   SITECHAIN_RETURN_IF_ERROR(MakeDirectories(opts.dir, 0700));
-  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(opts.dir + "/developers", 0700));
   pki::PrivateKey key = pki::PrivateKey::Generate(type, rng);
   SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate root,
                              pki::BuildStoreRoot(key, opts.name, opts.lifetime, {clock, rng}));
@@ -43,44 +43,26 @@ Result<StoreCa> StoreCa::Open(const std::string& dir,
   return StoreCa(dir, std::move(root), std::move(key));
 }
 
-Result<pki::Certificate> StoreCa::AddDeveloper(const pki::CertificateRequest& csr, Seconds lifetime,
-                                               const Clock& clock, Random& rng) {
-  SITECHAIN_ASSIGN_OR_RETURN(auto existing, Developers());
-  for (const auto& dev : existing) {
-    if (dev.PublicKeyDer() == csr.PublicKeyDer()) {
-      return AlreadyExists("this key is already registered as '" + dev.Subject().common_name +
-                           "' (serial " + dev.SerialHex() + ")");
-    }
-    if (dev.Subject().common_name == csr.CommonName()) {
-      return AlreadyExists("a developer named '" + csr.CommonName() +
-                           "' is already registered; choose another name");
-    }
-  }
-  SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate cert,
-                             pki::BuildDeveloperIdentity(csr, root_, key_, lifetime, {clock, rng}));
-  SITECHAIN_RETURN_IF_ERROR(
-      cert.Save(dir_ + "/developers/" + cert.SerialHex() + ".pem", /*overwrite=*/false));
-  return cert;
+Result<pki::Certificate> StoreCa::IssueDeveloper(const pki::CertificateRequest& csr,
+                                                 Seconds lifetime,
+                                                 const pki::BuildContext& ctx) const {
+  return pki::BuildDeveloperIdentity(csr, root_, key_, lifetime, ctx);
 }
 
-Result<std::vector<pki::Certificate>> StoreCa::ListDevelopers(const std::string& dir) {
-  if (!PathExists(dir + "/root.pem")) {
-    return FailedPrecondition(dir + " holds no store; create one with 'store init --dir " + dir +
-                              "'");
-  }
-  std::vector<pki::Certificate> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir + "/developers", ec)) {
-    if (entry.path().extension() != ".pem") continue;
-    SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::Load(entry.path().string()));
-    out.push_back(std::move(cert));
-  }
-  if (ec) return Unavailable("cannot list " + dir + "/developers: " + ec.message());
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.NotBefore() < b.NotBefore() ||
-           (a.NotBefore() == b.NotBefore() && a.SerialHex() < b.SerialHex());
-  });
-  return out;
+Result<pki::Certificate> StoreCa::IssueCertStore(const pki::Certificate& cert_dev,
+                                                 const pki::BuildContext& ctx) const {
+  // Cert_store lives as long as Cert_dev (the builder caps it there).
+  return pki::BuildCertStore(cert_dev, root_, key_, kForever, ctx);
+}
+
+Result<StoreCa::TlsIdentity> StoreCa::IssueTlsServer(const pki::TlsServerNames& names,
+                                                     Seconds lifetime,
+                                                     const pki::BuildContext& ctx) const {
+  pki::PrivateKey key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, ctx.rng);
+  SITECHAIN_ASSIGN_OR_RETURN(
+      pki::Certificate cert,
+      pki::BuildTlsServerCertificate(key.PublicKeyDer(), names, root_, key_, lifetime, ctx));
+  return TlsIdentity{std::move(cert), std::move(key)};
 }
 
 }  // namespace sitechain::store

@@ -9,15 +9,17 @@
 #include "common/result.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
+#include "pki/builders.h"
 #include "pki/key.h"
 
 namespace sitechain::store {
 
-// The store's certificate authority and its state directory:
+// The store's certificate authority in its state directory:
 //   <dir>/root.pem          the store root certificate (give it to developers and sites)
 //   <dir>/root.key          the store CA key (mode 0600, optionally passphrase-encrypted)
-//   <dir>/developers/       one <serial>.pem per registered developer identity
-// The directory is created with mode 0700. Not thread-safe; one process owns a directory.
+// The directory is created with mode 0700. It issues developer identities, Cert_store and the
+// store's own TLS server certificates; who may have one is StoreService's decision.
+// Not thread-safe (StoreService serialises issuance).
 class StoreCa final {
  public:
   struct InitOptions {
@@ -37,15 +39,20 @@ class StoreCa final {
   const std::string& dir() const { return dir_; }
   std::string root_path() const { return dir_ + "/root.pem"; }
 
-  // Offline registration: checks the CSR (signature, no CA rights, no extensions, supported
-  // key) and issues a developer identity. Refuses a key or a name that is already registered
-  // (ALREADY_EXISTS). Records the certificate under developers/.
-  Result<pki::Certificate> AddDeveloper(const pki::CertificateRequest& csr, Seconds lifetime,
-                                        const Clock& clock, Random& rng);
-  // The registered developer identities, oldest first.
-  Result<std::vector<pki::Certificate>> Developers() const { return ListDevelopers(dir_); }
-  // The same without opening the CA: needs only the public certificates, never the key.
-  static Result<std::vector<pki::Certificate>> ListDevelopers(const std::string& dir);
+  // A developer identity for the CSR (the profile's checks: pki::BuildDeveloperIdentity).
+  Result<pki::Certificate> IssueDeveloper(const pki::CertificateRequest& csr, Seconds lifetime,
+                                          const pki::BuildContext& ctx) const;
+  // Cert_store for a Cert_dev the caller has verified (rule 1); the result passes rule 4.
+  Result<pki::Certificate> IssueCertStore(const pki::Certificate& cert_dev,
+                                          const pki::BuildContext& ctx) const;
+
+  // A fresh key and TLS server certificate for `store serve`, chaining to the root.
+  struct TlsIdentity {
+    pki::Certificate certificate;
+    pki::PrivateKey key;
+  };
+  Result<TlsIdentity> IssueTlsServer(const pki::TlsServerNames& names, Seconds lifetime,
+                                     const pki::BuildContext& ctx) const;
 
  private:
   StoreCa(std::string dir, pki::Certificate root, pki::PrivateKey key)

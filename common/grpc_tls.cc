@@ -1,0 +1,103 @@
+#include "common/grpc_tls.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sitechain {
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTlsOptions& options) {
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({options.private_key_pem, options.certificate_chain_pem});
+  ssl.pem_root_certs = options.client_roots_pem;
+  switch (options.client_certificates) {
+    case ClientCertificates::kNone:
+      ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+      break;
+    case ClientCertificates::kOptional:
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+      break;
+    case ClientCertificates::kRequired:
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+      break;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTlsOptions& options,
+                                       size_t max_message_bytes) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.server_roots_pem;
+  if (options.certificate_chain_pem && options.private_key_pem) {
+    ssl.pem_cert_chain = *options.certificate_chain_pem;
+    ssl.pem_private_key = *options.private_key_pem;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+  args.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
+}
+
+std::shared_ptr<grpc::Channel> DialUnix(const std::string& socket_path) {
+  return grpc::CreateChannel("unix:" + socket_path, grpc::InsecureChannelCredentials());
+}
+
+std::optional<std::string> PeerCertificatePem(const grpc::ServerContext& context) {
+  const auto auth = context.auth_context();
+  if (auth == nullptr) return std::nullopt;
+  const auto values = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (values.empty()) return std::nullopt;
+  return std::string(values.front().data(), values.front().size());
+}
+
+Status ClaimUnixSocketPath(const std::string& socket_path) {
+  struct stat st {};
+  if (::lstat(socket_path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Unavailable("cannot stat " + socket_path + ": " + std::strerror(errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return FailedPrecondition(socket_path + " exists and is not a socket; remove it or choose another path");
+  }
+  sockaddr_un addr{};
+  if (socket_path.size() >= sizeof(addr.sun_path)) {
+    return InvalidArgument("socket path " + socket_path + " is too long for a UNIX socket");
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Unavailable(std::string("socket: ") + std::strerror(errno));
+  const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  if (live) {
+    return FailedPrecondition("a server is already listening on " + socket_path +
+                              "; stop it first (only one process may own a state directory)");
+  }
+  if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT) {
+    return Unavailable("cannot remove the stale socket " + socket_path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<grpc::Server>> StartPrivateUnixServer(grpc::ServerBuilder& builder,
+                                                             const std::string& socket_path) {
+  const mode_t old_mask = ::umask(077);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(old_mask);
+  if (server == nullptr) {
+    return Unavailable("cannot listen on the UNIX socket " + socket_path);
+  }
+  struct stat st {};
+  if (::chmod(socket_path.c_str(), 0600) != 0 || ::stat(socket_path.c_str(), &st) != 0 ||
+      (st.st_mode & 0777) != 0600) {
+    server->Shutdown();
+    return Internal("cannot make the admin socket " + socket_path + " mode 0600");
+  }
+  return server;
+}
+
+}  // namespace sitechain

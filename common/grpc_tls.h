@@ -1,0 +1,68 @@
+#pragma once
+// gRPC transport security for every sitechain service, in one place: TLS server credentials
+// (optionally asking for a client certificate), client credentials (optionally presenting one),
+// the peer certificate a handshake verified, and UNIX-socket admin servers.
+//
+// Every certificate and key is PEM text (keys as unencrypted PKCS#8, as pki::PrivateKey::ToPem
+// writes them); nothing here parses certificates.
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+
+namespace sitechain {
+
+enum class ClientCertificates {
+  kNone,      // server-only TLS
+  kOptional,  // asked for; verified against client_roots_pem when given (e.g. registration
+              // needs none, publishing needs one: the handler decides)
+  kRequired,  // handshake fails without a certificate that chains to client_roots_pem
+};
+
+struct ServerTlsOptions {
+  std::string certificate_chain_pem;  // the server certificate (then any intermediates)
+  std::string private_key_pem;
+  std::string client_roots_pem;  // roots that client certificates must chain to
+  ClientCertificates client_certificates = ClientCertificates::kNone;
+};
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTlsOptions& options);
+
+struct ClientTlsOptions {
+  std::string server_roots_pem;  // the root the server certificate must chain to
+  // Presented for mutual TLS when both are set.
+  std::optional<std::string> certificate_chain_pem;
+  std::optional<std::string> private_key_pem;
+};
+
+// Largest message either side accepts by default: a 1 MiB data chunk plus headers.
+inline constexpr size_t kDefaultMaxMessageBytes = 4 << 20;
+
+// A channel to "host:port" over TLS. The server certificate must chain to server_roots_pem
+// and name the host. Connection happens lazily, on the first call.
+std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTlsOptions& options,
+                                       size_t max_message_bytes = kDefaultMaxMessageBytes);
+
+// A channel to a UNIX domain socket ("unix:" is added). No TLS: the socket's file permissions
+// are the access control.
+std::shared_ptr<grpc::Channel> DialUnix(const std::string& socket_path);
+
+// The client certificate (PEM) that the TLS handshake of this call verified; nullopt when the
+// client presented none (or the call is not over TLS).
+std::optional<std::string> PeerCertificatePem(const grpc::ServerContext& context);
+
+// Removes a stale socket file at socket_path so that a server can bind there. FAILED_PRECONDITION
+// if something that is not a socket is there, or if a live server still accepts connections on it.
+Status ClaimUnixSocketPath(const std::string& socket_path);
+
+// Builds and starts a server that listens on the UNIX socket socket_path (the caller has added
+// "unix:" + socket_path to the builder), so that the socket file is mode 0600: the umask is 077
+// while it binds, and the mode is set and checked afterwards.
+Result<std::unique_ptr<grpc::Server>> StartPrivateUnixServer(grpc::ServerBuilder& builder,
+                                                             const std::string& socket_path);
+
+}  // namespace sitechain

@@ -1,0 +1,32 @@
+#pragma once
+// The administrator's commands (`store tokens …`, `store developers list`, `store revoke …`,
+// `store stats`): each dials the admin UNIX socket of a running `store serve`, makes one call and
+// prints the result as text or JSON to `out`. Statuses carry the server's refusal unchanged;
+// UNAVAILABLE says how to start the server.
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace sitechain::store {
+
+struct AdminTarget {
+  std::string socket;  // the admin socket path
+  bool json = false;
+};
+
+Status CreateTokenCommand(const AdminTarget& target, Seconds ttl, const std::string& note,
+                          std::ostream& out);
+Status ListTokensCommand(const AdminTarget& target, std::ostream& out);
+Status ListDevelopersCommand(const AdminTarget& target, std::ostream& out);
+Status RevokeReleaseCommand(const AdminTarget& target, const std::string& name,
+                            const std::string& version, const std::string& reason,
+                            std::ostream& out);
+Status RevokeDeveloperCommand(const AdminTarget& target, const std::string& name,
+                              const std::string& reason, std::ostream& out);
+Status StatsCommand(const AdminTarget& target, std::ostream& out);
+
+}  // namespace sitechain::store

@@ -1,0 +1,97 @@
+#pragma once
+// Executables on disk, named by their digest:
+//   <dir>/<algorithm>-<hex digest>    one file per blob (mode 0644), e.g. sha256-9f86d0…
+//   <dir>/tmp/                        uploads in progress
+// A blob appears under its name only when complete: a Writer streams into a temporary file,
+// hashing as it writes (never holding the whole executable in memory), fsyncs it, and Commit
+// renames it into place and fsyncs the directory. A Writer that is dropped without Commit
+// removes its temporary file, and Open removes whatever a crash left in tmp/, so a half-received
+// upload leaves no trace.
+//
+// Thread-safety: BlobStore methods may be called from several threads; a Writer belongs to one.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "pki/hash.h"
+
+namespace sitechain::store {
+
+// An open file descriptor that closes itself.
+class UniqueFd final {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  ~UniqueFd();
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class BlobStore final {
+ public:
+  class Writer;
+
+  // Opens (creating with mode 0755 if needed) the blob directory and empties its tmp/.
+  static Result<BlobStore> Open(const std::string& dir);
+
+  // The file name of the blob with this digest: "<algorithm>-<hex>".
+  static std::string BlobName(const pki::Digest& digest);
+
+  // Starts an upload hashed with `alg`. At most max_bytes may be appended (RESOURCE_EXHAUSTED
+  // beyond, and the upload is spoiled).
+  Result<Writer> StartUpload(pki::HashAlgorithm alg, uint64_t max_bytes) const;
+
+  // Opens the blob read-only. NOT_FOUND if there is none of that name.
+  Result<UniqueFd> Open(const pki::Digest& digest) const;
+  bool Contains(const pki::Digest& digest) const;
+  // Removes the blob; OK if it was already gone.
+  Status Remove(const std::string& blob_name) const;
+  // The names of every complete blob.
+  Result<std::vector<std::string>> List() const;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  explicit BlobStore(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+class BlobStore::Writer final {
+ public:
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
+  ~Writer();  // removes the temporary file unless committed
+
+  // Writes and hashes the bytes. RESOURCE_EXHAUSTED past max_bytes; INTERNAL on a write error.
+  Status Append(std::span<const uint8_t> bytes);
+  uint64_t size() const;
+
+  // Flushes and fsyncs the temporary file and returns the digest of everything appended. After
+  // Finish only Commit (or destruction) is allowed.
+  Result<pki::Digest> Finish();
+
+  // Renames the finished file to its digest name (replacing an identical blob if one exists)
+  // and fsyncs the directory. Returns the blob name.
+  Result<std::string> Commit();
+
+ private:
+  friend class BlobStore;
+  struct State;
+  explicit Writer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace sitechain::store

@@ -1,0 +1,68 @@
+#pragma once
+// `store serve`: opens a store's state directory and serves it.
+//   - the public Store service over TLS on `listen` (client certificates optional; the calls
+//     that act for a developer require one),
+//   - the StoreAdmin service on a UNIX socket (mode 0600).
+// At start it takes an exclusive lock on <dir>/serve.lock (one server per directory), removes
+// blobs no release refers to, and issues itself a fresh TLS server certificate from the store
+// root for the configured names (the key never touches the disk).
+//
+// Thread-safety: Start, Wait and Shutdown may be called from different threads.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "store/store_service.h"
+
+namespace sitechain::store {
+
+struct ServeOptions {
+  std::string dir;                        // the state directory (store init)
+  std::optional<std::string> passphrase;  // of root.key
+  std::string listen = "127.0.0.1:7443";  // host:port; port 0 picks a free one
+  std::string admin_socket;               // default <dir>/admin.sock
+  // Names the TLS server certificate carries; clients dial one of them.
+  std::vector<std::string> tls_dns_names = {"localhost"};
+  std::vector<std::string> tls_ip_addresses = {"127.0.0.1"};
+  Seconds tls_lifetime{90 * 86400};
+  size_t max_message_bytes = 4 << 20;  // largest gRPC message in either direction
+  StoreLimits limits;
+  // Written (write-then-rename) once both servers listen: JSON with "address", "port",
+  // "admin_socket", "store_root". Lets scripts and tests that ask for port 0 find the port.
+  std::string ready_file;
+
+  std::string AdminSocket() const { return admin_socket.empty() ? dir + "/admin.sock" : admin_socket; }
+};
+
+class StoreServer final {
+ public:
+  static Result<std::unique_ptr<StoreServer>> Start(const ServeOptions& options,
+                                                    const Clock& clock, Random& rng);
+  ~StoreServer();
+  StoreServer(const StoreServer&) = delete;
+  StoreServer& operator=(const StoreServer&) = delete;
+
+  int port() const { return port_; }
+  // Blocks until Shutdown has finished.
+  void Wait();
+  // Stops accepting calls, ends revocation watches and gives running calls `grace` to finish.
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+ private:
+  StoreServer() = default;
+
+  int lock_fd_ = -1;
+  int port_ = 0;
+  std::unique_ptr<StoreService> service_;
+  std::unique_ptr<grpc::Service> public_service_, admin_service_;
+  std::unique_ptr<grpc::Server> public_server_, admin_server_;
+};
+
+}  // namespace sitechain::store
