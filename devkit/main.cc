@@ -4,13 +4,14 @@
 #include "common/cli.h"
 #include "common/time_format.h"
 #include "devkit/commands.h"
+#include "devkit/store_commands.h"
 
 using namespace sitechain;
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "devkit - make a developer key, get it registered at a store, sign executables "
-      "(Cert_dev), verify certificate chains and inspect certificates.",
+      "devkit - make a developer key, register at a store, sign executables (Cert_dev), "
+      "publish them, download and verify releases, revoke, and inspect certificates.",
       "devkit"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sitechain devkit 0.1.0");
@@ -101,13 +102,94 @@ int main(int argc, char** argv) {
   inspect_cmd->add_option("cert", inspect_path, "certificate (PEM)")->required();
   inspect_cmd->add_flag("--json", inspect_json, "print as JSON");
 
+  // Commands that talk to a store.
+  devkit::StoreConnection conn;
+  auto add_store = [&](CLI::App* cmd, bool as_developer) {
+    cmd->add_option("--store,-s", conn.address, "the store, HOST:PORT")->required();
+    cmd->add_option("--store-root", conn.store_root,
+                    "the store root certificate: the store's TLS certificate must chain to it")
+        ->required()
+        ->check(CLI::ExistingFile);
+    if (as_developer) {
+      cmd->add_option("--cert,-c", conn.cert, "your developer certificate (mutual TLS)")
+          ->required()
+          ->check(CLI::ExistingFile);
+      cmd->add_option("--key,-k", conn.key, "your developer key")
+          ->required()
+          ->check(CLI::ExistingFile);
+      add_passphrase(cmd, "of the key");
+    }
+  };
+
+  devkit::RegisterOptions reg;
+  auto* register_cmd = app.add_subcommand(
+      "register", "Register at a store with a one-time token; writes your developer certificate.");
+  add_store(register_cmd, false);
+  register_cmd->add_option("--token,-t", reg.token, "registration token from the store admin")
+      ->required();
+  register_cmd->add_option("--csr", reg.csr, "your CSR (devkit csr)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  register_cmd->add_option("--out,-o", reg.out, "developer certificate to write")->required();
+
+  devkit::PublishOptions publish;
+  auto* publish_cmd = app.add_subcommand(
+      "publish", "Upload a signed executable with its Cert_dev; writes the Cert_store issued.");
+  add_store(publish_cmd, true);
+  publish_cmd->add_option("executable", publish.executable, "the executable you signed")
+      ->required()
+      ->check(CLI::ExistingFile);
+  publish_cmd->add_option("cert_dev", publish.cert_dev, "its Cert_dev (devkit sign)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  publish_cmd->add_option("--out,-o", publish.out,
+                          "Cert_store file (default: <executable>.cert-store.pem)");
+  publish_cmd->add_flag("--json", publish.json, "print the release as JSON");
+
+  devkit::ReleasesOptions releases;
+  auto* releases_cmd = app.add_subcommand("releases", "List or search the store's catalog.");
+  add_store(releases_cmd, false);
+  releases_cmd->add_option("--name", releases.name, "exact release name");
+  releases_cmd->add_option("--search", releases.query, "part of the name");
+  releases_cmd->add_option("--developer", releases.developer, "exact developer name");
+  releases_cmd->add_flag("--include-revoked", releases.include_revoked, "list revoked ones too");
+  releases_cmd->add_flag("--json", releases.json, "print as JSON");
+
+  devkit::DownloadOptions download;
+  auto* download_cmd = app.add_subcommand(
+      "download", "Download a release and its certificates and verify them offline.");
+  add_store(download_cmd, false);
+  download_cmd->add_option("name", download.name, "release name")->required();
+  download_cmd->add_option("version", download.version, "version (default: newest unrevoked)");
+  download_cmd->add_option("--out-dir,-o", download.out_dir, "where to write the files")
+      ->capture_default_str();
+
+  devkit::RevokeOptions revoke;
+  auto* revoke_cmd = app.add_subcommand("revoke", "Revoke one of your releases.");
+  add_store(revoke_cmd, true);
+  revoke_cmd->add_option("name", revoke.name, "release name")->required();
+  revoke_cmd->add_option("version", revoke.version, "release version")->required();
+  revoke_cmd->add_option("--reason", revoke.reason, "why (shown on the revocation feed)")
+      ->required();
+
+  devkit::RevocationsOptions revocations;
+  auto* revocations_cmd =
+      app.add_subcommand("revocations", "Show the store's revocation feed.");
+  add_store(revocations_cmd, false);
+  revocations_cmd->add_option("--after", revocations.after, "only sequence numbers above this")
+      ->capture_default_str();
+  revocations_cmd->add_flag("--follow,-f", revocations.follow,
+                            "keep watching and print new revocations as they happen");
+  revocations_cmd->add_option("--count", revocations.count, "with --follow: stop after N");
+  revocations_cmd->add_flag("--json", revocations.json, "one JSON object per line");
+
   if (auto code = ParseCli(app, argc, argv)) return *code;
 
   SystemClock clock;
   SystemRandom rng;
   auto passphrase = ReadPassphraseFile(passphrase_file);
   if (!passphrase.ok()) return ReportStatus("devkit", passphrase.status());
-  keygen.passphrase = csr.passphrase = sign.passphrase = *passphrase;
+  keygen.passphrase = csr.passphrase = sign.passphrase = conn.passphrase = *passphrase;
 
   Status status;
   if (keygen_cmd->parsed()) {
@@ -128,6 +210,24 @@ int main(int argc, char** argv) {
     if (status.code() == StatusCode::kFailedPrecondition) return kExitFailure;
   } else if (inspect_cmd->parsed()) {
     status = devkit::Inspect(inspect_path, inspect_json, std::cout);
+  } else if (register_cmd->parsed()) {
+    reg.store = conn;
+    status = devkit::Register(reg, std::cout);
+  } else if (publish_cmd->parsed()) {
+    publish.store = conn;
+    status = devkit::Publish(publish, std::cout);
+  } else if (releases_cmd->parsed()) {
+    releases.store = conn;
+    status = devkit::ListReleases(releases, std::cout);
+  } else if (download_cmd->parsed()) {
+    download.store = conn;
+    status = devkit::Download(download, clock, std::cout);
+  } else if (revoke_cmd->parsed()) {
+    revoke.store = conn;
+    status = devkit::Revoke(revoke, std::cout);
+  } else if (revocations_cmd->parsed()) {
+    revocations.store = conn;
+    status = devkit::Revocations(revocations, std::cout);
   }
   return ReportStatus("devkit", status);
 }
