@@ -51,6 +51,8 @@ nlohmann::json DescribeCertificate(const Certificate& cert) {
   if (auto limit = cert.PathLimit()) j["pathLen"] = *limit;
   j["selfSigned"] = cert.IsSelfSigned();
   j["uris"] = cert.UriSans();
+  j["dnsNames"] = cert.DnsSans();
+  j["ipAddresses"] = cert.IpSans();
   j["extensions"] = nlohmann::json::array();
   for (const auto& ext : cert.Extensions()) j["extensions"].push_back(DecodeExtension(ext));
   return j;
@@ -67,6 +69,8 @@ std::string DescribeCertificateText(const Certificate& cert) {
   if (j.contains("pathLen")) out << " (pathLen " << j["pathLen"].get<size_t>() << ")";
   out << (j["selfSigned"].get<bool>() ? ", self-signed" : "") << "\n";
   for (const auto& uri : j["uris"]) out << "uri: " << uri.get<std::string>() << "\n";
+  for (const auto& dns : j["dnsNames"]) out << "dns: " << dns.get<std::string>() << "\n";
+  for (const auto& ip : j["ipAddresses"]) out << "ip: " << ip.get<std::string>() << "\n";
   out << "extensions:\n";
   for (const auto& ext : j["extensions"]) {
     out << "  " << ext["name"].get<std::string>()

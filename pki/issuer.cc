@@ -145,8 +145,7 @@ Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& 
     if (spec.key_usage != 0) {
       exts.add(new Botan::Cert_Extension::Key_Usage(ToBotanUsage(spec.key_usage)), true);
     }
-    const unsigned eku =
-        spec.ext_key_usage | (spec.tls_ext_key_usage ? kServerAuth | kClientAuth : 0u);
+    const unsigned eku = spec.ext_key_usage;
     if (eku != 0) {
       std::vector<Botan::OID> purposes;
       if (eku & kServerAuth) purposes.push_back(Botan::OID::from_string("PKIX.ServerAuth"));

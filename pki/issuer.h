@@ -37,9 +37,6 @@ struct CertificateSpec {
   std::optional<size_t> path_limit;  // CA only
   unsigned key_usage = 0;            // KeyUsageBits; 0 = no keyUsage extension
   unsigned ext_key_usage = 0;        // ExtKeyUsageBits; 0 = no extKeyUsage extension
-  // Deprecated: the same as ext_key_usage |= kServerAuth | kClientAuth. Kept only while
-  // tests/support/test_chain.cc (SpecFrom) still sets it; use ext_key_usage.
-  bool tls_ext_key_usage = false;
   // subjectAltName entries (one extension holding all three kinds; none = no extension).
   std::vector<std::string> uri_sans;
   // DNS names: 1 to 253 bytes, labels of 1 to 63 letters, digits and '-' (not at either end of

@@ -585,8 +585,8 @@ TEST_F(SqliteStatementTest, RunRefusesStatementThatReturnsRows) {
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
   EXPECT_NE(status.message().find("SELECT name FROM t"), std::string::npos);
 
-  // The refused statement holds no read lock: another connection can still checkpoint/write,
-  // and the statement can be stepped normally afterwards.
+  // The refused statement was reset (it holds no half-read cursor): a write transaction on the
+  // same connection works, and the statement can be stepped normally afterwards.
   SQL_ASSERT_OK(db.Transaction([&] { return db.Exec("INSERT INTO t (name) VALUES ('b')"); }));
   SQL_ASSERT_OK_AND_ASSIGN(bool row, select.Step());
   ASSERT_TRUE(row);

@@ -181,8 +181,16 @@ pki::CertificateSpec SpecFrom(const pki::Certificate& cert) {
   spec.is_ca = cert.IsCa();
   if (spec.is_ca) spec.path_limit = cert.PathLimit();
   if (auto ku = cert.FindExtension(pki::kKeyUsageOid)) spec.key_usage = KeyUsageBitsOf(ku->value);
-  spec.tls_ext_key_usage = cert.FindExtension(pki::kExtKeyUsageOid).has_value();
+  // sitechain's certificates carry serverAuth + clientAuth (node, Cert_site) or serverAuth
+  // alone (TLS servers, which have DNS or IP names).
+  if (cert.FindExtension(pki::kExtKeyUsageOid)) {
+    spec.ext_key_usage = cert.DnsSans().empty() && cert.IpSans().empty()
+                             ? pki::kServerAuth | pki::kClientAuth
+                             : pki::kServerAuth;
+  }
   spec.uri_sans = cert.UriSans();
+  spec.dns_sans = cert.DnsSans();
+  spec.ip_sans = cert.IpSans();
   for (const pki::RawExtension& ext : cert.Extensions()) {
     if (!IsStandardExtension(ext.oid)) spec.extra_extensions.push_back(ext);
   }
