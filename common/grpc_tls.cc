@@ -61,7 +61,8 @@ Status ClaimUnixSocketPath(const std::string& socket_path) {
     return Unavailable("cannot stat " + socket_path + ": " + std::strerror(errno));
   }
   if (!S_ISSOCK(st.st_mode)) {
-    return FailedPrecondition(socket_path + " exists and is not a socket; remove it or choose another path");
+    return FailedPrecondition(socket_path +
+                              " exists and is not a socket; remove it or choose another path");
   }
   sockaddr_un addr{};
   if (socket_path.size() >= sizeof(addr.sun_path)) {
@@ -78,7 +79,8 @@ Status ClaimUnixSocketPath(const std::string& socket_path) {
                               "; stop it first (only one process may own a state directory)");
   }
   if (::unlink(socket_path.c_str()) != 0 && errno != ENOENT) {
-    return Unavailable("cannot remove the stale socket " + socket_path + ": " + std::strerror(errno));
+    return Unavailable("cannot remove the stale socket " + socket_path + ": " +
+                       std::strerror(errno));
   }
   return Status::Ok();
 }

@@ -173,8 +173,7 @@ int main(int argc, char** argv) {
       ->required();
 
   devkit::RevocationsOptions revocations;
-  auto* revocations_cmd =
-      app.add_subcommand("revocations", "Show the store's revocation feed.");
+  auto* revocations_cmd = app.add_subcommand("revocations", "Show the store's revocation feed.");
   add_store(revocations_cmd, false);
   revocations_cmd->add_option("--after", revocations.after, "only sequence numbers above this")
       ->capture_default_str();

@@ -1,19 +1,18 @@
 #include "devkit/store_commands.h"
 
 #include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <google/protobuf/util/json_util.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "common/files.h"
-#include "common/time_format.h"
 #include "common/grpc_status.h"
 #include "common/grpc_tls.h"
+#include "common/time_format.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 #include "pki/verifier.h"
@@ -31,8 +30,9 @@ Result<std::unique_ptr<v1::Store::Stub>> Connect(const StoreConnection& c, bool 
   tls.server_roots_pem = root;
   if (with_identity) {
     if (!c.cert || !c.key) {
-      return InvalidArgument("this command acts as you: give your developer certificate and key "
-                             "(--cert, --key)");
+      return InvalidArgument(
+          "this command acts as you: give your developer certificate and key "
+          "(--cert, --key)");
     }
     SITECHAIN_ASSIGN_OR_RETURN(std::string cert, ReadSmallFile(*c.cert));
     SITECHAIN_ASSIGN_OR_RETURN(pki::PrivateKey key, pki::PrivateKey::Load(*c.key, c.passphrase));
@@ -128,7 +128,6 @@ Status Register(const RegisterOptions& opts, std::ostream& out) {
   return Status::Ok();
 }
 
-
 Status Publish(const PublishOptions& opts, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(std::string cert_dev, ReadSmallFile(opts.cert_dev));
   const std::string out_path = opts.out.empty() ? opts.executable + ".cert-store.pem" : opts.out;
@@ -191,8 +190,7 @@ Status ListReleases(const ReleasesOptions& opts, std::ostream& out) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + kUnaryDeadline);
     v1::ListReleasesResponse page;
-    SITECHAIN_RETURN_IF_ERROR(
-        FromCall(stub->ListReleases(&context, request, &page), opts.store));
+    SITECHAIN_RETURN_IF_ERROR(FromCall(stub->ListReleases(&context, request, &page), opts.store));
     all.mutable_releases()->MergeFrom(page.releases());
     request.set_page_token(page.next_page_token());
   } while (!request.page_token().empty());
@@ -264,14 +262,14 @@ Status Download(const DownloadOptions& opts, const Clock& clock, std::ostream& o
   chain.executable_path = tmp.path();
   const pki::Verification v = pki::Verifier(clock).Verify(chain);
   if (!v.ok()) {
-    return FailedPrecondition("the download of " + opts.name + " does not verify, nothing kept: " +
-                              v.failure->ToString());
+    return FailedPrecondition("the download of " + opts.name +
+                              " does not verify, nothing kept: " + v.failure->ToString());
   }
-  if (!v.release || v.release->name != release.name() ||
-      v.release->version != release.version()) {
+  if (!v.release || v.release->name != release.name() || v.release->version != release.version()) {
     return DataLoss("the certificates are for another release than the store announced");
   }
-  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(base + ".cert-dev.pem", header.cert_dev_pem(), 0644, true));
+  SITECHAIN_RETURN_IF_ERROR(
+      WriteFileAtomic(base + ".cert-dev.pem", header.cert_dev_pem(), 0644, true));
   SITECHAIN_RETURN_IF_ERROR(
       WriteFileAtomic(base + ".cert-store.pem", header.cert_store_pem(), 0644, true));
   SITECHAIN_RETURN_IF_ERROR(

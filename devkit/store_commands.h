@@ -73,10 +73,10 @@ Status Revoke(const RevokeOptions& opts, std::ostream& out);
 
 struct RevocationsOptions {
   StoreConnection store;
-  uint64_t after = 0;  // list revocations with a higher sequence number
-  bool follow = false;  // keep the stream open and print new revocations as they happen
+  uint64_t after = 0;             // list revocations with a higher sequence number
+  bool follow = false;            // keep the stream open and print new revocations as they happen
   std::optional<uint64_t> count;  // with follow: stop after this many
-  bool json = false;  // one JSON object per line
+  bool json = false;              // one JSON object per line
 };
 Status Revocations(const RevocationsOptions& opts, std::ostream& out);
 

@@ -44,8 +44,7 @@ void PrintRevocation(const v1::Revocation& r, std::ostream& out) {
   } else {
     out << "release " << r.name() << " " << r.version() << " of '" << r.developer() << "'";
   }
-  out << " revoked at " << r.revoked_at() << " by " << r.revoked_by() << ": " << r.reason()
-      << "\n";
+  out << " revoked at " << r.revoked_at() << " by " << r.revoked_by() << ": " << r.reason() << "\n";
 }
 
 }  // namespace
@@ -67,9 +66,8 @@ Status CreateTokenCommand(const AdminTarget& target, Seconds ttl, const std::str
 }
 
 Status ListTokensCommand(const AdminTarget& target, std::ostream& out) {
-  SITECHAIN_ASSIGN_OR_RETURN(auto response,
-                             (Call<v1::ListTokensRequest, v1::ListTokensResponse>(
-                                 target, &v1::StoreAdmin::Stub::ListTokens, {})));
+  SITECHAIN_ASSIGN_OR_RETURN(auto response, (Call<v1::ListTokensRequest, v1::ListTokensResponse>(
+                                                target, &v1::StoreAdmin::Stub::ListTokens, {})));
   if (target.json) {
     out << Json(response);
     return Status::Ok();

@@ -23,8 +23,8 @@ grpc::Status StoreAdminService::CreateToken(grpc::ServerContext*,
                   InvalidArgument("a token may live at most " +
                                   std::to_string(service_.limits().max_token_ttl.count()) + " s"));
   }
-  auto token = service_.CreateToken(Seconds(static_cast<int64_t>(request->ttl_seconds())),
-                                    request->note());
+  auto token =
+      service_.CreateToken(Seconds(static_cast<int64_t>(request->ttl_seconds())), request->note());
   if (!token.ok()) return Refuse("CreateToken", token.status());
   response->set_token(token->token);
   response->set_id(token->record.id);
@@ -54,8 +54,8 @@ grpc::Status StoreAdminService::ListDevelopers(grpc::ServerContext*,
 grpc::Status StoreAdminService::RevokeRelease(grpc::ServerContext*,
                                               const v1::RevokeReleaseRequest* request,
                                               v1::Revocation* response) {
-  auto r = service_.RevokeRelease(std::nullopt, request->name(), request->version(),
-                                  request->reason());
+  auto r =
+      service_.RevokeRelease(std::nullopt, request->name(), request->version(), request->reason());
   if (!r.ok()) return Refuse("RevokeRelease", r.status());
   ToProto(*r, response);
   spdlog::info("admin revoked release name={} version={} sequence={}", r->name, r->version,

@@ -20,7 +20,7 @@ void ToProto(const ReleaseRecord& in, v1::Release* out) {
 void ToProto(const RevocationRecord& in, v1::Revocation* out) {
   out->set_sequence(in.sequence);
   out->set_kind(in.kind == RevocationRecord::Kind::kDeveloper ? v1::Revocation::DEVELOPER
-                                                               : v1::Revocation::RELEASE);
+                                                              : v1::Revocation::RELEASE);
   out->set_developer(in.developer);
   out->set_developer_serial(in.developer_serial);
   out->set_name(in.name);

@@ -45,8 +45,8 @@ grpc::Status StoreGrpcService::Publish(grpc::ServerContext* context,
     return Refuse("Publish", *context,
                   InvalidArgument("a publish stream starts with a PublishHeader"));
   }
-  auto upload = service_.StartPublish(*developer, message.header().cert_dev_pem(),
-                                      message.header().size());
+  auto upload =
+      service_.StartPublish(*developer, message.header().cert_dev_pem(), message.header().size());
   if (!upload.ok()) return Refuse("Publish", *context, upload.status());
   while (reader->Read(&message)) {
     if (!message.has_chunk()) {
@@ -54,8 +54,7 @@ grpc::Status StoreGrpcService::Publish(grpc::ServerContext* context,
                     InvalidArgument("after its header a publish stream carries only chunks"));
     }
     const std::string& chunk = message.chunk();
-    Status s = (*upload)->Append(
-        {reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
+    Status s = (*upload)->Append({reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
     if (!s.ok()) return Refuse("Publish", *context, s);
   }
   if (context->IsCancelled()) {
@@ -94,8 +93,7 @@ grpc::Status StoreGrpcService::ListReleases(grpc::ServerContext* context,
   auto releases = service_.ListReleases(filter);
   if (!releases.ok()) return Refuse("ListReleases", *context, releases.status());
   for (const auto& r : *releases) ToProto(r, response->add_releases());
-  const uint32_t page = filter.limit == 0 ? service_.limits().max_page_size : filter.limit;
-  if (!releases->empty() && releases->size() >= page) {
+  if (!releases->empty() && releases->size() >= service_.limits().PageSize(filter.limit)) {
     response->set_next_page_token(std::to_string(releases->back().id));
   }
   return grpc::Status::OK;
@@ -124,8 +122,8 @@ grpc::Status StoreGrpcService::Download(grpc::ServerContext* context,
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       return Refuse("Download", *context,
-                    DataLoss("the stored executable of " + release->name + " " +
-                             release->version + " is shorter than recorded (" +
+                    DataLoss("the stored executable of " + release->name + " " + release->version +
+                             " is shorter than recorded (" +
                              (n < 0 ? std::strerror(errno) : "end of file") + ")"));
     }
     message.Clear();

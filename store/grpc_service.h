@@ -18,8 +18,7 @@ class StoreGrpcService final : public v1::Store::Service {
 
   grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;
-  grpc::Status Publish(grpc::ServerContext* context,
-                       grpc::ServerReader<v1::PublishRequest>* reader,
+  grpc::Status Publish(grpc::ServerContext* context, grpc::ServerReader<v1::PublishRequest>* reader,
                        v1::PublishResponse* response) override;
   grpc::Status ListReleases(grpc::ServerContext* context, const v1::ListReleasesRequest* request,
                             v1::ListReleasesResponse* response) override;

@@ -51,9 +51,10 @@ int Serve(const store::ServeOptions& opts) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"store - the sitechain app store: its CA, developer registry, catalog and "
-               "revocation feed.",
-               "store"};
+  CLI::App app{
+      "store - the sitechain app store: its CA, developer registry, catalog and "
+      "revocation feed.",
+      "store"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sitechain store 0.1.0");
   std::string passphrase_file, dir, socket;
@@ -76,8 +77,9 @@ int main(int argc, char** argv) {
   store::ServeOptions serve;
   std::vector<std::string> tls_names;
   std::string log_level = "info";
-  auto* serve_cmd = app.add_subcommand("serve", "Run the store: the public TLS service and the "
-                                                "admin socket. Stops on SIGINT/SIGTERM.");
+  auto* serve_cmd = app.add_subcommand("serve",
+                                       "Run the store: the public TLS service and the "
+                                       "admin socket. Stops on SIGINT/SIGTERM.");
   serve_cmd->add_option("--dir,-d", serve.dir, "state directory (store init)")->required();
   serve_cmd->add_option("--listen", serve.listen, "host:port of the TLS service (port 0: any)")
       ->capture_default_str();
@@ -171,7 +173,8 @@ int main(int argc, char** argv) {
   }
 
   if (dir.empty() && socket.empty()) {
-    return ReportStatus("store", InvalidArgument("say which store: --dir DIR or --admin-socket PATH"));
+    return ReportStatus("store",
+                        InvalidArgument("say which store: --dir DIR or --admin-socket PATH"));
   }
   const store::AdminTarget target{socket.empty() ? dir + "/admin.sock" : socket, json};
   Status s;

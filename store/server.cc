@@ -38,13 +38,13 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
   SITECHAIN_ASSIGN_OR_RETURN(server->lock_fd_, LockStateDirectory(options.dir));
   SITECHAIN_ASSIGN_OR_RETURN(StoreDatabase db, StoreDatabase::Open(options.dir + "/store.db"));
   SITECHAIN_ASSIGN_OR_RETURN(BlobStore blobs, BlobStore::Open(options.dir + "/blobs"));
-  SITECHAIN_ASSIGN_OR_RETURN(
-      auto tls, ca.IssueTlsServer({options.tls_dns_names, options.tls_ip_addresses},
-                                  options.tls_lifetime, {clock, rng}));
+  SITECHAIN_ASSIGN_OR_RETURN(auto tls,
+                             ca.IssueTlsServer({options.tls_dns_names, options.tls_ip_addresses},
+                                               options.tls_lifetime, {clock, rng}));
   const std::string root_pem = ca.root().ToPem();
-  SITECHAIN_ASSIGN_OR_RETURN(server->service_,
-                             StoreService::Create(std::move(ca), std::move(db), std::move(blobs),
-                                                  clock, rng, options.limits));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      server->service_, StoreService::Create(std::move(ca), std::move(db), std::move(blobs), clock,
+                                             rng, options.limits));
   server->public_service_ = std::make_unique<StoreGrpcService>(*server->service_);
   server->admin_service_ = std::make_unique<StoreAdminService>(*server->service_);
 

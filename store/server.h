@@ -9,12 +9,12 @@
 //
 // Thread-safety: Start, Wait and Shutdown may be called from different threads.
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "common/clock.h"
 #include "common/random.h"
@@ -38,13 +38,15 @@ struct ServeOptions {
   // "admin_socket", "store_root". Lets scripts and tests that ask for port 0 find the port.
   std::string ready_file;
 
-  std::string AdminSocket() const { return admin_socket.empty() ? dir + "/admin.sock" : admin_socket; }
+  std::string AdminSocket() const {
+    return admin_socket.empty() ? dir + "/admin.sock" : admin_socket;
+  }
 };
 
 class StoreServer final {
  public:
-  static Result<std::unique_ptr<StoreServer>> Start(const ServeOptions& options,
-                                                    const Clock& clock, Random& rng);
+  static Result<std::unique_ptr<StoreServer>> Start(const ServeOptions& options, const Clock& clock,
+                                                    Random& rng);
   ~StoreServer();
   StoreServer(const StoreServer&) = delete;
   StoreServer& operator=(const StoreServer&) = delete;

@@ -7,9 +7,9 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "pki/builders.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
-#include "pki/builders.h"
 #include "pki/key.h"
 
 namespace sitechain::store {

@@ -185,7 +185,8 @@ Result<StoreDatabase> StoreDatabase::Open(const std::string& path) {
 Status StoreDatabase::Audit(TimePoint now, const std::string& actor, const std::string& action,
                             const std::string& detail) {
   SITECHAIN_ASSIGN_OR_RETURN(
-      auto st, db_.Prepare("INSERT INTO audit_log (at, actor, action, detail) VALUES (?1,?2,?3,?4)"));
+      auto st,
+      db_.Prepare("INSERT INTO audit_log (at, actor, action, detail) VALUES (?1,?2,?3,?4)"));
   return st.Bind(1, ToUnix(now)).Bind(2, actor).Bind(3, action).Bind(4, detail).Run();
 }
 
@@ -193,8 +194,9 @@ Status StoreDatabase::Audit(TimePoint now, const std::string& actor, const std::
 
 Status StoreDatabase::InsertToken(const TokenRecord& token, TimePoint now) {
   return db_.Transaction([&]() -> Status {
-    SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare("INSERT INTO tokens (id, hash, note, "
-                                                    "created_at, expires_at) VALUES (?1,?2,?3,?4,?5)"));
+    SITECHAIN_ASSIGN_OR_RETURN(auto st,
+                               db_.Prepare("INSERT INTO tokens (id, hash, note, "
+                                           "created_at, expires_at) VALUES (?1,?2,?3,?4,?5)"));
     SITECHAIN_RETURN_IF_ERROR(st.Bind(1, token.id)
                                   .Bind(2, token.hash)
                                   .Bind(3, token.note)
@@ -218,8 +220,8 @@ Result<TokenRecord> StoreDatabase::FindTokenByHash(const std::string& hash) {
 }
 
 Result<std::vector<TokenRecord>> StoreDatabase::ListTokens() {
-  SITECHAIN_ASSIGN_OR_RETURN(auto st,
-                             db_.Prepare(std::string(kTokenSelect) + "ORDER BY t.created_at, t.id"));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      auto st, db_.Prepare(std::string(kTokenSelect) + "ORDER BY t.created_at, t.id"));
   std::vector<TokenRecord> out;
   while (true) {
     SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -249,13 +251,13 @@ Result<int64_t> StoreDatabase::RegisterDeveloper(const DeveloperRecord& d,
                    .Bind(8, ToUnix(d.not_after))
                    .Run();
     if (s.code() == StatusCode::kAlreadyExists) {
-      return AlreadyExists("a developer named '" + d.name + "' or with this key is already registered");
+      return AlreadyExists("a developer named '" + d.name +
+                           "' or with this key is already registered");
     }
     SITECHAIN_RETURN_IF_ERROR(s);
     id = db_.LastInsertRowId();
-    SITECHAIN_ASSIGN_OR_RETURN(
-        auto use, db_.Prepare("UPDATE tokens SET used_at = ?1, used_by = ?2 "
-                              "WHERE id = ?3 AND used_at IS NULL"));
+    SITECHAIN_ASSIGN_OR_RETURN(auto use, db_.Prepare("UPDATE tokens SET used_at = ?1, used_by = ?2 "
+                                                     "WHERE id = ?3 AND used_at IS NULL"));
     SITECHAIN_RETURN_IF_ERROR(use.Bind(1, ToUnix(now)).Bind(2, id).Bind(3, token_id).Run());
     if (db_.Changes() != 1) return Unauthenticated("the registration token was already used");
     return Audit(now, "token:" + token_id, "developer.register",
@@ -266,9 +268,8 @@ Result<int64_t> StoreDatabase::RegisterDeveloper(const DeveloperRecord& d,
 }
 
 Result<DeveloperRecord> StoreDatabase::FindDeveloperByFingerprint(const std::string& fingerprint) {
-  SITECHAIN_ASSIGN_OR_RETURN(
-      auto st, db_.Prepare(std::string("SELECT ") + kDeveloperColumns +
-                           " FROM developers WHERE fingerprint = ?1"));
+  SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeveloperColumns +
+                                                  " FROM developers WHERE fingerprint = ?1"));
   st.Bind(1, fingerprint);
   SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return NotFound("no registered developer has this certificate");
@@ -314,12 +315,12 @@ Status StoreDatabase::CheckPublishable(int64_t developer_id, const std::string& 
   owner.Bind(1, name);
   SITECHAIN_ASSIGN_OR_RETURN(bool owned, owner.Step());
   if (owned && owner.ColumnInt(0) != developer_id) {
-    return PermissionDenied("the name '" + name + "' belongs to developer '" +
-                            owner.ColumnText(1) + "'; publish under a name of your own");
+    return PermissionDenied("the name '" + name + "' belongs to developer '" + owner.ColumnText(1) +
+                            "'; publish under a name of your own");
   }
-  SITECHAIN_ASSIGN_OR_RETURN(
-      auto versions, db_.Prepare("SELECT MAX(release_counter), "
-                                 "SUM(version = ?2) FROM releases WHERE name = ?1"));
+  SITECHAIN_ASSIGN_OR_RETURN(auto versions,
+                             db_.Prepare("SELECT MAX(release_counter), "
+                                         "SUM(version = ?2) FROM releases WHERE name = ?1"));
   versions.Bind(1, name).Bind(2, version);
   SITECHAIN_ASSIGN_OR_RETURN(bool row, versions.Step());
   if (row && !versions.ColumnIsNull(0)) {
@@ -348,10 +349,9 @@ Result<int64_t> StoreDatabase::InsertRelease(const ReleaseRecord& r, TimePoint n
         auto claim, db_.Prepare("INSERT OR IGNORE INTO names (name, developer_id) VALUES (?1,?2)"));
     SITECHAIN_RETURN_IF_ERROR(claim.Bind(1, r.name).Bind(2, r.developer_id).Run());
     SITECHAIN_ASSIGN_OR_RETURN(
-        auto ins,
-        db_.Prepare("INSERT INTO releases (name, version, release_counter, developer_id, "
-                    "digest_algorithm, digest, size, blob, cert_dev_pem, cert_store_pem, "
-                    "published_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"));
+        auto ins, db_.Prepare("INSERT INTO releases (name, version, release_counter, developer_id, "
+                              "digest_algorithm, digest, size, blob, cert_dev_pem, cert_store_pem, "
+                              "published_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"));
     SITECHAIN_RETURN_IF_ERROR(ins.Bind(1, r.name)
                                   .Bind(2, r.version)
                                   .Bind(3, static_cast<int64_t>(r.release_counter))
@@ -366,9 +366,9 @@ Result<int64_t> StoreDatabase::InsertRelease(const ReleaseRecord& r, TimePoint n
                                   .Run());
     id = db_.LastInsertRowId();
     return Audit(now, "developer:" + r.developer, "release.publish",
-                 "name=" + r.name + " version=" + r.version +
-                     " counter=" + std::to_string(r.release_counter) + " digest=" +
-                     r.digest_algorithm + ":" + r.digest + " size=" + std::to_string(r.size));
+                 "name=" + r.name + " version=" + r.version + " counter=" +
+                     std::to_string(r.release_counter) + " digest=" + r.digest_algorithm + ":" +
+                     r.digest + " size=" + std::to_string(r.size));
   });
   if (!txn.ok()) return txn;
   return id;
@@ -377,8 +377,9 @@ Result<int64_t> StoreDatabase::InsertRelease(const ReleaseRecord& r, TimePoint n
 Result<ReleaseRecord> StoreDatabase::FindRelease(const std::string& name,
                                                  const std::string& version) {
   std::string query = std::string(kReleaseSelect) + "WHERE r.name = ?1 ";
-  query += version.empty() ? std::string("AND ") + kReleaseIsLive + " ORDER BY r.release_counter DESC LIMIT 1"
-                           : "AND r.version = ?2";
+  query += version.empty()
+               ? std::string("AND ") + kReleaseIsLive + " ORDER BY r.release_counter DESC LIMIT 1"
+               : "AND r.version = ?2";
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(query));
   st.Bind(1, name);
   if (!version.empty()) st.Bind(2, version);
@@ -442,12 +443,9 @@ Result<RevocationRecord> StoreDatabase::InsertRevocation(const RevocationRecord&
   return out;
 }
 
-Result<RevocationRecord> StoreDatabase::RevokeRelease(const std::string& name,
-                                                      const std::string& version,
-                                                      const std::string& reason,
-                                                      const std::string& revoked_by,
-                                                      std::optional<int64_t> only_developer_id,
-                                                      TimePoint now) {
+Result<RevocationRecord> StoreDatabase::RevokeRelease(
+    const std::string& name, const std::string& version, const std::string& reason,
+    const std::string& revoked_by, std::optional<int64_t> only_developer_id, TimePoint now) {
   RevocationRecord result;
   const Status txn = db_.Transaction([&]() -> Status {
     SITECHAIN_ASSIGN_OR_RETURN(ReleaseRecord release, FindRelease(name, version));
@@ -456,8 +454,8 @@ Result<RevocationRecord> StoreDatabase::RevokeRelease(const std::string& name,
                               release.developer + "'; you can only revoke your own releases");
     }
     if (release.revoked) {
-      return FailedPrecondition("release " + ReleaseLabel(name, version) +
-                                " is already revoked (" + release.revocation_reason + ")");
+      return FailedPrecondition("release " + ReleaseLabel(name, version) + " is already revoked (" +
+                                release.revocation_reason + ")");
     }
     SITECHAIN_ASSIGN_OR_RETURN(
         auto upd, db_.Prepare("UPDATE releases SET revoked_at = ?1, revocation_reason = ?2 "
@@ -524,9 +522,9 @@ Result<RevocationRecord> StoreDatabase::RevokeDeveloper(const std::string& name,
       rr.reason = why;
       SITECHAIN_RETURN_IF_ERROR(InsertRevocation(rr, dev.id, it->id).status());
     }
-    return Audit(now, revoked_by, "developer.revoke",
-                 "name=" + name + " releases=" + std::to_string(releases.size()) +
-                     " reason=" + reason);
+    return Audit(
+        now, revoked_by, "developer.revoke",
+        "name=" + name + " releases=" + std::to_string(releases.size()) + " reason=" + reason);
   });
   if (!txn.ok()) return txn;
   return result;
@@ -548,7 +546,8 @@ Result<std::vector<RevocationRecord>> StoreDatabase::RevocationsSince(uint64_t a
 }
 
 Result<uint64_t> StoreDatabase::LastRevocationSequence() {
-  SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT COALESCE(MAX(sequence), 0) FROM revocations"));
+  SITECHAIN_ASSIGN_OR_RETURN(auto st,
+                             db_.Prepare("SELECT COALESCE(MAX(sequence), 0) FROM revocations"));
   SITECHAIN_RETURN_IF_ERROR(st.Step().status());
   return static_cast<uint64_t>(st.ColumnInt(0));
 }
@@ -556,14 +555,15 @@ Result<uint64_t> StoreDatabase::LastRevocationSequence() {
 Result<StoreStats> StoreDatabase::Stats(TimePoint now) {
   SITECHAIN_ASSIGN_OR_RETURN(
       auto st,
-      db_.Prepare("SELECT (SELECT COUNT(*) FROM developers), "
-                  "(SELECT COUNT(*) FROM developers WHERE revoked_at IS NOT NULL), "
-                  "(SELECT COUNT(*) FROM releases), "
-                  "(SELECT COUNT(*) FROM releases WHERE revoked_at IS NOT NULL), "
-                  "(SELECT COUNT(*) FROM tokens WHERE used_at IS NULL AND expires_at > ?1), "
-                  "(SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT blob, size FROM releases)), "
-                  "(SELECT COALESCE(MAX(sequence), 0) FROM revocations), "
-                  "(SELECT COUNT(*) FROM audit_log)"));
+      db_.Prepare(
+          "SELECT (SELECT COUNT(*) FROM developers), "
+          "(SELECT COUNT(*) FROM developers WHERE revoked_at IS NOT NULL), "
+          "(SELECT COUNT(*) FROM releases), "
+          "(SELECT COUNT(*) FROM releases WHERE revoked_at IS NOT NULL), "
+          "(SELECT COUNT(*) FROM tokens WHERE used_at IS NULL AND expires_at > ?1), "
+          "(SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT blob, size FROM releases)), "
+          "(SELECT COALESCE(MAX(sequence), 0) FROM revocations), "
+          "(SELECT COUNT(*) FROM audit_log)"));
   st.Bind(1, ToUnix(now));
   SITECHAIN_RETURN_IF_ERROR(st.Step().status());
   StoreStats s;

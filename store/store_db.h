@@ -44,8 +44,8 @@ class StoreDatabase final {
   // Whether `developer_id` may publish (name, version, counter): PERMISSION_DENIED if another
   // developer owns the name, ALREADY_EXISTS for a known version, FAILED_PRECONDITION if the
   // counter is not above every earlier release of the name.
-  Status CheckPublishable(int64_t developer_id, const std::string& name,
-                          const std::string& version, uint64_t release_counter);
+  Status CheckPublishable(int64_t developer_id, const std::string& name, const std::string& version,
+                          uint64_t release_counter);
   // Checks again and inserts, claiming the name for the developer when it is new. Returns the id.
   Result<int64_t> InsertRelease(const ReleaseRecord& release, TimePoint now);
   // version empty: the newest unrevoked release of that name.

@@ -33,11 +33,13 @@ Status StoreLimits::Validate() const {
   if (max_executable_bytes == 0) return InvalidArgument("max executable size must be positive");
   if (max_pem_bytes < 1024) return InvalidArgument("max PEM size must be at least 1024 bytes");
   if (max_text_bytes == 0) return InvalidArgument("max text size must be positive");
-  if (developer_lifetime <= Seconds(0)) return InvalidArgument("developer lifetime must be positive");
+  if (developer_lifetime <= Seconds(0))
+    return InvalidArgument("developer lifetime must be positive");
   if (default_token_ttl <= Seconds(0) || default_token_ttl > max_token_ttl) {
     return InvalidArgument("the default token lifetime must be positive and at most the maximum");
   }
-  if (max_page_size == 0 || max_revocations_per_call == 0) {
+  if (default_page_size == 0 || default_page_size > max_page_size ||
+      max_revocations_per_call == 0) {
     return InvalidArgument("page sizes must be positive");
   }
   return Status::Ok();
@@ -78,9 +80,8 @@ Status StoreService::CheckText(const std::string& what, const std::string& text,
                            " bytes; at most " + std::to_string(limits_.max_text_bytes) +
                            " are allowed");
   }
-  if (std::any_of(text.begin(), text.end(), [](char c) {
-        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-      })) {
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     return InvalidArgument("the " + what + " contains control characters");
   }
   return Status::Ok();
@@ -175,8 +176,7 @@ Result<DeveloperRecord> StoreService::AuthenticateDeveloper(
         "this call needs mutual TLS with your developer certificate (give --cert and --key)");
   }
   SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate cert, pki::Certificate::FromPem(*peer_pem));
-  if (auto v = verifier_.VerifyIssuedBy(cert, pki::CertRole::kDeveloperIdentity, root());
-      !v.ok()) {
+  if (auto v = verifier_.VerifyIssuedBy(cert, pki::CertRole::kDeveloperIdentity, root()); !v.ok()) {
     return Unauthenticated("the client certificate is not a developer identity of this store: " +
                            v.failure->ToString());
   }
@@ -322,7 +322,7 @@ Result<Published> StoreService::CommitUpload(Upload& upload) {
 
 Result<std::vector<ReleaseRecord>> StoreService::ListReleases(const ReleaseFilter& filter) {
   ReleaseFilter f = filter;
-  if (f.limit == 0 || f.limit > limits_.max_page_size) f.limit = limits_.max_page_size;
+  f.limit = limits_.PageSize(f.limit);
   std::lock_guard lock(mu_);
   return db_.ListReleases(f);
 }
@@ -358,8 +358,7 @@ Result<RevocationRecord> StoreService::RevokeRelease(
     std::lock_guard lock(mu_);
     return db_.RevokeRelease(name, version, reason,
                              developer ? "developer:" + developer->name : "admin",
-                             developer ? std::optional(developer->id) : std::nullopt,
-                             clock_.Now());
+                             developer ? std::optional(developer->id) : std::nullopt, clock_.Now());
   }();
   if (r.ok()) NotifyRevocation(r->sequence);
   return r;

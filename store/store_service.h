@@ -8,6 +8,7 @@
 // Thread-safe: mu_ guards the database, the CA and the random source; uploads stream without it
 // and take it only to commit. One process owns a state directory.
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -37,8 +38,14 @@ struct StoreLimits {
   Seconds developer_lifetime{2 * 365 * 86400};
   Seconds default_token_ttl{86400};
   Seconds max_token_ttl{30 * 86400};
+  uint32_t default_page_size = 100;
   uint32_t max_page_size = 1000;
   uint32_t max_revocations_per_call = 10000;
+
+  // The catalog page size for a request: 0 means the default; capped at the maximum.
+  uint32_t PageSize(uint32_t requested) const {
+    return requested == 0 ? default_page_size : std::min(requested, max_page_size);
+  }
 
   // INVALID_ARGUMENT naming the first limit that is zero or inconsistent.
   Status Validate() const;
@@ -60,9 +67,9 @@ class StoreService final {
 
   // Wires the parts of an opened store together and removes blobs that no release refers to
   // (what a crash between storing a blob and committing its release leaves behind).
-  static Result<std::unique_ptr<StoreService>> Create(StoreCa ca, StoreDatabase db,
-                                                      BlobStore blobs, const Clock& clock,
-                                                      Random& rng, StoreLimits limits);
+  static Result<std::unique_ptr<StoreService>> Create(StoreCa ca, StoreDatabase db, BlobStore blobs,
+                                                      const Clock& clock, Random& rng,
+                                                      StoreLimits limits);
   StoreService(const StoreService&) = delete;
   StoreService& operator=(const StoreService&) = delete;
 
@@ -94,6 +101,7 @@ class StoreService final {
                                                uint64_t declared_size);
 
   // --- catalog and download
+  // Newest first; filter.limit is taken through limits().PageSize.
   Result<std::vector<ReleaseRecord>> ListReleases(const ReleaseFilter& filter);
   // version empty: the newest unrevoked release. Revoked releases can still be downloaded
   // (for inspection); their certificates say what they are and the feed says they are revoked.
@@ -132,9 +140,9 @@ class StoreService final {
   const pki::Verifier verifier_;
 
   std::mutex mu_;
-  StoreCa ca_;       // guarded by mu_ (issuing)
+  StoreCa ca_;        // guarded by mu_ (issuing)
   StoreDatabase db_;  // guarded by mu_
-  Random& rng_;      // guarded by mu_
+  Random& rng_;       // guarded by mu_
 
   std::mutex feed_mu_;
   std::condition_variable feed_cv_;
