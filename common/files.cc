@@ -8,46 +8,10 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/unique_fd.h"
+
 namespace sitechain {
 namespace {
-
-Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
-  std::string msg = what + " " + path + ": " + std::strerror(err);
-  switch (err) {
-    case ENOENT:
-      return NotFound(msg);
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return PermissionDenied(msg);
-    case EEXIST:
-      return AlreadyExists(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return ResourceExhausted(msg);
-    default:
-      return Unavailable(msg);
-  }
-}
-
-class Fd final {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-
- private:
-  int fd_;
-};
 
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
@@ -64,7 +28,7 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 }  // namespace
 
 Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus("cannot open", path, errno);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("cannot stat", path, errno);
@@ -99,7 +63,7 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
   std::string tmpl = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
   int raw = ::mkstemp(tmpl.data());
   if (raw < 0) return ErrnoStatus("cannot create a temporary file in", dir.string(), errno);
-  Fd fd(raw);
+  UniqueFd fd(raw);
   auto fail = [&](Status s) {
     ::unlink(tmpl.c_str());
     return s;
@@ -116,8 +80,32 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
   } else if (::rename(tmpl.c_str(), path.c_str()) != 0) {
     return fail(ErrnoStatus("cannot rename onto", path, errno));
   }
-  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() >= 0) ::fsync(dfd.get());
+  return SyncDirectory(dir);
+}
+
+Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
+  std::string msg = what + " " + path + ": " + std::strerror(err);
+  switch (err) {
+    case ENOENT:
+      return NotFound(msg);
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return PermissionDenied(msg);
+    case EEXIST:
+      return AlreadyExists(msg);
+    case ENOSPC:
+    case EDQUOT:
+      return ResourceExhausted(msg);
+    default:
+      return Unavailable(msg);
+  }
+}
+
+Status SyncDirectory(const std::string& dir) {
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd.valid()) return ErrnoStatus("cannot open directory", dir, errno);
+  if (::fsync(dfd.get()) != 0) return ErrnoStatus("cannot fsync directory", dir, errno);
   return Status::Ok();
 }
 

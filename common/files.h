@@ -29,4 +29,11 @@ Result<mode_t> FileMode(const std::string& path);
 
 bool PathExists(const std::string& path);
 
+// fsyncs a directory, so that a rename or unlink in it survives a crash.
+Status SyncDirectory(const std::string& dir);
+
+// "<what> <path>: <strerror>" with the code errno suggests: ENOENT NOT_FOUND, EACCES/EPERM/EROFS
+// PERMISSION_DENIED, EEXIST ALREADY_EXISTS, ENOSPC/EDQUOT RESOURCE_EXHAUSTED, else UNAVAILABLE.
+Status ErrnoStatus(const std::string& what, const std::string& path, int err);
+
 }  // namespace sitechain

@@ -41,7 +41,7 @@ class Statement final {
   // Binds the 1-based parameter `index`. The first bind error is remembered and returned by the
   // next Step/Run, so binds chain: stmt.Bind(1, a).Bind(2, b).Run().
   Statement& Bind(int index, int64_t value);
-  Statement& Bind(int index, std::string_view text);      // TEXT (copied)
+  Statement& Bind(int index, std::string_view text);  // TEXT (copied)
   Statement& Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
   Statement& Bind(int index, const std::string& text) {
     return Bind(index, std::string_view(text));

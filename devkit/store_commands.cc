@@ -12,7 +12,9 @@
 #include "common/files.h"
 #include "common/grpc_status.h"
 #include "common/grpc_tls.h"
+#include "common/proto_json.h"
 #include "common/time_format.h"
+#include "common/unique_fd.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 #include "pki/verifier.h"
@@ -51,16 +53,6 @@ Status FromCall(const grpc::Status& status, const StoreConnection& c) {
                        " its root, and is the host a name in its TLS certificate?)");
   }
   return FromGrpcStatus(status);
-}
-
-std::string Json(const google::protobuf::Message& message, bool pretty = true) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = pretty;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
 }
 
 void PrintRelease(const v1::Release& r, std::ostream& out) {
@@ -132,12 +124,9 @@ Status Publish(const PublishOptions& opts, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(std::string cert_dev, ReadSmallFile(opts.cert_dev));
   const std::string out_path = opts.out.empty() ? opts.executable + ".cert-store.pem" : opts.out;
   if (PathExists(out_path)) return AlreadyExists(out_path + " exists; choose another --out");
-  const int fd = ::open(opts.executable.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NotFound("cannot open " + opts.executable + ": " + std::strerror(errno));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  const UniqueFd file(::open(opts.executable.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!file.valid()) return ErrnoStatus("cannot open", opts.executable, errno);
+  const int fd = file.get();
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     return InvalidArgument(opts.executable + " is not a regular file");
@@ -168,7 +157,7 @@ Status Publish(const PublishOptions& opts, std::ostream& out) {
   SITECHAIN_RETURN_IF_ERROR(FromCall(writer->Finish(), opts.store));
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(out_path, response.cert_store_pem(), 0644, false));
   if (opts.json) {
-    out << Json(response.release());
+    out << ProtoToJson(response.release());
   } else {
     const auto& r = response.release();
     out << "published " << r.name() << " " << r.version() << " (release " << r.release_counter()
@@ -195,7 +184,7 @@ Status ListReleases(const ReleasesOptions& opts, std::ostream& out) {
     request.set_page_token(page.next_page_token());
   } while (!request.page_token().empty());
   if (opts.json) {
-    out << Json(all);
+    out << ProtoToJson(all);
   } else {
     for (const auto& r : all.releases()) PrintRelease(r, out);
   }
@@ -226,12 +215,9 @@ Status Download(const DownloadOptions& opts, const Clock& clock, std::ostream& o
   // after the chain verifies.
   const std::string base = opts.out_dir + "/" + opts.name;
   PendingFile tmp(base + ".download");
-  const int fd = ::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
-  if (fd < 0) return Unavailable("cannot create " + tmp.path() + ": " + std::strerror(errno));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  const UniqueFd file(::open(tmp.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755));
+  if (!file.valid()) return ErrnoStatus("cannot create", tmp.path(), errno);
+  const int fd = file.get();
   uint64_t received = 0;
   while (reader->Read(&message)) {
     if (!message.has_chunk()) {
@@ -308,7 +294,7 @@ Status Revocations(const RevocationsOptions& opts, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(auto stub, Connect(opts.store, /*with_identity=*/false));
   auto print = [&](const v1::Revocation& r) {
     if (opts.json) {
-      out << Json(r, /*pretty=*/false) << "\n";
+      out << ProtoToJson(r, /*pretty=*/false) << "\n";
     } else {
       PrintRevocation(r, out);
     }

@@ -1,11 +1,10 @@
 #include "store/admin_commands.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <chrono>
 
 #include "common/grpc_status.h"
 #include "common/grpc_tls.h"
+#include "common/proto_json.h"
 #include "sitechain/v1/store.grpc.pb.h"
 
 namespace sitechain::store {
@@ -25,16 +24,6 @@ Result<Response> Call(const AdminTarget& target, Method method, const Request& r
   }
   if (!status.ok()) return FromGrpcStatus(status);
   return response;
-}
-
-std::string Json(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
 }
 
 void PrintRevocation(const v1::Revocation& r, std::ostream& out) {
@@ -58,7 +47,7 @@ Status CreateTokenCommand(const AdminTarget& target, Seconds ttl, const std::str
                              (Call<v1::CreateTokenRequest, v1::CreateTokenResponse>(
                                  target, &v1::StoreAdmin::Stub::CreateToken, request)));
   if (target.json) {
-    out << Json(response);
+    out << ProtoToJson(response);
   } else {
     out << response.token() << "\n";
   }
@@ -69,7 +58,7 @@ Status ListTokensCommand(const AdminTarget& target, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(auto response, (Call<v1::ListTokensRequest, v1::ListTokensResponse>(
                                                 target, &v1::StoreAdmin::Stub::ListTokens, {})));
   if (target.json) {
-    out << Json(response);
+    out << ProtoToJson(response);
     return Status::Ok();
   }
   for (const auto& t : response.tokens()) {
@@ -85,7 +74,7 @@ Status ListDevelopersCommand(const AdminTarget& target, std::ostream& out) {
                              (Call<v1::ListDevelopersRequest, v1::ListDevelopersResponse>(
                                  target, &v1::StoreAdmin::Stub::ListDevelopers, {})));
   if (target.json) {
-    out << Json(response);
+    out << ProtoToJson(response);
     return Status::Ok();
   }
   for (const auto& d : response.developers()) {
@@ -106,7 +95,7 @@ Status RevokeReleaseCommand(const AdminTarget& target, const std::string& name,
                              (Call<v1::RevokeReleaseRequest, v1::Revocation>(
                                  target, &v1::StoreAdmin::Stub::RevokeRelease, request)));
   if (target.json) {
-    out << Json(response);
+    out << ProtoToJson(response);
   } else {
     PrintRevocation(response, out);
   }
@@ -122,7 +111,7 @@ Status RevokeDeveloperCommand(const AdminTarget& target, const std::string& name
                              (Call<v1::RevokeDeveloperRequest, v1::Revocation>(
                                  target, &v1::StoreAdmin::Stub::RevokeDeveloper, request)));
   if (target.json) {
-    out << Json(response);
+    out << ProtoToJson(response);
   } else {
     PrintRevocation(response, out);
   }
@@ -133,7 +122,7 @@ Status StatsCommand(const AdminTarget& target, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(auto response, (Call<v1::GetStatsRequest, v1::Stats>(
                                                 target, &v1::StoreAdmin::Stub::GetStats, {})));
   if (target.json) {
-    out << Json(response);
+    out << ProtoToJson(response);
   } else {
     out << "developers\t" << response.developers() << " (" << response.revoked_developers()
         << " revoked)\nreleases\t" << response.releases() << " (" << response.revoked_releases()

@@ -20,36 +20,6 @@ namespace {
 
 constexpr std::string_view kTmpDirName = "tmp";
 
-Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
-  std::string msg = what + " " + path + ": " + std::strerror(err);
-  switch (err) {
-    case ENOENT:
-      return NotFound(msg);
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return PermissionDenied(msg);
-    case EEXIST:
-      return AlreadyExists(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return ResourceExhausted(msg);
-    default:
-      return Unavailable(msg);
-  }
-}
-
-void CloseFd(int fd) {
-  if (fd >= 0) ::close(fd);  // close(2) must not be retried on EINTR on Linux.
-}
-
-Status FsyncDir(const std::string& dir) {
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.get() < 0) return ErrnoStatus("cannot open directory", dir, errno);
-  if (::fsync(dfd.get()) != 0) return ErrnoStatus("cannot fsync directory", dir, errno);
-  return Status::Ok();
-}
-
 // Makes sure path is a directory, creating it with mode if it is missing.
 Status EnsureDirectory(const std::string& path, mode_t mode) {
   struct stat st;
@@ -83,18 +53,6 @@ bool LooksLikeBlobName(std::string_view name) {
 }
 
 }  // namespace
-
-// ---- UniqueFd ----
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    CloseFd(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
-
-UniqueFd::~UniqueFd() { CloseFd(fd_); }
 
 // ---- Writer ----
 
@@ -194,7 +152,7 @@ Result<std::string> BlobStore::Writer::Commit() {
     return ErrnoStatus("cannot rename " + s.temp_path + " onto", target, errno);
   }
   s.committed = true;  // the temporary file is gone; nothing left to clean up
-  SITECHAIN_RETURN_IF_ERROR(FsyncDir(s.blob_dir));
+  SITECHAIN_RETURN_IF_ERROR(SyncDirectory(s.blob_dir));
   return name;
 }
 
@@ -266,7 +224,7 @@ Status BlobStore::Remove(const std::string& blob_name) const {
     if (errno == ENOENT) return Status::Ok();
     return ErrnoStatus("cannot remove", path, errno);
   }
-  return FsyncDir(dir_);
+  return SyncDirectory(dir_);
 }
 
 Result<std::vector<std::string>> BlobStore::List() const {

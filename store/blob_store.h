@@ -17,28 +17,10 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "pki/hash.h"
 
 namespace sitechain::store {
-
-// An open file descriptor that closes itself.
-class UniqueFd final {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  ~UniqueFd();
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 class BlobStore final {
  public:
