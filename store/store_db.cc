@@ -309,6 +309,18 @@ Result<std::vector<DeveloperRecord>> StoreDatabase::ListDevelopers() {
 
 Status StoreDatabase::CheckPublishable(int64_t developer_id, const std::string& name,
                                        const std::string& version, uint64_t release_counter) {
+  // Checked here, in the transaction that records the release, so that a developer revoked
+  // while an upload was streaming cannot commit it.
+  SITECHAIN_ASSIGN_OR_RETURN(
+      auto developer, db_.Prepare("SELECT name, revoked_at IS NOT NULL, revocation_reason "
+                                  "FROM developers WHERE id = ?1"));
+  developer.Bind(1, developer_id);
+  SITECHAIN_ASSIGN_OR_RETURN(bool known, developer.Step());
+  if (!known) return PermissionDenied("the publishing developer is not registered");
+  if (developer.ColumnInt(1) != 0) {
+    return PermissionDenied("developer '" + developer.ColumnText(0) +
+                            "' was revoked: " + developer.ColumnText(2));
+  }
   SITECHAIN_ASSIGN_OR_RETURN(
       auto owner, db_.Prepare("SELECT n.developer_id, d.name FROM names n "
                               "JOIN developers d ON d.id = n.developer_id WHERE n.name = ?1"));

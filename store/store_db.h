@@ -41,8 +41,8 @@ class StoreDatabase final {
   Result<std::vector<DeveloperRecord>> ListDevelopers();
 
   // --- releases
-  // Whether `developer_id` may publish (name, version, counter): PERMISSION_DENIED if another
-  // developer owns the name, ALREADY_EXISTS for a known version, FAILED_PRECONDITION if the
+  // Whether `developer_id` may publish (name, version, counter): PERMISSION_DENIED if the
+  // developer is unknown or revoked or another developer owns the name, ALREADY_EXISTS for a known version, FAILED_PRECONDITION if the
   // counter is not above every earlier release of the name.
   Status CheckPublishable(int64_t developer_id, const std::string& name, const std::string& version,
                           uint64_t release_counter);
