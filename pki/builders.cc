@@ -76,24 +76,8 @@ Result<Certificate> BuildDeveloperIdentity(const CertificateRequest& csr,
                                            const Certificate& store_root,
                                            const PrivateKey& store_key, Seconds lifetime,
                                            const BuildContext& ctx) {
-  if (!csr.SignatureValid()) {
-    return Unauthenticated(
-        "the CSR's signature does not verify with its own key: it was altered "
-        "or not made with the key it names");
-  }
-  if (csr.RequestsCa()) {
-    return PermissionDenied(
-        "the CSR asks for CA rights; a developer CSR must not (the store "
-        "grants the restricted developer CA itself)");
-  }
-  if (const auto exts = csr.RequestedExtensions(); !exts.empty()) {
-    return PermissionDenied("the CSR asks for the extension " + ExtensionName(exts[0].oid) +
-                            "; developer CSRs must not request extensions");
-  }
+  SITECHAIN_RETURN_IF_ERROR(CheckRequest(csr, "developer"));
   const std::string cn = csr.CommonName();
-  if (cn.empty() || cn.size() > 64) {
-    return InvalidArgument("the CSR's common name (the developer's name) must be 1 to 64 bytes");
-  }
   CertificateSpec spec;
   spec.subject = {cn, "sitechain developer", ""};
   spec.subject_public_key = csr.PublicKeyDer();

@@ -6,6 +6,7 @@
 
 #include "common/files.h"
 #include "pki/internal.h"
+#include "pki/oids.h"
 
 namespace sitechain::pki {
 
@@ -82,5 +83,27 @@ std::vector<RawExtension> CertificateRequest::RequestedExtensions() const {
 }
 
 bool CertificateRequest::RequestsCa() const { return impl_->req.is_CA(); }
+
+Status CheckRequest(const CertificateRequest& csr, std::string_view who) {
+  if (!csr.SignatureValid()) {
+    return Unauthenticated(
+        "the CSR's signature does not verify with its own key: it was altered "
+        "or not made with the key it names");
+  }
+  if (csr.RequestsCa()) {
+    return PermissionDenied("the CSR asks for CA rights; a " + std::string(who) +
+                            " CSR must not (the issuer decides what the certificate may do)");
+  }
+  if (const auto exts = csr.RequestedExtensions(); !exts.empty()) {
+    return PermissionDenied("the CSR asks for the extension " + ExtensionName(exts[0].oid) + "; " +
+                            std::string(who) + " CSRs must not request extensions");
+  }
+  const std::string cn = csr.CommonName();
+  if (cn.empty() || cn.size() > 64) {
+    return InvalidArgument("the CSR's common name (the " + std::string(who) +
+                           "'s name) must be 1 to 64 bytes");
+  }
+  return Status::Ok();
+}
 
 }  // namespace sitechain::pki

@@ -40,4 +40,10 @@ class CertificateRequest final {
   std::shared_ptr<const Impl> impl_;
 };
 
+// What every sitechain issuer requires of a CSR for a leaf or restricted key (a developer's, a
+// node's): a self-signature that verifies (UNAUTHENTICATED otherwise), no CA rights and no
+// extension requests (PERMISSION_DENIED), and a CN of 1 to 64 bytes (INVALID_ARGUMENT). `who`
+// names the requester in messages ("developer", "node").
+Status CheckRequest(const CertificateRequest& csr, std::string_view who);
+
 }  // namespace sitechain::pki

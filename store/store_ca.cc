@@ -1,7 +1,7 @@
 #include "store/store_ca.h"
 
-#include "common/files.h"
 #include "pki/builders.h"
+#include "pki/ca_files.h"
 
 namespace sitechain::store {
 namespace {
@@ -15,32 +15,22 @@ Result<StoreCa> StoreCa::Init(const InitOptions& opts, const Clock& clock, Rando
     return InvalidArgument("the store name must be 1 to 64 bytes");
   }
   if (opts.lifetime <= Seconds(0)) return InvalidArgument("the root lifetime must be positive");
-  if (PathExists(opts.dir + "/root.pem") || PathExists(opts.dir + "/root.key")) {
-    return AlreadyExists(opts.dir + " already holds a store; refusing to replace its CA");
-  }
-  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(opts.dir, 0700));
-  pki::PrivateKey key = pki::PrivateKey::Generate(type, rng);
-  SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate root,
-                             pki::BuildStoreRoot(key, opts.name, opts.lifetime, {clock, rng}));
-  // The key first: a crash between the two writes leaves no certificate without its key.
-  SITECHAIN_RETURN_IF_ERROR(key.Save(opts.dir + "/root.key", opts.passphrase, rng));
-  SITECHAIN_RETURN_IF_ERROR(root.Save(opts.dir + "/root.pem", /*overwrite=*/false));
-  return StoreCa(opts.dir, std::move(root), std::move(key));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      pki::CaFiles ca,
+      pki::CreateCaFiles(
+          opts.dir, "store", type,
+          [&](const pki::PrivateKey& key) {
+            return pki::BuildStoreRoot(key, opts.name, opts.lifetime, {clock, rng});
+          },
+          opts.passphrase, rng));
+  return StoreCa(opts.dir, std::move(ca.root), std::move(ca.key));
 }
 
 Result<StoreCa> StoreCa::Open(const std::string& dir,
                               const std::optional<std::string>& passphrase) {
-  if (!PathExists(dir + "/root.pem")) {
-    return FailedPrecondition(dir + " holds no store; create one with 'store init --dir " + dir +
-                              "'");
-  }
-  SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate root, pki::Certificate::Load(dir + "/root.pem"));
-  SITECHAIN_ASSIGN_OR_RETURN(pki::PrivateKey key,
-                             pki::PrivateKey::Load(dir + "/root.key", passphrase));
-  if (key.PublicKeyDer() != root.PublicKeyDer()) {
-    return DataLoss(dir + "/root.key does not belong to " + dir + "/root.pem");
-  }
-  return StoreCa(dir, std::move(root), std::move(key));
+  SITECHAIN_ASSIGN_OR_RETURN(pki::CaFiles ca,
+                             pki::LoadCaFiles(dir, "store init --dir " + dir, passphrase));
+  return StoreCa(dir, std::move(ca.root), std::move(ca.key));
 }
 
 Result<pki::Certificate> StoreCa::IssueDeveloper(const pki::CertificateRequest& csr,
