@@ -184,4 +184,15 @@ Result<Certificate> BuildTlsServerCertificate(const std::vector<uint8_t>& public
   return Sign(std::move(spec), CertRole::kTlsServer, Issuer{&root, root_key}, lifetime, ctx);
 }
 
+Result<TlsServerIdentity> BuildTlsServerIdentity(const TlsServerNames& names,
+                                                 const Certificate& root,
+                                                 const PrivateKey& root_key, Seconds lifetime,
+                                                 const BuildContext& ctx) {
+  PrivateKey key = PrivateKey::Generate(KeyType::kEd25519, ctx.rng);
+  SITECHAIN_ASSIGN_OR_RETURN(
+      Certificate cert,
+      BuildTlsServerCertificate(key.PublicKeyDer(), names, root, root_key, lifetime, ctx));
+  return TlsServerIdentity{std::move(cert), std::move(key)};
+}
+
 }  // namespace sitechain::pki

@@ -119,4 +119,15 @@ Result<Certificate> BuildTlsServerCertificate(const std::vector<uint8_t>& public
                                               const PrivateKey& root_key, Seconds lifetime,
                                               const BuildContext& ctx);
 
+// A fresh Ed25519 key and its TLS server certificate (BuildTlsServerCertificate), for a service
+// that issues itself a new TLS identity at every start; the key need never touch the disk.
+struct TlsServerIdentity {
+  Certificate certificate;
+  PrivateKey key;
+};
+Result<TlsServerIdentity> BuildTlsServerIdentity(const TlsServerNames& names,
+                                                 const Certificate& root,
+                                                 const PrivateKey& root_key, Seconds lifetime,
+                                                 const BuildContext& ctx);
+
 }  // namespace sitechain::pki

@@ -48,11 +48,7 @@ Result<pki::Certificate> StoreCa::IssueCertStore(const pki::Certificate& cert_de
 Result<StoreCa::TlsIdentity> StoreCa::IssueTlsServer(const pki::TlsServerNames& names,
                                                      Seconds lifetime,
                                                      const pki::BuildContext& ctx) const {
-  pki::PrivateKey key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, ctx.rng);
-  SITECHAIN_ASSIGN_OR_RETURN(
-      pki::Certificate cert,
-      pki::BuildTlsServerCertificate(key.PublicKeyDer(), names, root_, key_, lifetime, ctx));
-  return TlsIdentity{std::move(cert), std::move(key)};
+  return pki::BuildTlsServerIdentity(names, root_, key_, lifetime, ctx);
 }
 
 }  // namespace sitechain::store

@@ -47,10 +47,7 @@ class StoreCa final {
                                           const pki::BuildContext& ctx) const;
 
   // A fresh key and TLS server certificate for `store serve`, chaining to the root.
-  struct TlsIdentity {
-    pki::Certificate certificate;
-    pki::PrivateKey key;
-  };
+  using TlsIdentity = pki::TlsServerIdentity;
   Result<TlsIdentity> IssueTlsServer(const pki::TlsServerNames& names, Seconds lifetime,
                                      const pki::BuildContext& ctx) const;
 
