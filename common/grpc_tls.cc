@@ -19,7 +19,7 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTlsOp
       ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
       break;
     case ClientCertificates::kOptional:
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY;
       break;
     case ClientCertificates::kRequired:
       ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;

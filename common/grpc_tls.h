@@ -19,8 +19,9 @@ namespace sitechain {
 
 enum class ClientCertificates {
   kNone,      // server-only TLS
-  kOptional,  // asked for; verified against client_roots_pem when given (e.g. registration
-              // needs none, publishing needs one: the handler decides)
+  kOptional,  // asked for but not verified by the handshake, which only proves that the client
+              // holds the certificate's key: the handler verifies the chain itself and can say
+              // why it refuses (e.g. registration needs no certificate, publishing needs one)
   kRequired,  // handshake fails without a certificate that chains to client_roots_pem
 };
 
@@ -51,8 +52,9 @@ std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTl
 // are the access control.
 std::shared_ptr<grpc::Channel> DialUnix(const std::string& socket_path);
 
-// The client certificate (PEM) that the TLS handshake of this call verified; nullopt when the
-// client presented none (or the call is not over TLS).
+// The client certificate (PEM) of this call's TLS handshake; nullopt when the client presented
+// none (or the call is not over TLS). With ClientCertificates::kOptional the caller must verify
+// it; the handshake only proved that the client holds its key.
 std::optional<std::string> PeerCertificatePem(const grpc::ServerContext& context);
 
 // Removes a stale socket file at socket_path so that a server can bind there. FAILED_PRECONDITION

@@ -110,7 +110,8 @@ Status Register(const RegisterOptions& opts, std::ostream& out) {
   v1::RegisterResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kUnaryDeadline);
-  SITECHAIN_RETURN_IF_ERROR(FromCall(stub->Register(&context, request, &response), opts.store));
+  SITECHAIN_RETURN_IF_ERROR(FromCall(stub->Register(&context, request, &response), opts.store)
+                                .WithContext("the store refused " + opts.csr));
   SITECHAIN_ASSIGN_OR_RETURN(auto cert,
                              pki::Certificate::FromPem(response.developer_certificate_pem()));
   SITECHAIN_RETURN_IF_ERROR(cert.Save(opts.out, /*overwrite=*/false));

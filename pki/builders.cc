@@ -47,7 +47,15 @@ Result<Certificate> BuildRoot(const PrivateKey& key, DistinguishedName subject, 
   return Sign(std::move(spec), role, Issuer{nullptr, key}, lifetime, ctx);
 }
 
-std::vector<RawExtension> ProtectedExtensionsOf(const Certificate& cert) {
+// The protected extensions of a Cert_dev or Cert_store, to copy byte for byte. INVALID_ARGUMENT
+// if the certificate lacks executableHash or serviceRelease: it is not of the role `expected`.
+Result<std::vector<RawExtension>> ProtectedExtensionsOf(const Certificate& cert,
+                                                        std::string_view expected) {
+  if (!cert.FindExtension(ExecutableHashOid()) || !cert.FindExtension(ServiceReleaseOid())) {
+    return InvalidArgument("the certificate given as " + std::string(expected) + " (" +
+                           cert.Subject().common_name +
+                           ") lacks executableHash or serviceRelease; it is not one");
+  }
   std::vector<RawExtension> out;
   for (const auto& oid : ProtectedExtensionOids()) {
     if (auto ext = cert.FindExtension(oid)) out.push_back(*ext);
@@ -116,9 +124,10 @@ Result<Certificate> BuildCertStore(const Certificate& cert_dev, const Certificat
                                    const BuildContext& ctx) {
   CertificateSpec spec;
   spec.subject = cert_dev.Subject();
+  spec.subject_der = cert_dev.SubjectDnDer();
   spec.subject_public_key = cert_dev.PublicKeyDer();
   spec.key_usage = kDigitalSignature;
-  spec.extra_extensions = ProtectedExtensionsOf(cert_dev);
+  SITECHAIN_ASSIGN_OR_RETURN(spec.extra_extensions, ProtectedExtensionsOf(cert_dev, "Cert_dev"));
   return Sign(std::move(spec), CertRole::kCertStore, Issuer{&store_root, store_key}, lifetime, ctx,
               cert_dev.NotAfter());
 }
@@ -151,7 +160,8 @@ Result<Certificate> BuildCertSite(const Certificate& cert_store, const SiteBindi
   spec.key_usage = kDigitalSignature;
   spec.ext_key_usage = kServerAuth | kClientAuth;
   spec.uri_sans = {ServiceSpiffeId(site, binding.node, binding.service)};
-  spec.extra_extensions = ProtectedExtensionsOf(cert_store);
+  SITECHAIN_ASSIGN_OR_RETURN(spec.extra_extensions,
+                             ProtectedExtensionsOf(cert_store, "Cert_store"));
   spec.extra_extensions.push_back({SitePolicyOid(), false, policy_der});
   return Sign(std::move(spec), CertRole::kCertSite, Issuer{&site_root, site_key}, lifetime, ctx);
 }

@@ -1,6 +1,7 @@
 #include "pki/issuer.h"
 
 #include <arpa/inet.h>
+#include <botan/ber_dec.h>
 #include <botan/pubkey.h>
 #include <botan/x509_ca.h>
 #include <botan/x509_ext.h>
@@ -170,7 +171,13 @@ Result<Certificate> IssueCertificate(const CertificateSpec& spec, const Issuer& 
     Botan::AlgorithmIdentifier sig_algo;
     std::unique_ptr<Botan::PK_Signer> signer(Botan::choose_sig_format(
         key, brng, key.algo_name() == "Ed25519" ? "SHA-512" : "SHA-256", sig_algo));
-    const Botan::X509_DN subject = internal::ToBotanDn(spec.subject);
+    Botan::X509_DN subject;
+    if (spec.subject_der.empty()) {
+      subject = internal::ToBotanDn(spec.subject);
+    } else {
+      // Decoding keeps the original bytes, which Botan then encodes unchanged.
+      Botan::BER_Decoder(spec.subject_der).decode(subject).verify_end();
+    }
     const Botan::X509_DN issuer_dn =
         self_signed ? subject : issuer.certificate->impl().cert.subject_dn();
     Botan::X509_Certificate cert = Botan::X509_CA::make_cert(

@@ -30,6 +30,10 @@ enum ExtKeyUsageBits : unsigned {
 // put them here. The role builders (builders.h) fill it in from their allow-lists.
 struct CertificateSpec {
   DistinguishedName subject;
+  // When non-empty, the subject's DER, used byte for byte instead of encoding `subject` (which
+  // must still hold its CN): Cert_store copies Cert_dev's subject exactly, whatever string
+  // types its issuer chose (rule 4 compares DER).
+  std::vector<uint8_t> subject_der;
   std::vector<uint8_t> subject_public_key;  // DER SubjectPublicKeyInfo
   TimePoint not_before;
   TimePoint not_after;

@@ -16,15 +16,18 @@ using namespace sitechain;
 
 namespace {
 
-// Splits --tls-name values into DNS names and IPv4 addresses.
+// Splits --tls-name values into DNS names and IP addresses (IPv6 ones are refused, with a clear
+// message, when the certificate is built).
 void SplitNames(const std::vector<std::string>& names, store::ServeOptions& opts) {
   if (names.empty()) return;
   opts.tls_dns_names.clear();
   opts.tls_ip_addresses.clear();
   for (const auto& n : names) {
     in_addr v4{};
-    (::inet_pton(AF_INET, n.c_str(), &v4) == 1 ? opts.tls_ip_addresses : opts.tls_dns_names)
-        .push_back(n);
+    in6_addr v6{};
+    const bool ip =
+        ::inet_pton(AF_INET, n.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, n.c_str(), &v6) == 1;
+    (ip ? opts.tls_ip_addresses : opts.tls_dns_names).push_back(n);
   }
 }
 
@@ -100,8 +103,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--passphrase-file", passphrase_file, "passphrase of root.key")
       ->check(CLI::ExistingFile);
-  serve_cmd->add_option("--ready-file", serve.ready_file,
-                        "write {address, port, admin_socket} here as JSON once serving");
+  serve_cmd->add_option(
+      "--ready-file", serve.ready_file,
+      "write {address, port, admin_socket, store_root} here as JSON once serving");
   serve_cmd->add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
 
@@ -173,8 +177,9 @@ int main(int argc, char** argv) {
   }
 
   if (dir.empty() && socket.empty()) {
-    return ReportStatus("store",
-                        InvalidArgument("say which store: --dir DIR or --admin-socket PATH"));
+    std::cerr << "store: say which store: --dir DIR or --admin-socket PATH\n"
+              << "Run 'store --help' for usage.\n";
+    return kExitUsage;
   }
   const store::AdminTarget target{socket.empty() ? dir + "/admin.sock" : socket, json};
   Status s;

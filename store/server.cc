@@ -33,6 +33,11 @@ Result<int> LockStateDirectory(const std::string& dir) {
 
 Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& options,
                                                         const Clock& clock, Random& rng) {
+  if (options.max_message_bytes < kMinMessageBytes || options.max_message_bytes > (1u << 30)) {
+    return InvalidArgument(
+        "the maximum message size must be 2 MiB to 1 GiB (data travels in "
+        "1 MiB chunks)");
+  }
   std::unique_ptr<StoreServer> server(new StoreServer());
   SITECHAIN_ASSIGN_OR_RETURN(StoreCa ca, StoreCa::Open(options.dir, options.passphrase));
   SITECHAIN_ASSIGN_OR_RETURN(server->lock_fd_, LockStateDirectory(options.dir));
@@ -57,6 +62,8 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
                              .client_certificates = ClientCertificates::kOptional}),
       &server->port_);
   builder.RegisterService(server->public_service_.get());
+  // Without this, gRPC binds with SO_REUSEPORT and a second store on the same port would start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   server->public_server_ = builder.BuildAndStart();

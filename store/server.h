@@ -23,6 +23,9 @@
 
 namespace sitechain::store {
 
+// Uploads and downloads move 1 MiB of data per message, plus framing.
+inline constexpr size_t kMinMessageBytes = 2 << 20;
+
 struct ServeOptions {
   std::string dir;                        // the state directory (store init)
   std::optional<std::string> passphrase;  // of root.key

@@ -311,9 +311,9 @@ Status StoreDatabase::CheckPublishable(int64_t developer_id, const std::string& 
                                        const std::string& version, uint64_t release_counter) {
   // Checked here, in the transaction that records the release, so that a developer revoked
   // while an upload was streaming cannot commit it.
-  SITECHAIN_ASSIGN_OR_RETURN(
-      auto developer, db_.Prepare("SELECT name, revoked_at IS NOT NULL, revocation_reason "
-                                  "FROM developers WHERE id = ?1"));
+  SITECHAIN_ASSIGN_OR_RETURN(auto developer,
+                             db_.Prepare("SELECT name, revoked_at IS NOT NULL, revocation_reason "
+                                         "FROM developers WHERE id = ?1"));
   developer.Bind(1, developer_id);
   SITECHAIN_ASSIGN_OR_RETURN(bool known, developer.Step());
   if (!known) return PermissionDenied("the publishing developer is not registered");

@@ -42,8 +42,8 @@ class StoreDatabase final {
 
   // --- releases
   // Whether `developer_id` may publish (name, version, counter): PERMISSION_DENIED if the
-  // developer is unknown or revoked or another developer owns the name, ALREADY_EXISTS for a known version, FAILED_PRECONDITION if the
-  // counter is not above every earlier release of the name.
+  // developer is unknown or revoked or another developer owns the name, ALREADY_EXISTS for a known
+  // version, FAILED_PRECONDITION if the counter is not above every earlier release of the name.
   Status CheckPublishable(int64_t developer_id, const std::string& name, const std::string& version,
                           uint64_t release_counter);
   // Checks again and inserts, claiming the name for the developer when it is new. Returns the id.

@@ -223,6 +223,11 @@ Result<std::unique_ptr<StoreService::Upload>> StoreService::StartPublish(
   chain.cert_dev = cert_dev;
   const pki::Verification v = verifier_.Verify(chain);
   if (!v.ok()) return InvalidArgument("Cert_dev refused: " + v.failure->ToString());
+  if (cert_dev.FindExtension(pki::MetadataHashOid())) {
+    return InvalidArgument(
+        "Cert_dev carries metadataHash, but this store cannot carry metadata files yet, so no "
+        "site could verify the release; sign without --metadata");
+  }
   const auto ext = cert_dev.FindExtension(pki::ExecutableHashOid());
   if (!ext || !v.release) return Internal("a verified Cert_dev lacks its release or digest");
   SITECHAIN_ASSIGN_OR_RETURN(pki::Digest expected, pki::DecodeHashExtension(ext->value));

@@ -86,8 +86,10 @@ class StoreService final {
   Result<pki::Certificate> Register(const std::string& token, const std::string& csr_pem);
   Result<std::vector<DeveloperRecord>> ListDevelopers();
 
-  // The registered, unrevoked developer whose identity certificate the TLS handshake verified.
-  // UNAUTHENTICATED without a certificate or for one the store did not register;
+  // The registered, unrevoked developer whose identity certificate the client presented in the
+  // TLS handshake (which proved it holds the key). Verifies the certificate against the store
+  // root at the clock's time and looks it up by fingerprint: UNAUTHENTICATED without a
+  // certificate, for one that does not verify or that the store did not register;
   // PERMISSION_DENIED for a revoked developer.
   Result<DeveloperRecord> AuthenticateDeveloper(const std::optional<std::string>& peer_pem);
 

@@ -1,7 +1,9 @@
 // End-to-end tests of the real programs (devkit, store, hello) as a user runs them: each test
 // works in a fresh temporary directory, runs the built binaries from $SITECHAIN_BIN_DIR and
 // checks exit codes, messages, files and modes, and uses openssl / sha256sum as independent
-// witnesses where they can judge the result.
+// witnesses where they can judge the result. Developers register at a running store (`store
+// serve` on port 0, `store tokens create`, `devkit register`); store_test.cc covers the store's
+// own behaviour.
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,13 +14,17 @@
 #include <ctime>
 #include <filesystem>
 #include <initializer_list>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "tests/common/temp_dir.h"
 #include "tests/integration/process.h"
+#include "tests/integration/store_server.h"
 
 namespace sitechain::testutil {
 namespace {
@@ -109,16 +115,65 @@ class CliTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   }
 
-  // keygen + csr + developers add: <name>.key, <name>.csr and the identity <name>.pem.
+  // Serves the store in store_dir (once; later calls reuse the running server). Extra
+  // arguments go to `store serve` (e.g. --passphrase-file).
+  void Serve(const std::string& store_dir = "store", std::vector<std::string> serve_args = {}) {
+    if (servers_.contains(store_dir)) return;
+    auto server =
+        std::make_unique<StoreServer>(Bin("store"), dir_.path(), store_dir, std::move(serve_args));
+    ASSERT_TRUE(server->Start());
+    servers_[store_dir] = std::move(server);
+  }
+
+  // --store and --store-root of the store in store_dir (which must be served).
+  std::vector<std::string> StoreArgs(const std::string& store_dir = "store") const {
+    const auto it = servers_.find(store_dir);
+    EXPECT_NE(it, servers_.end()) << store_dir << " is not served";
+    if (it == servers_.end()) return {};
+    return {"--store", it->second->address(), "--store-root", store_dir + "/root.pem"};
+  }
+
+  // A one-time registration token of the (served) store in store_dir.
+  std::string CreateToken(const std::string& store_dir = "store") const {
+    ProcessResult r = Store({"tokens", "create", "--dir", store_dir});
+    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    std::string token = r.out;
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    return token;
+  }
+
+  // devkit register of <csr> at the store in store_dir (served on demand) with a fresh token
+  // (or the one given); the identity goes to `out`.
+  ProcessResult RegisterCsr(const std::string& csr, const std::string& out,
+                            const std::string& store_dir = "store",
+                            std::optional<std::string> token = std::nullopt) {
+    Serve(store_dir);
+    if (!token) token = CreateToken(store_dir);
+    std::vector<std::string> args = {"register", "--token", *token, "--csr", csr, "--out", out};
+    const std::vector<std::string> store = StoreArgs(store_dir);
+    args.insert(args.end(), store.begin(), store.end());
+    return Devkit(args);
+  }
+
+  // keygen + csr + register at the store: <name>.key, <name>.csr and the identity <name>.pem.
   void RegisterDeveloper(const std::string& name = "alice", const std::string& key_type = "ed25519",
                          const std::string& store_dir = "store") {
     ProcessResult r = Devkit({"keygen", "--out", name + ".key", "--type", key_type});
     ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
     r = Devkit({"csr", "--key", name + ".key", "--name", name, "--out", name + ".csr"});
     ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-    r = Store(
-        {"developers", "add", "--dir", store_dir, "--csr", name + ".csr", "--out", name + ".pem"});
+    ASSERT_NO_FATAL_FAILURE(Serve(store_dir));
+    r = RegisterCsr(name + ".csr", name + ".pem", store_dir);
     ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  }
+
+  // `store developers list --dir <store_dir> --json`: the array of developers.
+  json ListDevelopers(const std::string& store_dir = "store") const {
+    ProcessResult list = Store({"developers", "list", "--dir", store_dir, "--json"});
+    EXPECT_EQ(list.exit_code, kExitOk) << list.Describe();
+    const json j = ParseJson(list);
+    EXPECT_TRUE(j.is_object() && j.contains("developers")) << list.Describe();
+    return j.is_object() && j.contains("developers") ? j["developers"] : json::array();
   }
 
   // Copies the hello program into the test directory and signs it as hello 1.0.0, release 1:
@@ -193,6 +248,8 @@ class CliTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // Running stores by state directory; destroyed (killed) before dir_ is removed.
+  std::map<std::string, std::unique_ptr<StoreServer>> servers_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -204,7 +261,12 @@ TEST_F(CliTest, StoreInitCreatesPrivateStateDirectory) {
   EXPECT_TRUE(Contains(r.out, "store/root.pem")) << r.Describe();
   EXPECT_EQ(ModeOf(Path("store")), 0700);
   EXPECT_EQ(ModeOf(Path("store/root.key")), 0600);
-  EXPECT_EQ(ModeOf(Path("store/developers")), 0700);
+  // The CA only: the registry and blobs appear when the store is first served.
+  std::set<std::string> entries;
+  for (const auto& e : std::filesystem::directory_iterator(Path("store"))) {
+    entries.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(entries, (std::set<std::string>{"root.key", "root.pem"}));
 
   // openssl reads the root as a self-signed CA certificate named after the store.
   ProcessResult x509 = Run("openssl", {"x509", "-in", "store/root.pem", "-noout", "-subject"});
@@ -242,17 +304,15 @@ TEST_F(CliTest, StoreInitRefusesUnknownKeyType) {
   EXPECT_FALSE(std::filesystem::exists(Path("store/root.key")));
 }
 
-TEST_F(CliTest, DevelopersAddNeedsAnInitialisedStore) {
-  ASSERT_EQ(Devkit({"keygen", "--out", "alice.key"}).exit_code, kExitOk);
-  ASSERT_EQ(
-      Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"}).exit_code,
-      kExitOk);
+TEST_F(CliTest, ServeNeedsAnInitialisedStore) {
   ASSERT_EQ(::mkdir(Path("empty").c_str(), 0700), 0);
-  ProcessResult r = Store({"developers", "add", "--dir", "empty", "--csr", "alice.csr"});
+  ProcessResult r =
+      Store({"serve", "--dir", "empty", "--listen", "127.0.0.1:0", "--ready-file", "ready.json"});
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "FAILED_PRECONDITION")) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "store init")) << r.Describe();
-  EXPECT_FALSE(std::filesystem::exists(Path("alice.pem")));
+  EXPECT_FALSE(std::filesystem::exists(Path("ready.json")));
+  EXPECT_TRUE(std::filesystem::is_empty(Path("empty")));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,7 +344,7 @@ TEST_P(KeygenTypeTest, KeyOfEachTypeWorksEndToEnd) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   r = Devkit({"csr", "--key", "dev.key", "--name", "dev", "--out", "dev.csr"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-  r = Store({"developers", "add", "--dir", "store", "--csr", "dev.csr", "--out", "dev.pem"});
+  r = RegisterCsr("dev.csr", "dev.pem");
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   ProcessResult ossl = Run("openssl", {"verify", "-CAfile", "store/root.pem", "dev.pem"});
   EXPECT_EQ(ossl.exit_code, kExitOk) << ossl.Describe();
@@ -352,17 +412,17 @@ TEST_F(CliTest, CsrIsAValidPkcs10RequestForTheName) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// store developers add / list
+// devkit register / store developers list
 
-TEST_F(CliTest, DevelopersAddIssuesACertificateOpensslAccepts) {
+TEST_F(CliTest, RegisterIssuesACertificateOpensslAccepts) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   ASSERT_EQ(Devkit({"keygen", "--out", "alice.key"}).exit_code, kExitOk);
   ASSERT_EQ(
       Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"}).exit_code,
       kExitOk);
-  // Without --out the certificate is written to <name>.pem in the working directory.
-  ProcessResult r = Store({"developers", "add", "--dir", "store", "--csr", "alice.csr"});
+  ProcessResult r = RegisterCsr("alice.csr", "alice.pem");
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  EXPECT_TRUE(Contains(r.out, "alice.pem")) << r.Describe();
   ASSERT_TRUE(std::filesystem::exists(Path("alice.pem"))) << r.Describe();
 
   ProcessResult ossl = Run("openssl", {"verify", "-CAfile", "store/root.pem", "alice.pem"});
@@ -378,28 +438,25 @@ TEST_F(CliTest, DevelopersAddIssuesACertificateOpensslAccepts) {
   ProcessResult cert_pub = Run("openssl", {"x509", "-in", "alice.pem", "-noout", "-pubkey"});
   EXPECT_EQ(key_pub.out, cert_pub.out);
 
-  // Recorded in the store and listed.
-  ProcessResult list = Store({"developers", "list", "--dir", "store", "--json"});
-  ASSERT_EQ(list.exit_code, kExitOk) << list.Describe();
-  const json j = ParseJson(list);
-  ASSERT_TRUE(j.is_array()) << list.Describe();
-  ASSERT_EQ(j.size(), 1u) << list.Describe();
+  // Recorded in the store and listed, with the certificate's fingerprint.
+  const json j = ListDevelopers();
+  ASSERT_EQ(j.size(), 1u) << j.dump(2);
   EXPECT_EQ(j[0].value("name", ""), "alice");
   EXPECT_EQ(j[0].value("serial", ""), dev.value("serial", "?"));
-  EXPECT_TRUE(
-      std::filesystem::exists(Path("store/developers/" + dev.value("serial", "?") + ".pem")));
+  EXPECT_EQ(j[0].value("fingerprint", ""), dev.value("sha256Fingerprint", "?"));
 }
 
-TEST_F(CliTest, DevelopersAddRefusesADuplicateNameOrKey) {
+TEST_F(CliTest, RegisterRefusesADuplicateNameOrKey) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   ASSERT_NO_FATAL_FAILURE(RegisterDeveloper("alice"));
+  // One token for both refused attempts: a refused CSR does not use it up.
+  const std::string token = CreateToken();
 
   // Another key under the same name.
   ASSERT_EQ(Devkit({"keygen", "--out", "other.key"}).exit_code, kExitOk);
   ASSERT_EQ(Devkit({"csr", "--key", "other.key", "--name", "alice", "--out", "a2.csr"}).exit_code,
             kExitOk);
-  ProcessResult r =
-      Store({"developers", "add", "--dir", "store", "--csr", "a2.csr", "--out", "a2.pem"});
+  ProcessResult r = RegisterCsr("a2.csr", "a2.pem", "store", token);
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "ALREADY_EXISTS")) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "alice")) << r.Describe();
@@ -408,17 +465,24 @@ TEST_F(CliTest, DevelopersAddRefusesADuplicateNameOrKey) {
   // The same key under another name.
   ASSERT_EQ(Devkit({"csr", "--key", "alice.key", "--name", "bob", "--out", "bob.csr"}).exit_code,
             kExitOk);
-  r = Store({"developers", "add", "--dir", "store", "--csr", "bob.csr", "--out", "bob.pem"});
+  r = RegisterCsr("bob.csr", "bob.pem", "store", token);
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "ALREADY_EXISTS")) << r.Describe();
   EXPECT_FALSE(std::filesystem::exists(Path("bob.pem")));
 
-  ProcessResult list = Store({"developers", "list", "--dir", "store", "--json"});
-  ASSERT_EQ(list.exit_code, kExitOk) << list.Describe();
-  EXPECT_EQ(ParseJson(list).size(), 1u) << list.Describe();
+  EXPECT_EQ(ListDevelopers().size(), 1u);
+
+  // The token still registers a new developer.
+  ASSERT_EQ(Devkit({"keygen", "--out", "carol.key"}).exit_code, kExitOk);
+  ASSERT_EQ(
+      Devkit({"csr", "--key", "carol.key", "--name", "carol", "--out", "carol.csr"}).exit_code,
+      kExitOk);
+  r = RegisterCsr("carol.csr", "carol.pem", "store", token);
+  EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+  EXPECT_EQ(ListDevelopers().size(), 2u);
 }
 
-TEST_F(CliTest, DevelopersAddRefusesACsrAskingForCaRights) {
+TEST_F(CliTest, RegisterRefusesACsrAskingForCaRights) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   ASSERT_NO_FATAL_FAILURE(OpensslKey("mallory.key"));
   ProcessResult req =
@@ -426,17 +490,15 @@ TEST_F(CliTest, DevelopersAddRefusesACsrAskingForCaRights) {
                       "basicConstraints=critical,CA:TRUE", "-out", "mallory.csr"});
   ASSERT_EQ(req.exit_code, kExitOk) << req.Describe();
 
-  ProcessResult r = Store(
-      {"developers", "add", "--dir", "store", "--csr", "mallory.csr", "--out", "mallory.pem"});
+  ProcessResult r = RegisterCsr("mallory.csr", "mallory.pem");
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
-  EXPECT_TRUE(Contains(r.err, "mallory.csr")) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "CA")) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "PERMISSION_DENIED")) << r.Describe();
   EXPECT_FALSE(std::filesystem::exists(Path("mallory.pem")));
-  EXPECT_TRUE(std::filesystem::is_empty(Path("store/developers")));
+  EXPECT_TRUE(ListDevelopers().empty());
 }
 
-TEST_F(CliTest, DevelopersAddRefusesACsrWithAWeakOrUnsupportedKey) {
+TEST_F(CliTest, RegisterRefusesACsrWithAWeakOrUnsupportedKey) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   struct Case {
     std::vector<std::string> genpkey;
@@ -454,35 +516,33 @@ TEST_F(CliTest, DevelopersAddRefusesACsrWithAWeakOrUnsupportedKey) {
         Run("openssl", {"req", "-new", "-key", "weak.key", "-subj", "/CN=weak", "-out", "weak.csr"})
             .exit_code,
         kExitOk);
-    ProcessResult r =
-        Store({"developers", "add", "--dir", "store", "--csr", "weak.csr", "--out", "weak.pem"});
+    ProcessResult r = RegisterCsr("weak.csr", "weak.pem");
     EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
     EXPECT_TRUE(Contains(r.err, c.expected)) << r.Describe();
     EXPECT_TRUE(Contains(r.err, "INVALID_ARGUMENT")) << r.Describe();
     EXPECT_FALSE(std::filesystem::exists(Path("weak.pem")));
-    EXPECT_TRUE(std::filesystem::is_empty(Path("store/developers")));
+    EXPECT_TRUE(ListDevelopers().empty());
     std::filesystem::remove(Path("weak.key"));
     std::filesystem::remove(Path("weak.csr"));
   }
 }
 
-TEST_F(CliTest, DevelopersAddRefusesACsrRequestingAnExtension) {
+TEST_F(CliTest, RegisterRefusesACsrRequestingAnExtension) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   ASSERT_NO_FATAL_FAILURE(OpensslKey("mallory.key"));
   ProcessResult req = Run("openssl", {"req", "-new", "-key", "mallory.key", "-subj", "/CN=mallory",
                                       "-addext", "subjectAltName=DNS:x", "-out", "mallory.csr"});
   ASSERT_EQ(req.exit_code, kExitOk) << req.Describe();
 
-  ProcessResult r = Store(
-      {"developers", "add", "--dir", "store", "--csr", "mallory.csr", "--out", "mallory.pem"});
+  ProcessResult r = RegisterCsr("mallory.csr", "mallory.pem");
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "subjectAltName")) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "extension")) << r.Describe();
   EXPECT_FALSE(std::filesystem::exists(Path("mallory.pem")));
-  EXPECT_TRUE(std::filesystem::is_empty(Path("store/developers")));
+  EXPECT_TRUE(ListDevelopers().empty());
 }
 
-TEST_F(CliTest, DevelopersAddRefusesACsrWithACorruptedSignature) {
+TEST_F(CliTest, RegisterRefusesACsrWithACorruptedSignature) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   ASSERT_EQ(Devkit({"keygen", "--out", "alice.key"}).exit_code, kExitOk);
   ASSERT_EQ(
@@ -503,16 +563,25 @@ TEST_F(CliTest, DevelopersAddRefusesACsrWithACorruptedSignature) {
   ASSERT_TRUE(check.exit_code != kExitOk || Contains(check.err, "verify failure"))
       << check.Describe();
 
-  ProcessResult r =
-      Store({"developers", "add", "--dir", "store", "--csr", "bad.csr", "--out", "alice.pem"});
+  ProcessResult r = RegisterCsr("bad.csr", "alice.pem");
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
-  // The message names the problem. (Botan already refuses the CSR while parsing it, so the code
-  // is INVALID_ARGUMENT "malformed CSR ... Bad signature detected", not the UNAUTHENTICATED of
-  // the builder's own signature check.)
-  EXPECT_TRUE(Contains(r.err, "signature")) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "bad.csr")) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "signature")) << r.Describe();
   EXPECT_FALSE(std::filesystem::exists(Path("alice.pem")));
-  EXPECT_TRUE(std::filesystem::is_empty(Path("store/developers")));
+  EXPECT_TRUE(ListDevelopers().empty());
+}
+
+// A refusal of a CSR names the file that was sent.
+TEST_F(CliTest, RegisterRefusalNamesTheCsrFile) {
+  ASSERT_NO_FATAL_FAILURE(InitStore());
+  ASSERT_NO_FATAL_FAILURE(OpensslKey("mallory.key"));
+  ProcessResult req =
+      Run("openssl", {"req", "-new", "-key", "mallory.key", "-subj", "/CN=mallory", "-addext",
+                      "basicConstraints=critical,CA:TRUE", "-out", "mallory.csr"});
+  ASSERT_EQ(req.exit_code, kExitOk) << req.Describe();
+  ProcessResult r = RegisterCsr("mallory.csr", "mallory.pem");
+  EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "mallory.csr")) << r.Describe();
 }
 
 TEST_F(CliTest, EncryptedStoreKeyNeedsItsPassphrase) {
@@ -525,19 +594,21 @@ TEST_F(CliTest, EncryptedStoreKeyNeedsItsPassphrase) {
       Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"}).exit_code,
       kExitOk);
 
-  r = Store({"developers", "add", "--dir", "store", "--csr", "alice.csr", "--out", "alice.pem"});
+  // Without the passphrase the store cannot start (it issues certificates with the key).
+  r = Store({"serve", "--dir", "store", "--listen", "127.0.0.1:0", "--ready-file", "ready.json"});
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "passphrase")) << r.Describe();
+  EXPECT_FALSE(std::filesystem::exists(Path("ready.json")));
   EXPECT_FALSE(std::filesystem::exists(Path("alice.pem")));
 
-  r = Store({"developers", "add", "--dir", "store", "--csr", "alice.csr", "--out", "alice.pem",
-             "--passphrase-file", "root.pass"});
+  ASSERT_NO_FATAL_FAILURE(Serve("store", {"--passphrase-file", "root.pass"}));
+  r = RegisterCsr("alice.csr", "alice.pem");
   EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
   ProcessResult ossl = Run("openssl", {"verify", "-CAfile", "store/root.pem", "alice.pem"});
   EXPECT_EQ(ossl.exit_code, kExitOk) << ossl.Describe();
 }
 
-// Listing reads only public certificates, so it needs no secret (and `developers list` has no
+// Listing asks the running store, so it needs no secret (and `developers list` has no
 // --passphrase-file option to give one).
 TEST_F(CliTest, DevelopersListOfAnEncryptedStoreNeedsNoPassphrase) {
   ASSERT_TRUE(WriteWholeFile(Path("root.pass"), "store secret\n"));
@@ -547,8 +618,8 @@ TEST_F(CliTest, DevelopersListOfAnEncryptedStoreNeedsNoPassphrase) {
   ASSERT_EQ(
       Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"}).exit_code,
       kExitOk);
-  r = Store({"developers", "add", "--dir", "store", "--csr", "alice.csr", "--out", "alice.pem",
-             "--passphrase-file", "root.pass"});
+  ASSERT_NO_FATAL_FAILURE(Serve("store", {"--passphrase-file", "root.pass"}));
+  r = RegisterCsr("alice.csr", "alice.pem");
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
 
   r = Store({"developers", "list", "--dir", "store"});
@@ -716,7 +787,7 @@ TEST_F(CliTest, EncryptedDeveloperKeyNeedsTheRightPassphrase) {
   r = Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr",
               "--passphrase-file", "right.pass"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-  r = Store({"developers", "add", "--dir", "store", "--csr", "alice.csr", "--out", "alice.pem"});
+  r = RegisterCsr("alice.csr", "alice.pem");
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   std::error_code ec;
   std::filesystem::copy_file(Bin("hello"), Path("hello"), ec);
@@ -838,11 +909,24 @@ TEST_F(CliTest, HelpOfEveryCommandExitsZero) {
       {"devkit", "sign"},
       {"devkit", "verify"},
       {"devkit", "inspect"},
+      {"devkit", "register"},
+      {"devkit", "publish"},
+      {"devkit", "releases"},
+      {"devkit", "download"},
+      {"devkit", "revoke"},
+      {"devkit", "revocations"},
       {"store"},
       {"store", "init"},
+      {"store", "serve"},
+      {"store", "tokens"},
+      {"store", "tokens", "create"},
+      {"store", "tokens", "list"},
       {"store", "developers"},
-      {"store", "developers", "add"},
       {"store", "developers", "list"},
+      {"store", "revoke"},
+      {"store", "revoke", "release"},
+      {"store", "revoke", "developer"},
+      {"store", "stats"},
   };
   for (const auto& command : commands) {
     std::vector<std::string> args(command.begin() + 1, command.end());
@@ -862,11 +946,16 @@ TEST_F(CliTest, BadFlagOfEveryCommandExitsTwo) {
       {"devkit", "sign"},
       {"devkit", "verify"},
       {"devkit", "inspect", "x.pem"},
+      {"devkit", "releases", "--store", "localhost:1"},
+      {"devkit", "download", "hello", "--store", "localhost:1"},
       {"store"},
       {"store", "init", "--dir", "store"},
+      {"store", "serve", "--dir", "store"},
+      {"store", "tokens", "create", "--dir", "store"},
       {"store", "developers"},
-      {"store", "developers", "add", "--dir", "store"},
       {"store", "developers", "list", "--dir", "store"},
+      {"store", "revoke", "developer", "alice", "--reason", "x", "--dir", "store"},
+      {"store", "stats", "--dir", "store"},
   };
   for (const auto& command : commands) {
     std::vector<std::string> args(command.begin() + 1, command.end());
@@ -886,10 +975,26 @@ TEST_F(CliTest, MissingSubcommandOrArgumentExitsTwo) {
            {Bin("store")},
            {Bin("devkit"), "keygen"},
            {Bin("devkit"), "verify", "--skew"},
-           {Bin("store"), "developers", "list"},
+           {Bin("devkit"), "releases"},
+           {Bin("devkit"), "publish", "--store", "localhost:1", "--store-root", "/dev/null"},
+           {Bin("store"), "serve"},
+           {Bin("store"), "tokens"},
+           {Bin("store"), "revoke", "release", "--dir", "store"},
        }) {
     ProcessResult r = RunProcess(args, dir_.path());
     EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
+  }
+}
+
+// An admin command not told which store is a usage error, like any missing argument.
+TEST_F(CliTest, AdminCommandWithoutAStoreExitsTwo) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {Bin("store"), "developers", "list"},
+           {Bin("store"), "stats"},
+       }) {
+    ProcessResult r = RunProcess(args, dir_.path());
+    EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
+    EXPECT_TRUE(Contains(r.err, "store --help")) << r.Describe();
   }
 }
 
