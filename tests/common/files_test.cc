@@ -15,20 +15,9 @@ namespace {
 
 using testutil::ModeOf;
 using testutil::ReadWholeFile;
+using testutil::ScopedUmask;
 using testutil::TempDir;
 using testutil::WriteWholeFile;
-
-// Sets the process umask for the lifetime of the object.
-class ScopedUmask final {
- public:
-  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
-  ~ScopedUmask() { ::umask(old_); }
-  ScopedUmask(const ScopedUmask&) = delete;
-  ScopedUmask& operator=(const ScopedUmask&) = delete;
-
- private:
-  mode_t old_;
-};
 
 // Restores the working directory on destruction.
 class ScopedChdir final {

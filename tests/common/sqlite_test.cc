@@ -19,6 +19,7 @@ namespace sitechain::sql {
 namespace {
 
 using testutil::ModeOf;
+using testutil::ScopedUmask;
 using testutil::TempDir;
 using testutil::WriteWholeFile;
 
@@ -34,18 +35,6 @@ using testutil::WriteWholeFile;
     ::sitechain::Status sql_test_status_ = (expr);                                      \
     ASSERT_TRUE(sql_test_status_.ok()) << #expr << ": " << sql_test_status_.ToString(); \
   } while (0)
-
-// Sets the process umask for the lifetime of the object.
-class ScopedUmask final {
- public:
-  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
-  ~ScopedUmask() { ::umask(old_); }
-  ScopedUmask(const ScopedUmask&) = delete;
-  ScopedUmask& operator=(const ScopedUmask&) = delete;
-
- private:
-  mode_t old_;
-};
 
 // Runs a query returning exactly one value and returns it as text (empty on any failure, which
 // is also reported as a test failure).

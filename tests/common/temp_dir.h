@@ -1,11 +1,14 @@
 #pragma once
-// Small file-system helpers for the common/ and pki/ unit tests: a temporary directory that
-// removes itself, and plain whole-file read/write that do not go through the code under test.
+// Small file-system helpers for the unit and integration tests: a temporary directory that
+// removes itself, plain whole-file read/write, directory listing, reading a descriptor to its end
+// and a scoped umask, none of which goes through the code under test.
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -48,18 +51,24 @@ class TempDir final {
   std::string Path(std::string_view name) const { return path_ + "/" + std::string(name); }
 
   // The names of the entries directly inside the directory (hidden ones included).
-  std::set<std::string> Entries() const {
-    std::set<std::string> names;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(path_, ec)) {
-      names.insert(e.path().filename().string());
-    }
-    return names;
-  }
+  std::set<std::string> Entries() const;
 
  private:
   std::string path_;
 };
+
+// The names of the entries directly inside dir (hidden ones included); empty if it cannot be
+// read.
+inline std::set<std::string> EntriesOf(const std::string& dir) {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    names.insert(e.path().filename().string());
+  }
+  return names;
+}
+
+inline std::set<std::string> TempDir::Entries() const { return EntriesOf(path_); }
 
 // Writes data to path (truncating), independently of common/files.h. Returns false on failure.
 inline bool WriteWholeFile(const std::string& path, std::string_view data) {
@@ -81,5 +90,30 @@ inline int ModeOf(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return -1;
   return static_cast<int>(st.st_mode & 07777);
 }
+
+// Reads everything from fd until end of file (or an error other than EINTR).
+inline std::string ReadFd(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Sets the process umask for the lifetime of the object.
+class ScopedUmask final {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  mode_t old_;
+};
 
 }  // namespace sitechain::testutil

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/common/temp_dir.h"
+#include "tests/integration/cli_support.h"
 #include "tests/integration/process.h"
 #include "tests/integration/store_server.h"
 
@@ -34,16 +35,6 @@ using nlohmann::json;
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-
-// The directory holding the built programs, from ctest's environment.
-std::string BinDir() {
-  const char* dir = std::getenv("SITECHAIN_BIN_DIR");
-  return dir != nullptr ? dir : "";
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // Parses "YYYY-MM-DDTHH:MM:SSZ" (what the programs print) into Unix seconds; nullopt if it is
 // not of that form. Independent of common/time_format.h on purpose.
@@ -80,32 +71,8 @@ json FindExtension(const json& cert, const std::string& name) {
 
 // Each test gets a fresh directory, used as the working directory of every program it runs, so
 // that relative paths in the commands are the files the test inspects.
-class CliTest : public ::testing::Test {
+class CliTest : public ProgramTest {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(BinDir().empty()) << "SITECHAIN_BIN_DIR is not set; run the tests with ctest";
-    for (const char* program : {"devkit", "store", "hello"}) {
-      ASSERT_TRUE(std::filesystem::exists(Bin(program)))
-          << Bin(program) << " is missing; build the devkit, store and hello targets";
-    }
-    ASSERT_FALSE(dir_.path().empty());
-  }
-
-  static std::string Bin(const std::string& program) { return BinDir() + "/" + program; }
-  std::string Path(const std::string& name) const { return dir_.Path(name); }
-
-  // Runs a program (a path, or a name looked up in PATH) in the test directory.
-  ProcessResult Run(const std::string& program, std::vector<std::string> args) const {
-    args.insert(args.begin(), program);
-    return RunProcess(args, dir_.path());
-  }
-  ProcessResult Devkit(std::vector<std::string> args) const {
-    return Run(Bin("devkit"), std::move(args));
-  }
-  ProcessResult Store(std::vector<std::string> args) const {
-    return Run(Bin("store"), std::move(args));
-  }
-
   // store init --dir <dir> [--name <name>]; the store must be created.
   void InitStore(const std::string& dir = "store",
                  const std::optional<std::string>& name = std::nullopt) {
@@ -239,6 +206,16 @@ class CliTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   }
 
+  // mallory.key (openssl genpkey) and mallory.csr: an openssl-made CSR for CN=mallory asking for
+  // CA rights (basicConstraints=critical,CA:TRUE).
+  void OpensslCaRequestingCsr() const {
+    ASSERT_NO_FATAL_FAILURE(OpensslKey("mallory.key"));
+    ProcessResult req =
+        Run("openssl", {"req", "-new", "-key", "mallory.key", "-subj", "/CN=mallory", "-addext",
+                        "basicConstraints=critical,CA:TRUE", "-out", "mallory.csr"});
+    ASSERT_EQ(req.exit_code, kExitOk) << req.Describe();
+  }
+
   // XORs one byte of a file with 0xff, so that the file surely differs.
   void FlipByte(const std::string& name, size_t offset) const {
     std::string data = ReadWholeFile(Path(name));
@@ -247,7 +224,6 @@ class CliTest : public ::testing::Test {
     ASSERT_TRUE(WriteWholeFile(Path(name), data));
   }
 
-  TempDir dir_;
   // Running stores by state directory; destroyed (killed) before dir_ is removed.
   std::map<std::string, std::unique_ptr<StoreServer>> servers_;
 };
@@ -484,11 +460,7 @@ TEST_F(CliTest, RegisterRefusesADuplicateNameOrKey) {
 
 TEST_F(CliTest, RegisterRefusesACsrAskingForCaRights) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
-  ASSERT_NO_FATAL_FAILURE(OpensslKey("mallory.key"));
-  ProcessResult req =
-      Run("openssl", {"req", "-new", "-key", "mallory.key", "-subj", "/CN=mallory", "-addext",
-                      "basicConstraints=critical,CA:TRUE", "-out", "mallory.csr"});
-  ASSERT_EQ(req.exit_code, kExitOk) << req.Describe();
+  ASSERT_NO_FATAL_FAILURE(OpensslCaRequestingCsr());
 
   ProcessResult r = RegisterCsr("mallory.csr", "mallory.pem");
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
@@ -574,11 +546,7 @@ TEST_F(CliTest, RegisterRefusesACsrWithACorruptedSignature) {
 // A refusal of a CSR names the file that was sent.
 TEST_F(CliTest, RegisterRefusalNamesTheCsrFile) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
-  ASSERT_NO_FATAL_FAILURE(OpensslKey("mallory.key"));
-  ProcessResult req =
-      Run("openssl", {"req", "-new", "-key", "mallory.key", "-subj", "/CN=mallory", "-addext",
-                      "basicConstraints=critical,CA:TRUE", "-out", "mallory.csr"});
-  ASSERT_EQ(req.exit_code, kExitOk) << req.Describe();
+  ASSERT_NO_FATAL_FAILURE(OpensslCaRequestingCsr());
   ProcessResult r = RegisterCsr("mallory.csr", "mallory.pem");
   EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "mallory.csr")) << r.Describe();

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "tests/common/temp_dir.h"
+#include "tests/integration/cli_support.h"
 #include "tests/integration/process.h"
 #include "tests/integration/store_server.h"
 
@@ -37,15 +38,6 @@ constexpr int kExitFailure = 1;
 
 // An upload big enough to be caught in flight (sparse: costs no disk).
 constexpr uint64_t kBigUploadBytes = 64ull << 20;
-
-std::string BinDir() {
-  const char* dir = std::getenv("SITECHAIN_BIN_DIR");
-  return dir != nullptr ? dir : "";
-}
-
-bool Contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -68,31 +60,8 @@ std::optional<int64_t> ParseUtc(const std::string& text) {
 
 // Each test: a fresh directory that is the working directory of every program it runs, a store
 // initialised in <dir>/store and (once InitAndServe ran) served on a free port.
-class StoreTest : public ::testing::Test {
+class StoreTest : public ProgramTest {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(BinDir().empty()) << "SITECHAIN_BIN_DIR is not set; run the tests with ctest";
-    for (const char* program : {"devkit", "store", "hello"}) {
-      ASSERT_TRUE(std::filesystem::exists(Bin(program)))
-          << Bin(program) << " is missing; build the devkit, store and hello targets";
-    }
-    ASSERT_FALSE(dir_.path().empty());
-  }
-
-  static std::string Bin(const std::string& program) { return BinDir() + "/" + program; }
-  std::string Path(const std::string& name) const { return dir_.Path(name); }
-
-  ProcessResult Run(const std::string& program, std::vector<std::string> args) const {
-    args.insert(args.begin(), program);
-    return RunProcess(args, dir_.path());
-  }
-  ProcessResult Devkit(std::vector<std::string> args) const {
-    return Run(Bin("devkit"), std::move(args));
-  }
-  ProcessResult Store(std::vector<std::string> args) const {
-    return Run(Bin("store"), std::move(args));
-  }
-
   // store init --dir <dir>.
   void Init(const std::string& dir = "store") {
     ProcessResult r = Store({"init", "--dir", dir, "--name", "Store " + dir});
@@ -388,7 +357,6 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(Contains(r.out, "EXTENSION_NOT_ALLOWED")) << r.Describe();
   }
 
-  TempDir dir_;
   std::unique_ptr<StoreServer> server_;
   static TempDir* template_;  // made by the first ServeWithDevelopers
   static std::string template_error_;

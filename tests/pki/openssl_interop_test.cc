@@ -4,18 +4,10 @@
 // set, else from PATH. Verification runs at the test's fixed time (-attime), never the wall
 // clock, and with no system trust store.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -27,73 +19,18 @@
 #include "pki/key.h"
 #include "pki/oids.h"
 #include "pki/profile.h"
+#include "tests/support/openssl.h"
 #include "tests/support/test_chain.h"
-
-extern char** environ;
 
 namespace sitechain::pki {
 namespace {
 
 namespace st = ::sitechain::testing;
 
-struct CommandResult {
-  int exit_code = -1;  // 127 if the program could not be started
-  std::string output;  // stdout and stderr, interleaved
-};
-
-// Runs argv (argv[0] looked up in PATH) with stdin from /dev/null, capturing its output.
-CommandResult RunCommand(const std::vector<std::string>& argv) {
-  CommandResult result;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    result.output = "pipe2 failed";
-    return result;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    result.exit_code = 127;
-    result.output = "cannot run " + argv[0] + ": " + std::strerror(rc);
-    return result;
-  }
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n > 0) {
-      result.output.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
-
-std::string OpenSsl() {
-  const char* env = std::getenv("OPENSSL");
-  return env != nullptr && *env != '\0' ? env : "openssl";
-}
-
-std::string Command(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + a;
-  return out;
-}
+using st::Command;
+using st::CommandResult;
+using st::OpenSsl;
+using st::RunCommand;
 
 // The lines of `text` that contain `needle`.
 std::vector<std::string> LinesWith(const std::string& text, const std::string& needle) {
@@ -125,10 +62,7 @@ class OpenSslInteropTest : public ::testing::TestWithParam<KeyType> {
 
   // Writes cert as <name>.pem in the test's directory and returns the path.
   std::string WritePem(const Certificate& cert, const std::string& name) {
-    std::string path = dir_.File(name + ".pem");
-    Status s = cert.Save(path);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return path;
+    return st::SavePem(cert, dir_.File(name + ".pem"));
   }
 
   // `openssl verify` at the chain's issuing time, trusting only root.
@@ -136,10 +70,7 @@ class OpenSslInteropTest : public ::testing::TestWithParam<KeyType> {
                       const Certificate& leaf, const std::string& name) {
     const std::string root_pem = WritePem(root, name + "-root");
     const std::string leaf_pem = WritePem(leaf, name);
-    const auto at = std::chrono::duration_cast<Seconds>(clock_.Now().time_since_epoch());
-    std::vector<std::string> argv = {
-        OpenSsl(),    "verify",      "-attime", std::to_string(at.count()),
-        "-no-CApath", "-no-CAstore", "-CAfile", root_pem};
+    std::vector<std::string> argv = st::OpenSslVerifyArgv(clock_.Now(), root_pem);
     if (!untrusted.empty()) {
       std::string bundle;
       for (const Certificate* c : untrusted) bundle += c->ToPem();
@@ -232,9 +163,9 @@ TEST_P(OpenSslInteropTest, OpenSslRefusesTheWrongRoot) {
   // Control for EveryChainVerifies: the same command with the other root must fail.
   const std::string root = WritePem(pki().site_root, "wrong-root");
   const std::string leaf = WritePem(pki().cert_store, "cert-store");
-  const auto at = std::chrono::duration_cast<Seconds>(clock_.Now().time_since_epoch());
-  CommandResult r = RunCommand({OpenSsl(), "verify", "-attime", std::to_string(at.count()),
-                                "-no-CApath", "-no-CAstore", "-CAfile", root, leaf});
+  std::vector<std::string> argv = st::OpenSslVerifyArgv(clock_.Now(), root);
+  argv.push_back(leaf);
+  CommandResult r = RunCommand(argv);
   EXPECT_NE(r.exit_code, 0) << r.output;
 }
 

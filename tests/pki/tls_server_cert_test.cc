@@ -3,17 +3,9 @@
 // and verifier and with the real `openssl verify -purpose sslserver` (OpenSSL 3; $OPENSSL or
 // PATH), at the test's fixed time and with no system trust store.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,9 +19,8 @@
 #include "pki/oids.h"
 #include "pki/profile.h"
 #include "pki/verifier.h"
+#include "tests/support/openssl.h"
 #include "tests/support/test_chain.h"
-
-extern char** environ;
 
 namespace sitechain::pki {
 namespace {
@@ -42,64 +33,9 @@ constexpr const char* kServerAndClientAuthHex = "301406082b0601050507030106082b0
 // extnValue of keyUsage: BIT STRING with digitalSignature only.
 constexpr const char* kDigitalSignatureOnlyHex = "03020780";
 
-struct CommandResult {
-  int exit_code = -1;  // 127 if the program could not be started
-  std::string output;  // stdout and stderr, interleaved
-};
-
-// Runs argv (argv[0] looked up in PATH) with stdin from /dev/null, capturing its output.
-CommandResult RunCommand(const std::vector<std::string>& argv) {
-  CommandResult result;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    result.output = "pipe2 failed";
-    return result;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    result.exit_code = 127;
-    result.output = "cannot run " + argv[0] + ": " + std::strerror(rc);
-    return result;
-  }
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n > 0) {
-      result.output.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
-
-std::string OpenSsl() {
-  const char* env = std::getenv("OPENSSL");
-  return env != nullptr && *env != '\0' ? env : "openssl";
-}
-
-std::string Command(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + a;
-  return out;
-}
+using st::Command;
+using st::CommandResult;
+using st::RunCommand;
 
 std::string KeyTypeTestName(const ::testing::TestParamInfo<KeyType>& info) {
   std::string name(KeyTypeName(info.param));
@@ -141,21 +77,15 @@ class TlsServerCertTest : public ::testing::TestWithParam<KeyType> {
   }
 
   std::string WritePem(const Certificate& cert, const std::string& name) {
-    const std::string path = dir_.File(name + ".pem");
-    const Status s = cert.Save(path);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return path;
+    return st::SavePem(cert, dir_.File(name + ".pem"));
   }
 
   // `openssl verify -purpose sslserver` at the clock's time, trusting only `root`, with `extra`
   // options (e.g. -verify_hostname localhost).
   CommandResult OpenSslVerify(const Certificate& root, const Certificate& leaf,
                               const std::vector<std::string>& extra) {
-    const auto at = std::chrono::duration_cast<Seconds>(clock_.Now().time_since_epoch());
-    std::vector<std::string> argv = {
-        OpenSsl(),    "verify",      "-attime", std::to_string(at.count()),
-        "-no-CApath", "-no-CAstore", "-CAfile", WritePem(root, "root"),
-        "-purpose",   "sslserver"};
+    std::vector<std::string> argv = st::OpenSslVerifyArgv(clock_.Now(), WritePem(root, "root"));
+    argv.insert(argv.end(), {"-purpose", "sslserver"});
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(WritePem(leaf, "leaf"));
     CommandResult r = RunCommand(argv);

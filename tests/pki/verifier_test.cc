@@ -26,6 +26,7 @@
 #include "pki/issuer.h"
 #include "pki/oids.h"
 #include "pki/profile.h"
+#include "tests/support/hand_made_csr.h"
 #include "tests/support/test_chain.h"
 
 namespace sitechain::pki {
@@ -33,6 +34,9 @@ namespace {
 
 namespace st = ::sitechain::testing;
 using Bytes = std::vector<uint8_t>;
+using st::der::Cat;
+using st::der::Oid;
+using st::der::Tlv;
 
 bool Contains(const std::vector<int>& rules, int rule) {
   return std::find(rules.begin(), rules.end(), rule) != rules.end();
@@ -1225,112 +1229,12 @@ TEST_F(ChainBuilderTest, BadNamesAreInvalidArguments) {
 }
 
 // --- BuildDeveloperIdentity and hand-made CSRs ---------------------------------------------------
-// CertificateRequest::Create never asks for extensions, so a CSR that does is made here by hand:
-// DER assembled below, signed with pki::SignMessage (Ed25519, which signs the message itself),
-// parsed with CertificateRequest::FromPem. A control CSR made the same way without extensions is
-// accepted, so the refusals are due to what the CSR asks for.
+// CertificateRequest::Create never asks for extensions, so a CSR that does is made by hand
+// (tests/support/hand_made_csr.h) and parsed with CertificateRequest::FromPem. A control CSR made
+// the same way without extensions is accepted, so the refusals are due to what the CSR asks for.
 
-Bytes Tlv(uint8_t tag, const Bytes& content) {
-  Bytes out{tag};
-  const size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<uint8_t>(n));
-  } else if (n <= 0xff) {
-    out.insert(out.end(), {0x81, static_cast<uint8_t>(n)});
-  } else {
-    out.insert(out.end(), {0x82, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)});
-  }
-  out.insert(out.end(), content.begin(), content.end());
-  return out;
-}
-
-Bytes Cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-Bytes Oid(std::string_view dotted) {
-  std::vector<uint64_t> arcs;
-  uint64_t cur = 0;
-  for (char c : dotted) {
-    if (c == '.') {
-      arcs.push_back(cur);
-      cur = 0;
-    } else {
-      cur = cur * 10 + static_cast<uint64_t>(c - '0');
-    }
-  }
-  arcs.push_back(cur);
-  Bytes body{static_cast<uint8_t>(arcs[0] * 40 + arcs[1])};
-  for (size_t i = 2; i < arcs.size(); ++i) {
-    Bytes base128;
-    uint64_t v = arcs[i];
-    do {
-      base128.insert(base128.begin(),
-                     static_cast<uint8_t>((v & 0x7f) | (base128.empty() ? 0 : 0x80)));
-      v >>= 7;
-    } while (v != 0);
-    body.insert(body.end(), base128.begin(), base128.end());
-  }
-  return Tlv(0x06, body);
-}
-
-Bytes Utf8(std::string_view s) { return Tlv(0x0C, Bytes(s.begin(), s.end())); }
-
-std::string Base64(const Bytes& data) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < data.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(data[i]) << 16;
-    if (i + 1 < data.size()) n |= static_cast<uint32_t>(data[i + 1]) << 8;
-    if (i + 2 < data.size()) n |= data[i + 2];
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < data.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back(i + 2 < data.size() ? kAlphabet[n & 63] : '=');
-  }
-  return out;
-}
-
-std::string Pem(std::string_view label, const Bytes& der) {
-  std::string b64 = Base64(der);
-  std::string out = "-----BEGIN " + std::string(label) + "-----\n";
-  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
-  return out + "-----END " + std::string(label) + "-----\n";
-}
-
-struct CsrRequest {
-  std::string common_name = "mallory";
-  std::vector<RawExtension> extensions;  // asked for in a PKCS#9 extensionRequest
-  bool corrupt_signature = false;
-};
-
-// An Ed25519-signed PKCS#10 CSR for `key` (which must be an Ed25519 key).
-std::string HandMadeCsrPem(const PrivateKey& key, const CsrRequest& request, Random& rng) {
-  const Bytes name =
-      Tlv(0x30, Tlv(0x31, Tlv(0x30, Cat({Oid("2.5.4.3"), Utf8(request.common_name)}))));
-  Bytes attributes;
-  if (!request.extensions.empty()) {
-    Bytes exts;
-    for (const RawExtension& e : request.extensions) {
-      exts = Cat({exts, Tlv(0x30, Cat({Oid(e.oid), e.critical ? Bytes{0x01, 0x01, 0xff} : Bytes{},
-                                       Tlv(0x04, e.value)}))});
-    }
-    attributes = Tlv(0x30, Cat({Oid("1.2.840.113549.1.9.14"), Tlv(0x31, Tlv(0x30, exts))}));
-  }
-  const Bytes info =
-      Tlv(0x30, Cat({Tlv(0x02, {0x00}), name, key.PublicKeyDer(), Tlv(0xA0, attributes)}));
-  Bytes signature = SignMessage(
-      key, std::string_view(reinterpret_cast<const char*>(info.data()), info.size()), rng);
-  if (request.corrupt_signature) signature[10] ^= 0x01;
-  const Bytes der = Tlv(
-      0x30, Cat({info, Tlv(0x30, Oid("1.3.101.112")), Tlv(0x03, Cat({Bytes{0x00}, signature}))}));
-  return Pem("CERTIFICATE REQUEST", der);
-}
-
-const Bytes kCaTrue = {0x30, 0x03, 0x01, 0x01, 0xff};  // BasicConstraints { cA TRUE }
+using st::CsrRequest;
+using st::HandMadeCsrPem;
 
 class ChainCsrTest : public VerifierTest {
  protected:
@@ -1361,7 +1265,7 @@ TEST_F(ChainCsrTest, ControlHandMadeCsrWithoutExtensionsIsAccepted) {
 TEST_F(ChainCsrTest, CsrAskingForCaIsRefused) {
   PrivateKey key = PrivateKey::Generate(KeyType::kEd25519, rng_);
   CsrRequest request;
-  request.extensions = {RawExtension{kBasicConstraintsOid, true, kCaTrue}};
+  request.extensions = {st::CaTrueExtension()};
   SITECHAIN_ASSERT_OK_AND_ASSIGN(CertificateRequest csr,
                                  CertificateRequest::FromPem(HandMadeCsrPem(key, request, rng_)));
   EXPECT_TRUE(csr.SignatureValid());

@@ -5,22 +5,13 @@
 
 #include "slca/site_ca.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,13 +30,14 @@
 #include "pki/profile.h"
 #include "pki/verifier.h"
 #include "tests/common/temp_dir.h"
+#include "tests/support/hand_made_csr.h"
+#include "tests/support/openssl.h"
 #include "tests/support/test_chain.h"
-
-extern char** environ;
 
 namespace sitechain::slca {
 namespace {
 
+using testutil::EntriesOf;
 using testutil::ModeOf;
 using testutil::ReadWholeFile;
 using testutil::TempDir;
@@ -55,169 +47,15 @@ constexpr Seconds kHour{3600};
 constexpr Seconds kDay{86400};
 constexpr Seconds kTenYears{10 * 365 * 86400};
 
-std::set<std::string> EntriesOf(const std::string& dir) {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    names.insert(e.path().filename().string());
-  }
-  return names;
-}
-
-// --- Hand-made CSRs ------------------------------------------------------------------------------
-// CertificateRequest::Create never asks for extensions and always signs with the key it names,
-// so CSRs that do otherwise are assembled here (as in tests/store/store_ca_test.cc): DER signed
-// with pki::SignMessage over an Ed25519 key. A control CSR made the same way is accepted.
-
+// CSRs that CertificateRequest::Create cannot make (tests/support/hand_made_csr.h), and the
+// openssl binary (tests/support/openssl.h).
 using Bytes = std::vector<uint8_t>;
-
-Bytes Tlv(uint8_t tag, const Bytes& content) {
-  Bytes out{tag};
-  const size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<uint8_t>(n));
-  } else if (n <= 0xff) {
-    out.insert(out.end(), {0x81, static_cast<uint8_t>(n)});
-  } else {
-    out.insert(out.end(), {0x82, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)});
-  }
-  out.insert(out.end(), content.begin(), content.end());
-  return out;
-}
-
-Bytes Cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-Bytes Oid(std::string_view dotted) {
-  std::vector<uint64_t> arcs{0};
-  for (char c : dotted) {
-    if (c == '.') {
-      arcs.push_back(0);
-    } else {
-      arcs.back() = arcs.back() * 10 + static_cast<uint64_t>(c - '0');
-    }
-  }
-  Bytes body{static_cast<uint8_t>(arcs[0] * 40 + arcs[1])};
-  for (size_t i = 2; i < arcs.size(); ++i) {
-    Bytes base128;
-    uint64_t v = arcs[i];
-    do {
-      base128.insert(base128.begin(),
-                     static_cast<uint8_t>((v & 0x7f) | (base128.empty() ? 0 : 0x80)));
-      v >>= 7;
-    } while (v != 0);
-    body.insert(body.end(), base128.begin(), base128.end());
-  }
-  return Tlv(0x06, body);
-}
-
-std::string Pem(std::string_view label, const Bytes& der) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string b64;
-  for (size_t i = 0; i < der.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(der[i]) << 16;
-    if (i + 1 < der.size()) n |= static_cast<uint32_t>(der[i + 1]) << 8;
-    if (i + 2 < der.size()) n |= der[i + 2];
-    b64.push_back(kAlphabet[(n >> 18) & 63]);
-    b64.push_back(kAlphabet[(n >> 12) & 63]);
-    b64.push_back(i + 1 < der.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    b64.push_back(i + 2 < der.size() ? kAlphabet[n & 63] : '=');
-  }
-  std::string out = "-----BEGIN " + std::string(label) + "-----\n";
-  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
-  return out + "-----END " + std::string(label) + "-----\n";
-}
-
-// A PKCS#10 CSR naming `key` and CN=common_name, asking for `extensions`, with an Ed25519
-// signature made by `signer` (normally `key` itself; another key gives a CSR that is well formed
-// but whose self-signature does not verify).
-std::string HandMadeCsrPem(const pki::PrivateKey& key, const std::string& common_name,
-                           const std::vector<pki::RawExtension>& extensions,
-                           const pki::PrivateKey& signer, Random& rng) {
-  const Bytes cn = Tlv(0x0C, Bytes(common_name.begin(), common_name.end()));
-  const Bytes name = Tlv(0x30, Tlv(0x31, Tlv(0x30, Cat({Oid("2.5.4.3"), cn}))));
-  Bytes attributes;
-  if (!extensions.empty()) {
-    Bytes exts;
-    for (const pki::RawExtension& e : extensions) {
-      exts = Cat({exts, Tlv(0x30, Cat({Oid(e.oid), e.critical ? Bytes{0x01, 0x01, 0xff} : Bytes{},
-                                       Tlv(0x04, e.value)}))});
-    }
-    attributes = Tlv(0x30, Cat({Oid("1.2.840.113549.1.9.14"), Tlv(0x31, Tlv(0x30, exts))}));
-  }
-  const Bytes info =
-      Tlv(0x30, Cat({Tlv(0x02, {0x00}), name, key.PublicKeyDer(), Tlv(0xA0, attributes)}));
-  const Bytes signature = pki::SignMessage(
-      signer, std::string_view(reinterpret_cast<const char*>(info.data()), info.size()), rng);
-  const Bytes der = Tlv(
-      0x30, Cat({info, Tlv(0x30, Oid("1.3.101.112")), Tlv(0x03, Cat({Bytes{0x00}, signature}))}));
-  return Pem("CERTIFICATE REQUEST", der);
-}
-
-// --- The openssl binary --------------------------------------------------------------------------
-
-struct CommandResult {
-  int exit_code = -1;  // 127 if the program could not be started
-  std::string output;  // stdout and stderr, interleaved
-};
-
-// Runs argv (argv[0] looked up in PATH) with stdin from /dev/null, capturing its output.
-CommandResult RunCommand(const std::vector<std::string>& argv) {
-  CommandResult result;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) {
-    result.output = "pipe2 failed";
-    return result;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    result.exit_code = 127;
-    result.output = "cannot run " + argv[0] + ": " + std::strerror(rc);
-    return result;
-  }
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n > 0) {
-      result.output.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
-
-std::string OpenSsl() {
-  const char* env = std::getenv("OPENSSL");
-  return env != nullptr && *env != '\0' ? env : "openssl";
-}
-
-std::string Command(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + a;
-  return out;
-}
+using testing::Command;
+using testing::CommandResult;
+using testing::HandMadeCsrPem;
+using testing::OpenSsl;
+using testing::RunCommand;
+using testing::der::Tlv;
 
 // --- Fixture -------------------------------------------------------------------------------------
 
@@ -257,19 +95,13 @@ class SiteCaTest : public ::testing::Test {
 
   // Writes cert as <name>.pem in the test's directory and returns the path.
   std::string WritePem(const pki::Certificate& cert, const std::string& name) {
-    const std::string path = tmp_.Path(name + ".pem");
-    Status s = cert.Save(path);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return path;
+    return testing::SavePem(cert, tmp_.Path(name + ".pem"));
   }
 
   // `openssl verify -CAfile <root_pem>` at the clock's time, with no system trust store.
   CommandResult OpenSslVerify(const std::string& root_pem, const std::string& leaf_pem,
                               const std::vector<std::string>& extra = {}) {
-    const auto at = std::chrono::duration_cast<Seconds>(clock_.Now().time_since_epoch());
-    std::vector<std::string> argv = {
-        OpenSsl(),    "verify",      "-attime", std::to_string(at.count()),
-        "-no-CApath", "-no-CAstore", "-CAfile", root_pem};
+    std::vector<std::string> argv = testing::OpenSslVerifyArgv(clock_.Now(), root_pem);
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(leaf_pem);
     CommandResult r = RunCommand(argv);
@@ -608,7 +440,7 @@ TEST_F(SiteCaTest, IssueNodeAfterTheRootExpiredIsFailedPrecondition) {
 TEST_F(SiteCaTest, IssueNodeRefusesACsrAskingForCa) {
   SITECHAIN_ASSERT_OK_AND_ASSIGN(SiteCa ca, SiteCa::Init(Options(), clock_, rng_));
   pki::PrivateKey key = NewKey();
-  const pki::RawExtension ca_true{pki::kBasicConstraintsOid, true, {0x30, 0x03, 0x01, 0x01, 0xff}};
+  const pki::RawExtension ca_true = testing::CaTrueExtension();
   SITECHAIN_ASSERT_OK_AND_ASSIGN(
       pki::CertificateRequest csr,
       pki::CertificateRequest::FromPem(HandMadeCsrPem(key, "node-1", {ca_true}, key, rng_)));

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -25,7 +24,9 @@ namespace sitechain::store {
 namespace {
 
 using pki::HashAlgorithm;
+using testutil::EntriesOf;
 using testutil::ModeOf;
+using testutil::ReadFd;
 using testutil::ReadWholeFile;
 using testutil::TempDir;
 using testutil::WriteWholeFile;
@@ -34,29 +35,6 @@ constexpr uint64_t kMax = 1 << 20;
 
 std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-// The entries of a directory (empty if it cannot be read).
-std::set<std::string> EntriesOf(const std::string& dir) {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    names.insert(e.path().filename().string());
-  }
-  return names;
-}
-
-// Reads everything from fd.
-std::string ReadFd(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
 }
 
 bool FdIsOpen(int fd) { return ::fcntl(fd, F_GETFD) != -1; }

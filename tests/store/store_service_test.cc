@@ -6,14 +6,10 @@
 #include "store/store_service.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
-#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <set>
@@ -35,11 +31,14 @@
 #include "pki/oids.h"
 #include "pki/verifier.h"
 #include "tests/common/temp_dir.h"
+#include "tests/support/hand_made_csr.h"
 #include "tests/support/test_chain.h"
 
 namespace sitechain::store {
 namespace {
 
+using testutil::EntriesOf;
+using testutil::ReadFd;
 using testutil::TempDir;
 using Bytes = std::vector<uint8_t>;
 
@@ -62,27 +61,6 @@ std::string Executable(size_t n, uint32_t seed) {
   return s;
 }
 
-std::set<std::string> EntriesOf(const std::string& dir) {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    names.insert(e.path().filename().string());
-  }
-  return names;
-}
-
-std::string ReadFd(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
 // The status has this code and its message contains `fragment`.
 ::testing::AssertionResult Refused(const Status& s, StatusCode code,
                                    std::string_view fragment = "") {
@@ -94,71 +72,6 @@ std::string ReadFd(int fd) {
     return ::testing::AssertionFailure() << "message lacks '" << fragment << "': " << s.ToString();
   }
   return ::testing::AssertionSuccess();
-}
-
-// --- a hand-made CSR asking for CA rights (CertificateRequest::Create never asks for any) --------
-// DER assembled as in tests/pki/verifier_test.cc and signed with pki::SignMessage (Ed25519).
-
-Bytes Tlv(uint8_t tag, const Bytes& content) {
-  Bytes out{tag};
-  const size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(static_cast<uint8_t>(n));
-  } else if (n <= 0xff) {
-    out.insert(out.end(), {0x81, static_cast<uint8_t>(n)});
-  } else {
-    out.insert(out.end(), {0x82, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)});
-  }
-  out.insert(out.end(), content.begin(), content.end());
-  return out;
-}
-
-Bytes Cat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
-}
-
-std::string Pem(std::string_view label, const Bytes& der) {
-  static const char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string b64;
-  for (size_t i = 0; i < der.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(der[i]) << 16;
-    if (i + 1 < der.size()) n |= static_cast<uint32_t>(der[i + 1]) << 8;
-    if (i + 2 < der.size()) n |= der[i + 2];
-    b64.push_back(kAlphabet[(n >> 18) & 63]);
-    b64.push_back(kAlphabet[(n >> 12) & 63]);
-    b64.push_back(i + 1 < der.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    b64.push_back(i + 2 < der.size() ? kAlphabet[n & 63] : '=');
-  }
-  std::string out = "-----BEGIN " + std::string(label) + "-----\n";
-  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
-  return out + "-----END " + std::string(label) + "-----\n";
-}
-
-// PKCS#10 for an Ed25519 key, CN=common_name, with an extensionRequest for basicConstraints
-// cA=TRUE.
-std::string CaRequestingCsrPem(const pki::PrivateKey& key, const std::string& common_name,
-                               Random& rng) {
-  const Bytes kCnOid = {0x06, 0x03, 0x55, 0x04, 0x03};                     // 2.5.4.3
-  const Bytes kBasicConstraintsOid = {0x06, 0x03, 0x55, 0x1d, 0x13};       // 2.5.29.19
-  const Bytes kExtensionRequestOid = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,  // 1.2.840.113549.1.9.14
-                                      0xf7, 0x0d, 0x01, 0x09, 0x0e};
-  const Bytes kEd25519Oid = {0x06, 0x03, 0x2b, 0x65, 0x70};  // 1.3.101.112
-  const Bytes kCaTrue = {0x30, 0x03, 0x01, 0x01, 0xff};
-  const Bytes cn = Tlv(0x0C, Bytes(common_name.begin(), common_name.end()));
-  const Bytes name = Tlv(0x30, Tlv(0x31, Tlv(0x30, Cat({kCnOid, cn}))));
-  const Bytes ext =
-      Tlv(0x30, Cat({kBasicConstraintsOid, Bytes{0x01, 0x01, 0xff}, Tlv(0x04, kCaTrue)}));
-  const Bytes attributes = Tlv(0x30, Cat({kExtensionRequestOid, Tlv(0x31, Tlv(0x30, ext))}));
-  const Bytes info =
-      Tlv(0x30, Cat({Tlv(0x02, {0x00}), name, key.PublicKeyDer(), Tlv(0xA0, attributes)}));
-  const Bytes signature = pki::SignMessage(
-      key, std::string_view(reinterpret_cast<const char*>(info.data()), info.size()), rng);
-  const Bytes der =
-      Tlv(0x30, Cat({info, Tlv(0x30, kEd25519Oid), Tlv(0x03, Cat({Bytes{0x00}, signature}))}));
-  return Pem("CERTIFICATE REQUEST", der);
 }
 
 // What must not change when the store refuses something.
@@ -454,7 +367,8 @@ TEST_F(StoreServiceTest, ARefusedCsrLeavesTheTokenUsable) {
 
   // Asks for CA rights: BuildDeveloperIdentity's refusal.
   pki::PrivateKey key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
-  const std::string ca_csr = CaRequestingCsrPem(key, "mallory", rng_);
+  const std::string ca_csr =
+      testing::HandMadeCsrPem(key, "mallory", {testing::CaTrueExtension()}, rng_);
   SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::CertificateRequest parsed,
                                  pki::CertificateRequest::FromPem(ca_csr));
   ASSERT_TRUE(parsed.RequestsCa());
