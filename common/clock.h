@@ -1,12 +1,19 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 
 namespace sitechain {
 
 using TimePoint = std::chrono::system_clock::time_point;
 using Seconds = std::chrono::seconds;
+
+// Whole seconds since the Unix epoch, as databases and wire messages keep times.
+inline int64_t ToUnixSeconds(TimePoint t) {
+  return std::chrono::duration_cast<Seconds>(t.time_since_epoch()).count();
+}
+inline TimePoint FromUnixSeconds(int64_t s) { return TimePoint(Seconds(s)); }
 
 // Clock is the only way sitechain code learns the time, so that tests and the simulator drive
 // the very code that runs in production. Implementations are thread-safe.

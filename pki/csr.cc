@@ -34,8 +34,18 @@ Result<CertificateRequest> CertificateRequest::FromPem(std::string_view pem) {
     return InvalidArgument(
         "not a PEM CSR (expected a '-----BEGIN CERTIFICATE REQUEST-----' block)");
   }
+  return Parse(reinterpret_cast<const uint8_t*>(pem.data()), pem.size());
+}
+
+Result<CertificateRequest> CertificateRequest::FromDer(std::span<const uint8_t> der) {
+  if (der.size() > kMaxCertificateBytes) return ResourceExhausted("CSR input is too large");
+  if (der.empty()) return InvalidArgument("the CSR is empty");
+  return Parse(der.data(), der.size());
+}
+
+Result<CertificateRequest> CertificateRequest::Parse(const uint8_t* data, size_t size) {
   try {
-    Botan::DataSource_Memory src(std::string{pem});
+    Botan::DataSource_Memory src(data, size);
     Botan::PKCS10_Request req(src);
     return CertificateRequest(std::make_shared<const Impl>(Impl{std::move(req)}));
   } catch (const std::exception& e) {
@@ -56,6 +66,8 @@ Result<CertificateRequest> CertificateRequest::Load(const std::string& path) {
 }
 
 std::string CertificateRequest::ToPem() const { return impl_->req.PEM_encode(); }
+
+std::vector<uint8_t> CertificateRequest::ToDer() const { return impl_->req.BER_encode(); }
 
 Status CertificateRequest::Save(const std::string& path, bool overwrite) const {
   return WriteFileAtomic(path, ToPem(), 0644, overwrite);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,9 +21,12 @@ class CertificateRequest final {
   static Result<CertificateRequest> Create(const PrivateKey& key, std::string_view common_name,
                                            Random& rng);
   static Result<CertificateRequest> FromPem(std::string_view pem);
+  // DER, as the node-facing site API carries CSRs. The same refusals as FromPem.
+  static Result<CertificateRequest> FromDer(std::span<const uint8_t> der);
   static Result<CertificateRequest> Load(const std::string& path);
 
   std::string ToPem() const;
+  std::vector<uint8_t> ToDer() const;
   Status Save(const std::string& path, bool overwrite = false) const;
 
   std::string CommonName() const;
@@ -37,6 +41,8 @@ class CertificateRequest final {
   explicit CertificateRequest(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
  private:
+  // PEM or DER (Botan tells them apart).
+  static Result<CertificateRequest> Parse(const uint8_t* data, size_t size);
   std::shared_ptr<const Impl> impl_;
 };
 
