@@ -23,7 +23,7 @@
 #include "common/result.h"
 #include "pki/certificate.h"
 #include "pki/verifier.h"
-#include "store/blob_store.h"
+#include "pki/blob_store.h"
 #include "store/records.h"
 #include "store/store_ca.h"
 #include "store/store_db.h"
@@ -67,7 +67,7 @@ class StoreService final {
 
   // Wires the parts of an opened store together and removes blobs that no release refers to
   // (what a crash between storing a blob and committing its release leaves behind).
-  static Result<std::unique_ptr<StoreService>> Create(StoreCa ca, StoreDatabase db, BlobStore blobs,
+  static Result<std::unique_ptr<StoreService>> Create(StoreCa ca, StoreDatabase db, pki::BlobStore blobs,
                                                       const Clock& clock, Random& rng,
                                                       StoreLimits limits);
   StoreService(const StoreService&) = delete;
@@ -130,7 +130,7 @@ class StoreService final {
   Result<StoreStats> Stats();
 
  private:
-  StoreService(StoreCa ca, StoreDatabase db, BlobStore blobs, const Clock& clock, Random& rng,
+  StoreService(StoreCa ca, StoreDatabase db, pki::BlobStore blobs, const Clock& clock, Random& rng,
                StoreLimits limits);
   Result<Published> CommitUpload(Upload& upload);
   Status CheckText(const std::string& what, const std::string& text, bool required) const;
@@ -138,7 +138,7 @@ class StoreService final {
 
   const Clock& clock_;
   const StoreLimits limits_;
-  const BlobStore blobs_;
+  const pki::BlobStore blobs_;
   const pki::Verifier verifier_;
 
   std::mutex mu_;
@@ -169,7 +169,7 @@ class StoreService::Upload final {
   friend class StoreService;
   Upload(StoreService& service, DeveloperRecord developer, pki::Certificate developer_identity,
          pki::Certificate cert_dev, pki::ServiceRelease release, pki::Digest expected,
-         uint64_t declared_size, BlobStore::Writer writer);
+         uint64_t declared_size, pki::BlobStore::Writer writer);
 
   StoreService& service_;
   DeveloperRecord developer_;
@@ -178,7 +178,7 @@ class StoreService::Upload final {
   pki::ServiceRelease release_;
   pki::Digest expected_;
   uint64_t declared_size_;
-  BlobStore::Writer writer_;
+  pki::BlobStore::Writer writer_;
 };
 
 }  // namespace sitechain::store

@@ -1,4 +1,4 @@
-#include "store/blob_store.h"
+#include "pki/blob_store.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -20,10 +20,9 @@
 #include "pki/hash.h"
 #include "tests/common/temp_dir.h"
 
-namespace sitechain::store {
+namespace sitechain::pki {
 namespace {
 
-using pki::HashAlgorithm;
 using testutil::EntriesOf;
 using testutil::ModeOf;
 using testutil::ReadFd;
@@ -113,14 +112,14 @@ TEST_P(BlobStoreAlgTest, RoundTrip) {
 
   auto digest = w.Finish();
   ASSERT_TRUE(digest.ok()) << digest.status().ToString();
-  EXPECT_EQ(*digest, pki::HashBytes(alg, whole));
+  EXPECT_EQ(*digest, HashBytes(alg, whole));
   EXPECT_EQ(digest->algorithm, alg);
   EXPECT_FALSE(store().Contains(*digest));
 
   auto name = w.Commit();
   ASSERT_TRUE(name.ok()) << name.status().ToString();
   EXPECT_EQ(*name, BlobStore::BlobName(*digest));
-  EXPECT_EQ(*name, std::string(pki::HashAlgorithmName(alg)) + "-" + digest->Hex());
+  EXPECT_EQ(*name, std::string(HashAlgorithmName(alg)) + "-" + digest->Hex());
 
   EXPECT_TRUE(store().Contains(*digest));
   EXPECT_EQ(ModeOf(Dir() + "/" + *name), 0644);
@@ -145,7 +144,7 @@ TEST_P(BlobStoreAlgTest, RoundTrip) {
 INSTANTIATE_TEST_SUITE_P(BlobStore, BlobStoreAlgTest,
                          ::testing::Values(HashAlgorithm::kSha256, HashAlgorithm::kSha512),
                          [](const auto& param_info) {
-                           return std::string(pki::HashAlgorithmName(param_info.param));
+                           return std::string(HashAlgorithmName(param_info.param));
                          });
 
 TEST_F(BlobStoreTest, OpenCreatesDirectories) {
@@ -160,10 +159,10 @@ TEST_F(BlobStoreTest, OpenCreatesDirectories) {
 }
 
 TEST_F(BlobStoreTest, BlobNameFormat) {
-  pki::Digest d256 = pki::HashBytes(HashAlgorithm::kSha256, "abc");
+  Digest d256 = HashBytes(HashAlgorithm::kSha256, "abc");
   EXPECT_EQ(BlobStore::BlobName(d256),
             "sha256-ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  pki::Digest d512 = pki::HashBytes(HashAlgorithm::kSha512, "abc");
+  Digest d512 = HashBytes(HashAlgorithm::kSha512, "abc");
   std::string n512 = BlobStore::BlobName(d512);
   EXPECT_EQ(n512.substr(0, 7), "sha512-");
   EXPECT_EQ(n512.size(), 7u + 128u);
@@ -182,7 +181,7 @@ TEST_F(BlobStoreTest, WriterDestroyedBeforeCommitLeavesNothing) {
 }
 
 TEST_F(BlobStoreTest, WriterDestroyedAfterFinishLeavesNothing) {
-  pki::Digest digest;
+  Digest digest;
   {
     BlobStore::Writer w = Start();
     ASSERT_TRUE(w.Append(Bytes("finished but not committed")).ok());
@@ -205,7 +204,7 @@ TEST_F(BlobStoreTest, ExactlyMaxBytesIsAllowed) {
   ASSERT_TRUE(w.Append({}).ok());  // still at the limit
   auto d = w.Finish();
   ASSERT_TRUE(d.ok()) << d.status().ToString();
-  EXPECT_EQ(*d, pki::HashBytes(HashAlgorithm::kSha256, content));
+  EXPECT_EQ(*d, HashBytes(HashAlgorithm::kSha256, content));
   ASSERT_TRUE(w.Commit().ok());
   EXPECT_TRUE(store().Contains(*d));
 }
@@ -241,7 +240,7 @@ TEST_F(BlobStoreTest, ZeroLimitAllowsAnEmptyBlob) {
   ASSERT_TRUE(w.Append({}).ok());
   auto d = w.Finish();
   ASSERT_TRUE(d.ok()) << d.status().ToString();
-  EXPECT_EQ(*d, pki::HashBytes(HashAlgorithm::kSha256, ""));
+  EXPECT_EQ(*d, HashBytes(HashAlgorithm::kSha256, ""));
   auto name = w.Commit();
   ASSERT_TRUE(name.ok()) << name.status().ToString();
   EXPECT_EQ(ReadWholeFile(Dir() + "/" + *name), "");
@@ -288,7 +287,7 @@ TEST_F(BlobStoreTest, OpenWithTmpAsARegularFileIsRefused) {
 }
 
 TEST_F(BlobStoreTest, OpenMissingDigestIsNotFound) {
-  pki::Digest d = pki::HashBytes(HashAlgorithm::kSha256, "never uploaded");
+  Digest d = HashBytes(HashAlgorithm::kSha256, "never uploaded");
   auto fd = store().Open(d);
   ASSERT_FALSE(fd.ok());
   EXPECT_EQ(fd.status().code(), StatusCode::kNotFound) << fd.status().ToString();
@@ -300,7 +299,7 @@ TEST_F(BlobStoreTest, OpenMissingDigestIsNotFound) {
 TEST_F(BlobStoreTest, Remove) {
   std::string name = Upload("to be removed");
   ASSERT_FALSE(name.empty());
-  pki::Digest d = pki::HashBytes(HashAlgorithm::kSha256, "to be removed");
+  Digest d = HashBytes(HashAlgorithm::kSha256, "to be removed");
   ASSERT_TRUE(store().Contains(d));
 
   ASSERT_TRUE(store().Remove(name).ok());
@@ -352,7 +351,7 @@ TEST_F(BlobStoreTest, CommitBeforeFinishIsRefused) {
   ASSERT_TRUE(w.Append(Bytes(" more")).ok());
   auto d = w.Finish();
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(*d, pki::HashBytes(HashAlgorithm::kSha256, "content more"));
+  EXPECT_EQ(*d, HashBytes(HashAlgorithm::kSha256, "content more"));
   auto name = w.Commit();
   ASSERT_TRUE(name.ok()) << name.status().ToString();
   EXPECT_EQ(ReadWholeFile(Dir() + "/" + *name), "content more");
@@ -377,7 +376,7 @@ TEST_F(BlobStoreTest, LargeUploadMatchesHashFile) {
   constexpr size_t kChunk = 64 * 1024;
   constexpr size_t kTotal = 8 * 1024 * 1024;
   BlobStore::Writer w = Start(HashAlgorithm::kSha256, kTotal);
-  pki::Hasher reference(HashAlgorithm::kSha256);
+  Hasher reference(HashAlgorithm::kSha256);
   for (size_t off = 0; off < kTotal; off += kChunk) {
     std::string chunk = Pattern(kChunk, static_cast<uint32_t>(off / kChunk));
     reference.Update(chunk);
@@ -391,7 +390,7 @@ TEST_F(BlobStoreTest, LargeUploadMatchesHashFile) {
   ASSERT_TRUE(name.ok()) << name.status().ToString();
   std::string path = Dir() + "/" + *name;
   EXPECT_EQ(std::filesystem::file_size(path), kTotal);
-  auto on_disk = pki::HashFile(HashAlgorithm::kSha256, path);
+  auto on_disk = HashFile(HashAlgorithm::kSha256, path);
   ASSERT_TRUE(on_disk.ok()) << on_disk.status().ToString();
   EXPECT_EQ(*on_disk, *d);
 }
@@ -410,7 +409,7 @@ TEST_F(BlobStoreTest, MovedWriterStillCommits) {
   EXPECT_EQ(moved.size(), 12u);
   auto d = moved.Finish();
   ASSERT_TRUE(d.ok());
-  EXPECT_EQ(*d, pki::HashBytes(HashAlgorithm::kSha256, "first second"));
+  EXPECT_EQ(*d, HashBytes(HashAlgorithm::kSha256, "first second"));
   auto name = moved.Commit();
   ASSERT_TRUE(name.ok()) << name.status().ToString();
   EXPECT_EQ(ReadWholeFile(Dir() + "/" + *name), "first second");
@@ -540,4 +539,4 @@ TEST(BlobStoreUniqueFdTest, ClosesOnDestructionAndMoveAssignment) {
 }
 
 }  // namespace
-}  // namespace sitechain::store
+}  // namespace sitechain::pki

@@ -1,5 +1,6 @@
 #pragma once
-// Executables on disk, named by their digest:
+// Executables on disk, named by their digest (the store's blobs, the site manager's and the
+// node's packages):
 //   <dir>/<algorithm>-<hex digest>    one file per blob (mode 0644), e.g. sha256-9f86d0…
 //   <dir>/tmp/                        uploads in progress
 // A blob appears under its name only when complete: a Writer streams into a temporary file,
@@ -20,7 +21,7 @@
 #include "common/unique_fd.h"
 #include "pki/hash.h"
 
-namespace sitechain::store {
+namespace sitechain::pki {
 
 class BlobStore final {
  public:
@@ -30,15 +31,15 @@ class BlobStore final {
   static Result<BlobStore> Open(const std::string& dir);
 
   // The file name of the blob with this digest: "<algorithm>-<hex>".
-  static std::string BlobName(const pki::Digest& digest);
+  static std::string BlobName(const Digest& digest);
 
   // Starts an upload hashed with `alg`. At most max_bytes may be appended (RESOURCE_EXHAUSTED
   // beyond, and the upload is spoiled).
-  Result<Writer> StartUpload(pki::HashAlgorithm alg, uint64_t max_bytes) const;
+  Result<Writer> StartUpload(HashAlgorithm alg, uint64_t max_bytes) const;
 
   // Opens the blob read-only. NOT_FOUND if there is none of that name.
-  Result<UniqueFd> Open(const pki::Digest& digest) const;
-  bool Contains(const pki::Digest& digest) const;
+  Result<UniqueFd> Open(const Digest& digest) const;
+  bool Contains(const Digest& digest) const;
   // Removes the blob; OK if it was already gone.
   Status Remove(const std::string& blob_name) const;
   // The names of every complete blob.
@@ -63,7 +64,7 @@ class BlobStore::Writer final {
 
   // Flushes and fsyncs the temporary file and returns the digest of everything appended. After
   // Finish only Commit (or destruction) is allowed.
-  Result<pki::Digest> Finish();
+  Result<Digest> Finish();
 
   // Renames the finished file to its digest name (replacing an identical blob if one exists)
   // and fsyncs the directory. Returns the blob name.
@@ -76,4 +77,4 @@ class BlobStore::Writer final {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace sitechain::store
+}  // namespace sitechain::pki

@@ -1,4 +1,4 @@
-#include "store/blob_store.h"
+#include "pki/blob_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +15,7 @@
 
 #include "common/files.h"
 
-namespace sitechain::store {
+namespace sitechain::pki {
 namespace {
 
 constexpr std::string_view kTmpDirName = "tmp";
@@ -42,11 +42,11 @@ bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'
 // True for "<algorithm>-<lower-case hex of the algorithm's digest size>", exactly as BlobName
 // spells it.
 bool LooksLikeBlobName(std::string_view name) {
-  for (pki::HashAlgorithm alg : {pki::HashAlgorithm::kSha256, pki::HashAlgorithm::kSha512}) {
-    std::string prefix = std::string(pki::HashAlgorithmName(alg)) + "-";
+  for (HashAlgorithm alg : {HashAlgorithm::kSha256, HashAlgorithm::kSha512}) {
+    std::string prefix = std::string(HashAlgorithmName(alg)) + "-";
     if (name.substr(0, prefix.size()) != prefix) continue;
     std::string_view hex = name.substr(prefix.size());
-    return hex.size() == 2 * pki::DigestSize(alg) &&
+    return hex.size() == 2 * DigestSize(alg) &&
            std::all_of(hex.begin(), hex.end(), IsLowerHex);
   }
   return false;
@@ -57,7 +57,7 @@ bool LooksLikeBlobName(std::string_view name) {
 // ---- Writer ----
 
 struct BlobStore::Writer::State {
-  State(UniqueFd f, std::string tmp, pki::HashAlgorithm alg, uint64_t max, std::string dir)
+  State(UniqueFd f, std::string tmp, HashAlgorithm alg, uint64_t max, std::string dir)
       : fd(std::move(f)),
         temp_path(std::move(tmp)),
         hasher(alg),
@@ -72,11 +72,11 @@ struct BlobStore::Writer::State {
 
   UniqueFd fd;            // open until Finish
   std::string temp_path;  // <dir>/tmp/upload-XXXXXX
-  pki::Hasher hasher;
+  Hasher hasher;
   uint64_t bytes = 0;
   uint64_t max_bytes;
   std::string blob_dir;
-  std::optional<pki::Digest> digest;  // set by Finish
+  std::optional<Digest> digest;  // set by Finish
   bool finished = false;
   bool committed = false;
   bool spoiled = false;  // refused or failed; only destruction is left
@@ -119,7 +119,7 @@ Status BlobStore::Writer::Append(std::span<const uint8_t> bytes) {
   return Status::Ok();
 }
 
-Result<pki::Digest> BlobStore::Writer::Finish() {
+Result<Digest> BlobStore::Writer::Finish() {
   if (!state_) return FailedPrecondition("the upload writer was moved from");
   State& s = *state_;
   if (s.spoiled) return FailedPrecondition("the upload was abandoned after an earlier error");
@@ -180,11 +180,11 @@ Result<BlobStore> BlobStore::Open(const std::string& dir) {
   return BlobStore(dir);
 }
 
-std::string BlobStore::BlobName(const pki::Digest& digest) {
-  return std::string(pki::HashAlgorithmName(digest.algorithm)) + "-" + digest.Hex();
+std::string BlobStore::BlobName(const Digest& digest) {
+  return std::string(HashAlgorithmName(digest.algorithm)) + "-" + digest.Hex();
 }
 
-Result<BlobStore::Writer> BlobStore::StartUpload(pki::HashAlgorithm alg, uint64_t max_bytes) const {
+Result<BlobStore::Writer> BlobStore::StartUpload(HashAlgorithm alg, uint64_t max_bytes) const {
   std::string tmpl = dir_ + "/" + std::string(kTmpDirName) + "/upload-XXXXXX";
   // mkostemp opens with O_RDWR | O_CREAT | O_EXCL, plus the flags given.
   UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
@@ -197,7 +197,7 @@ Result<BlobStore::Writer> BlobStore::StartUpload(pki::HashAlgorithm alg, uint64_
   return Writer(std::make_unique<Writer::State>(std::move(fd), tmpl, alg, max_bytes, dir_));
 }
 
-Result<UniqueFd> BlobStore::Open(const pki::Digest& digest) const {
+Result<UniqueFd> BlobStore::Open(const Digest& digest) const {
   std::string name = BlobName(digest);
   std::string path = dir_ + "/" + name;
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -208,7 +208,7 @@ Result<UniqueFd> BlobStore::Open(const pki::Digest& digest) const {
   return fd;
 }
 
-bool BlobStore::Contains(const pki::Digest& digest) const {
+bool BlobStore::Contains(const Digest& digest) const {
   struct stat st;
   std::string path = dir_ + "/" + BlobName(digest);
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -245,4 +245,4 @@ Result<std::vector<std::string>> BlobStore::List() const {
   return names;
 }
 
-}  // namespace sitechain::store
+}  // namespace sitechain::pki
