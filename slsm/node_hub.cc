@@ -1,0 +1,105 @@
+#include "slsm/node_hub.h"
+
+namespace sitechain::slsm {
+
+std::shared_ptr<NodeHub::Session> NodeHub::Attach(const std::string& node) {
+  auto session = std::make_shared<Session>(node, clock_.Now());
+  std::lock_guard lock(mu_);
+  if (shutting_down_) {
+    session->closed_ = true;
+    return session;
+  }
+  auto& slot = sessions_[node];
+  if (slot) {
+    slot->closed_ = true;
+    slot->cv_.notify_all();
+  }
+  slot = session;
+  return session;
+}
+
+void NodeHub::Detach(const std::shared_ptr<Session>& session) {
+  std::lock_guard lock(mu_);
+  session->closed_ = true;
+  session->cv_.notify_all();
+  auto it = sessions_.find(session->node());
+  if (it != sessions_.end() && it->second == session) sessions_.erase(it);
+}
+
+std::optional<NodeCommand> NodeHub::Next(Session& session, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  session.cv_.wait_for(lock, timeout, [&] { return session.closed_ || !session.queue_.empty(); });
+  if (session.closed_ || session.queue_.empty()) return std::nullopt;
+  NodeCommand command = std::move(session.queue_.front());
+  session.queue_.pop_front();
+  return command;
+}
+
+void NodeHub::Heartbeat(Session& session) {
+  std::lock_guard lock(mu_);
+  session.last_beat_ = clock_.Now();
+}
+
+bool NodeHub::closed(const Session& session) const {
+  std::lock_guard lock(mu_);
+  return session.closed_;
+}
+
+bool NodeHub::IsUpLocked(const Session& session) const {
+  return !session.closed_ && clock_.Now() - session.last_beat_ <= heartbeat_timeout_;
+}
+
+bool NodeHub::IsUp(const std::string& node) const {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(node);
+  return it != sessions_.end() && IsUpLocked(*it->second);
+}
+
+uint64_t NodeHub::UpCount() const {
+  std::lock_guard lock(mu_);
+  uint64_t n = 0;
+  for (const auto& [name, session] : sessions_) n += IsUpLocked(*session) ? 1 : 0;
+  return n;
+}
+
+uint64_t NodeHub::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+void NodeHub::Shutdown() {
+  std::lock_guard lock(mu_);
+  shutting_down_ = true;
+  for (auto& [name, session] : sessions_) {
+    session->closed_ = true;
+    session->cv_.notify_all();
+  }
+  sessions_.clear();
+}
+
+void NodeHub::Push(const std::string& node, NodeCommand command) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(node);
+  if (it == sessions_.end() || it->second->closed_) {
+    ++dropped_;
+    return;
+  }
+  it->second->queue_.push_back(std::move(command));
+  it->second->cv_.notify_all();
+}
+
+void NodeHub::Deploy(const std::string& node, const std::string& service,
+                     const std::string& digest) {
+  Push(node, {NodeCommand::Kind::kDeploy, {service}, digest, "", Seconds(0)});
+}
+
+void NodeHub::Stop(const std::string& node, const std::string& service, const std::string& reason) {
+  Push(node, {NodeCommand::Kind::kStop, {service}, "", reason, Seconds(0)});
+}
+
+void NodeHub::RenewNow(const std::string& node, const std::vector<std::string>& services,
+                       Seconds window) {
+  Push(node, {NodeCommand::Kind::kRenewNow, services, "", "", window});
+}
+
+}  // namespace sitechain::slsm

@@ -1,0 +1,97 @@
+#pragma once
+// The command streams of connected nodes. Every node keeps one Connect stream open; the gRPC
+// adapter attaches it here as a Session, writes what Next() hands it, and reports heartbeats.
+// NodeHub implements SiteService's NodeNotifier by queueing commands on the node's session; a
+// command for a node that is not connected is dropped (and counted), never waited on.
+//
+// A node is up while its session is attached and its last heartbeat is younger than
+// heartbeat_timeout; the time comes from the injected clock.
+//
+// Thread-safe: mu_ guards every session's queue and state.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "slsm/site_service.h"
+
+namespace sitechain::slsm {
+
+struct NodeCommand {
+  enum class Kind { kDeploy, kStop, kRenewNow };
+  Kind kind = Kind::kDeploy;
+  std::vector<std::string> services;  // one for deploy and stop
+  std::string digest;                 // deploy
+  std::string reason;                 // stop
+  Seconds window{0};                  // renew-now
+};
+
+class NodeHub final : public NodeNotifier {
+ public:
+  class Session;
+
+  NodeHub(const Clock& clock, Seconds heartbeat_timeout)
+      : clock_(clock), heartbeat_timeout_(heartbeat_timeout) {}
+  NodeHub(const NodeHub&) = delete;
+  NodeHub& operator=(const NodeHub&) = delete;
+
+  // Attaches a new stream for the node; an older stream of the same node is closed (the node
+  // reconnected, the old connection is dead).
+  std::shared_ptr<Session> Attach(const std::string& node);
+  // Detaches the session if it is still the node's current one.
+  void Detach(const std::shared_ptr<Session>& session);
+  // Blocks up to `timeout` for the session's next command. nullopt on timeout or when the
+  // session is closed (check closed()).
+  std::optional<NodeCommand> Next(Session& session, std::chrono::milliseconds timeout);
+  void Heartbeat(Session& session);
+  bool closed(const Session& session) const;
+
+  // Whether the node has a live stream with a recent heartbeat.
+  bool IsUp(const std::string& node) const;
+  uint64_t UpCount() const;
+  uint64_t dropped() const;  // commands for nodes that were not connected
+  // Closes every session (server shutdown).
+  void Shutdown();
+
+  // NodeNotifier
+  void Deploy(const std::string& node, const std::string& service,
+              const std::string& digest) override;
+  void Stop(const std::string& node, const std::string& service,
+            const std::string& reason) override;
+  void RenewNow(const std::string& node, const std::vector<std::string>& services,
+                Seconds window) override;
+
+ private:
+  void Push(const std::string& node, NodeCommand command);
+  bool IsUpLocked(const Session& session) const;  // requires mu_
+
+  const Clock& clock_;
+  const Seconds heartbeat_timeout_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  uint64_t dropped_ = 0;                                      // guarded by mu_
+  bool shutting_down_ = false;                                // guarded by mu_
+};
+
+class NodeHub::Session final {
+ public:
+  explicit Session(std::string node, TimePoint now) : node_(std::move(node)), last_beat_(now) {}
+  const std::string& node() const { return node_; }
+
+ private:
+  friend class NodeHub;
+  const std::string node_;
+  std::condition_variable cv_;
+  std::deque<NodeCommand> queue_;  // guarded by NodeHub::mu_
+  TimePoint last_beat_;            // guarded by NodeHub::mu_
+  bool closed_ = false;            // guarded by NodeHub::mu_
+};
+
+}  // namespace sitechain::slsm
