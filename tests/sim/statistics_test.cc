@@ -48,7 +48,7 @@ TEST(BoxStats, ConstantSampleHasNoOutliers) {
 }
 
 TEST(BoxStats, OutlierSampleKeepsTheExtremesAndIsBounded) {
-  std::vector<uint64_t> v(1000, 10);
+  std::vector<uint64_t> v(5000, 10);
   for (uint64_t i = 0; i < 500; ++i) v.push_back(1000 + i);  // 500 distinct outliers
   BoxStats s = ComputeBoxStats(v, 20);
   EXPECT_EQ(s.outliers, 500u);
