@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace sitechain {
 
@@ -35,5 +36,10 @@ Status SyncDirectory(const std::string& dir);
 // "<what> <path>: <strerror>" with the code errno suggests: ENOENT NOT_FOUND, EACCES/EPERM/EROFS
 // PERMISSION_DENIED, EEXIST ALREADY_EXISTS, ENOSPC/EDQUOT RESOURCE_EXHAUSTED, else UNAVAILABLE.
 Status ErrnoStatus(const std::string& what, const std::string& path, int err);
+
+// Takes an exclusive advisory lock on <dir>/serve.lock for as long as the returned descriptor is
+// open, so that only one server process serves a state directory. FAILED_PRECONDITION, naming
+// `server` ("store serve"), if another process holds it.
+Result<UniqueFd> LockDirectory(const std::string& dir, const std::string& server);
 
 }  // namespace sitechain

@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
 namespace sitechain {
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTlsOptions& options) {
@@ -40,6 +43,15 @@ std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTl
   args.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   args.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
   return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
+}
+
+std::shared_ptr<grpc::Channel> DialTlsUnverified(const std::string& target) {
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_verify_server_certs(false);
+  options.set_check_call_host(false);
+  options.set_certificate_verifier(
+      std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
+  return grpc::CreateChannel(target, grpc::experimental::TlsCredentials(options));
 }
 
 std::shared_ptr<grpc::Channel> DialUnix(const std::string& socket_path) {

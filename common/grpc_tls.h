@@ -48,6 +48,11 @@ inline constexpr size_t kDefaultMaxMessageBytes = 4 << 20;
 std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTlsOptions& options,
                                        size_t max_message_bytes = kDefaultMaxMessageBytes);
 
+// A TLS channel that does NOT verify the server: only for fetching a root certificate that the
+// caller then checks against a fingerprint it already holds (a node's first contact with its
+// site manager, like kubeadm's discovery hash). Nothing else may be believed over it.
+std::shared_ptr<grpc::Channel> DialTlsUnverified(const std::string& target);
+
 // A channel to a UNIX domain socket ("unix:" is added). No TLS: the socket's file permissions
 // are the access control.
 std::shared_ptr<grpc::Channel> DialUnix(const std::string& socket_path);

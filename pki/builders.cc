@@ -1,5 +1,7 @@
 #include "pki/builders.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "pki/issuer.h"
@@ -203,6 +205,18 @@ Result<TlsServerIdentity> BuildTlsServerIdentity(const TlsServerNames& names,
       Certificate cert,
       BuildTlsServerCertificate(key.PublicKeyDer(), names, root, root_key, lifetime, ctx));
   return TlsServerIdentity{std::move(cert), std::move(key)};
+}
+
+TlsServerNames SplitTlsNames(const std::vector<std::string>& names) {
+  TlsServerNames out;
+  for (const auto& n : names) {
+    in_addr v4{};
+    in6_addr v6{};
+    const bool ip =
+        ::inet_pton(AF_INET, n.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, n.c_str(), &v6) == 1;
+    (ip ? out.ips : out.dns).push_back(n);
+  }
+  return out;
 }
 
 }  // namespace sitechain::pki

@@ -106,6 +106,10 @@ struct TlsServerNames {
   std::vector<std::string> ips;
 };
 
+// Sorts names that clients dial into DNS names and IP addresses (IPv6 ones go to ips, and
+// BuildTlsServerCertificate refuses them with a clear message).
+TlsServerNames SplitTlsNames(const std::vector<std::string>& names);
+
 // A TLS server certificate for a sitechain network service (the store, the site manager),
 // issued by that service's root: CN=<first DNS name, else first IP>, OU=sitechain TLS server,
 // O=<root CN>; subjectAltName with every DNS name and IP; extKeyUsage serverAuth; keyUsage

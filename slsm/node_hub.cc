@@ -35,9 +35,14 @@ std::optional<NodeCommand> NodeHub::Next(Session& session, std::chrono::millisec
   return command;
 }
 
-void NodeHub::Heartbeat(Session& session) {
+void NodeHub::Heartbeat(Session& session, uint64_t counter) {
   std::lock_guard lock(mu_);
   session.last_beat_ = clock_.Now();
+  NodeCommand ack;
+  ack.kind = NodeCommand::Kind::kHeartbeatAck;
+  ack.heartbeat = counter;
+  session.queue_.push_back(std::move(ack));
+  session.cv_.notify_all();
 }
 
 bool NodeHub::closed(const Session& session) const {
@@ -90,16 +95,16 @@ void NodeHub::Push(const std::string& node, NodeCommand command) {
 
 void NodeHub::Deploy(const std::string& node, const std::string& service,
                      const std::string& digest) {
-  Push(node, {NodeCommand::Kind::kDeploy, {service}, digest, "", Seconds(0)});
+  Push(node, {NodeCommand::Kind::kDeploy, {service}, digest, "", Seconds(0), 0});
 }
 
 void NodeHub::Stop(const std::string& node, const std::string& service, const std::string& reason) {
-  Push(node, {NodeCommand::Kind::kStop, {service}, "", reason, Seconds(0)});
+  Push(node, {NodeCommand::Kind::kStop, {service}, "", reason, Seconds(0), 0});
 }
 
 void NodeHub::RenewNow(const std::string& node, const std::vector<std::string>& services,
                        Seconds window) {
-  Push(node, {NodeCommand::Kind::kRenewNow, services, "", "", window});
+  Push(node, {NodeCommand::Kind::kRenewNow, services, "", "", window, 0});
 }
 
 }  // namespace sitechain::slsm

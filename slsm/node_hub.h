@@ -25,12 +25,13 @@
 namespace sitechain::slsm {
 
 struct NodeCommand {
-  enum class Kind { kDeploy, kStop, kRenewNow };
+  enum class Kind { kDeploy, kStop, kRenewNow, kHeartbeatAck };
   Kind kind = Kind::kDeploy;
   std::vector<std::string> services;  // one for deploy and stop
   std::string digest;                 // deploy
   std::string reason;                 // stop
   Seconds window{0};                  // renew-now
+  uint64_t heartbeat = 0;             // heartbeat-ack: the counter acknowledged
 };
 
 class NodeHub final : public NodeNotifier {
@@ -50,7 +51,8 @@ class NodeHub final : public NodeNotifier {
   // Blocks up to `timeout` for the session's next command. nullopt on timeout or when the
   // session is closed (check closed()).
   std::optional<NodeCommand> Next(Session& session, std::chrono::milliseconds timeout);
-  void Heartbeat(Session& session);
+  // Records a heartbeat and queues its acknowledgement (the stream's one writer sends it).
+  void Heartbeat(Session& session, uint64_t counter);
   bool closed(const Session& session) const;
 
   // Whether the node has a live stream with a recent heartbeat.

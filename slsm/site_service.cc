@@ -8,6 +8,7 @@
 #include "common/hex.h"
 #include "common/time_format.h"
 #include "pki/csr.h"
+#include "pki/extensions.h"
 #include "pki/hash.h"
 #include "pki/profile.h"
 
@@ -67,6 +68,12 @@ Status SiteOptions::Validate() const {
   if (policy_push_window < Seconds(0)) return InvalidArgument("the push window must be >= 0");
   if (max_executable_bytes == 0 || max_policy_bytes == 0 || max_renewals_per_call == 0) {
     return InvalidArgument("the size limits must be positive");
+  }
+  // A larger limit would accept policies that no Cert_site can carry.
+  if (max_policy_bytes > pki::kMaxSitePolicyBytes) {
+    return InvalidArgument("the policy limit is at most " +
+                           std::to_string(pki::kMaxSitePolicyBytes) +
+                           " bytes (what a certificate's sitePolicy holds)");
   }
   return Status::Ok();
 }
@@ -319,11 +326,13 @@ Result<std::vector<InstanceRecord>> SiteService::Undeploy(const std::string& ser
   if (nodes.empty()) return InvalidArgument("name at least one node to undeploy from");
   std::lock_guard lock(mu_);
   std::vector<InstanceRecord> removed;
-  for (const auto& n : nodes) {
+  for (const auto& n : nodes) {  // all or nothing, as Deploy: check every node first
     SITECHAIN_ASSIGN_OR_RETURN(auto instance, db_.FindInstance(service, n));
-    SITECHAIN_RETURN_IF_ERROR(db_.DeleteInstance(service, n, clock_.Now()));
-    nodes_.Stop(n, service, "undeployed by the site admin");
     removed.push_back(std::move(instance));
+  }
+  for (const auto& i : removed) {
+    SITECHAIN_RETURN_IF_ERROR(db_.DeleteInstance(service, i.node, clock_.Now()));
+    nodes_.Stop(i.node, service, "undeployed by the site admin");
   }
   return removed;
 }

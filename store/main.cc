@@ -1,6 +1,5 @@
 // store: the sitechain app store. Parses the command line and hands over: `init` to StoreCa,
 // `serve` to StoreServer, the admin commands to admin_commands.h.
-#include <arpa/inet.h>
 #include <signal.h>
 
 #include <iostream>
@@ -8,6 +7,7 @@
 #include "common/cli.h"
 #include "common/log.h"
 #include "common/time_format.h"
+#include "pki/builders.h"
 #include "store/admin_commands.h"
 #include "store/server.h"
 #include "store/store_ca.h"
@@ -15,21 +15,6 @@
 using namespace sitechain;
 
 namespace {
-
-// Splits --tls-name values into DNS names and IP addresses (IPv6 ones are refused, with a clear
-// message, when the certificate is built).
-void SplitNames(const std::vector<std::string>& names, store::ServeOptions& opts) {
-  if (names.empty()) return;
-  opts.tls_dns_names.clear();
-  opts.tls_ip_addresses.clear();
-  for (const auto& n : names) {
-    in_addr v4{};
-    in6_addr v6{};
-    const bool ip =
-        ::inet_pton(AF_INET, n.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, n.c_str(), &v6) == 1;
-    (ip ? opts.tls_ip_addresses : opts.tls_dns_names).push_back(n);
-  }
-}
 
 // Serves until SIGINT or SIGTERM.
 int Serve(const store::ServeOptions& opts) {
@@ -172,7 +157,11 @@ int main(int argc, char** argv) {
   if (serve_cmd->parsed()) {
     if (Status s = InitLogging("store", log_level); !s.ok()) return ReportStatus("store", s);
     serve.passphrase = *passphrase;
-    SplitNames(tls_names, serve);
+    if (!tls_names.empty()) {
+      const pki::TlsServerNames names = pki::SplitTlsNames(tls_names);
+      serve.tls_dns_names = names.dns;
+      serve.tls_ip_addresses = names.ips;
+    }
     return Serve(serve);
   }
 

@@ -14,22 +14,6 @@
 #include "store/grpc_service.h"
 
 namespace sitechain::store {
-namespace {
-
-// An exclusive advisory lock on <dir>/serve.lock, held for the server's life.
-Result<int> LockStateDirectory(const std::string& dir) {
-  const std::string path = dir + "/serve.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Unavailable("cannot open " + path + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return FailedPrecondition("another 'store serve' is running on " + dir +
-                              "; only one process may serve a state directory");
-  }
-  return fd;
-}
-
-}  // namespace
 
 Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& options,
                                                         const Clock& clock, Random& rng) {
@@ -40,7 +24,7 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
   }
   std::unique_ptr<StoreServer> server(new StoreServer());
   SITECHAIN_ASSIGN_OR_RETURN(StoreCa ca, StoreCa::Open(options.dir, options.passphrase));
-  SITECHAIN_ASSIGN_OR_RETURN(server->lock_fd_, LockStateDirectory(options.dir));
+  SITECHAIN_ASSIGN_OR_RETURN(server->lock_, LockDirectory(options.dir, "store serve"));
   SITECHAIN_ASSIGN_OR_RETURN(StoreDatabase db, StoreDatabase::Open(options.dir + "/store.db"));
   SITECHAIN_ASSIGN_OR_RETURN(pki::BlobStore blobs, pki::BlobStore::Open(options.dir + "/blobs"));
   SITECHAIN_ASSIGN_OR_RETURN(auto tls,
@@ -97,7 +81,6 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
 
 StoreServer::~StoreServer() {
   Shutdown(std::chrono::milliseconds(0));
-  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 void StoreServer::Wait() {

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "store/store_service.h"
 
 namespace sitechain::store {
@@ -63,7 +64,7 @@ class StoreServer final {
  private:
   StoreServer() = default;
 
-  int lock_fd_ = -1;
+  UniqueFd lock_;  // <dir>/serve.lock, held while serving
   int port_ = 0;
   std::unique_ptr<StoreService> service_;
   std::unique_ptr<grpc::Service> public_service_, admin_service_;

@@ -1,0 +1,35 @@
+#pragma once
+// The site manager's configuration: <dir>/slsm.json, written by `slsm init` (site and store),
+// then an optional file given with --config whose keys override it. Both are JSON objects with
+// the keys below; an unknown key or a bad value is INVALID_ARGUMENT naming it (docs/operations.md
+// lists them with their defaults). Durations are strings such as "5000s", "24h", "7d".
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "slsm/site_service.h"
+
+namespace sitechain::slsm {
+
+struct SlsmConfig {
+  std::string site;                       // informational; the site root is the truth
+  std::string store;                      // host:port of the app store
+  std::string listen = "127.0.0.1:7444";  // host:port of the node-facing TLS service
+  std::string admin_socket;               // default <dir>/admin.sock
+  // Names the TLS server certificate carries (DNS names and IPv4 addresses nodes dial).
+  std::vector<std::string> tls_names = {"localhost", "127.0.0.1"};
+  Seconds tls_lifetime{90 * 86400};
+  Seconds heartbeat_timeout{15};  // a node without a heartbeat this long is down
+  std::string log_level = "info";
+  std::string ready_file;  // written once serving: {address, port, admin_socket, site_root}
+  SiteOptions site_options;
+};
+
+// Reads <dir>/slsm.json and then `override_path` (if not empty) over it, and validates.
+Result<SlsmConfig> LoadConfig(const std::string& dir, const std::string& override_path);
+// Writes <dir>/slsm.json with the site and store (write-then-rename).
+Status WriteInitialConfig(const std::string& dir, const std::string& site,
+                          const std::string& store);
+
+}  // namespace sitechain::slsm
