@@ -27,8 +27,8 @@ Status ModelConfig::Validate() const {
   if (services == 0) return InvalidArgument("services must be at least 1");
   if (services_per_node == 0) return InvalidArgument("services per node must be at least 1");
   if (duration <= Seconds(0)) return InvalidArgument("duration must be positive");
-  if (duration > Seconds(int64_t{100} * 365 * 86400)) {
-    return InvalidArgument("duration must be at most 100 years");
+  if (duration > Seconds(int64_t{30} * 365 * 86400)) {
+    return InvalidArgument("duration must be at most 30 years");
   }
   if (lifetime < Seconds(2)) return InvalidArgument("lifetime must be at least 2 s");
   if (start_spread < Seconds(0)) return InvalidArgument("start spread must not be negative");
@@ -398,27 +398,27 @@ RunResult Model::Run() {
                 EventKind::kPolicyChange, 0, 0);
   }
 
-  while (!queue_.empty() && queue_.Top().time < end_) {
+  while (!queue_.empty() && queue_.TopTime() < end_) {
     const Event e = queue_.Pop();
     ++result_.events;
     clock_.AdvanceTo(e.time);
     switch (e.kind) {
       case EventKind::kAttempt:
-        if (e.generation != services_[e.target].generation) {
+        if (e.generation != (services_[e.target].generation & kGenerationMask)) {
           ++result_.stale_events;
           break;
         }
         OnAttempt(e.target, e.time);
         break;
       case EventKind::kDrop:
-        if (e.generation != nodes_[e.target].generation) {
+        if (e.generation != (nodes_[e.target].generation & kGenerationMask)) {
           ++result_.stale_events;
           break;
         }
         OnDrop(e.target, e.time);
         break;
       case EventKind::kReconnect:
-        if (e.generation != nodes_[e.target].generation) {
+        if (e.generation != (nodes_[e.target].generation & kGenerationMask)) {
           ++result_.stale_events;
           break;
         }
