@@ -1,0 +1,280 @@
+#include "nlsm/site_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include "common/grpc_status.h"
+#include "common/grpc_tls.h"
+#include "pki/csr.h"
+#include "sitechain/v1/site.grpc.pb.h"
+
+namespace sitechain::nlsm {
+namespace {
+
+std::string AsBytes(std::span<const uint8_t> der) { return std::string(der.begin(), der.end()); }
+std::vector<uint8_t> BytesOf(const std::string& s) { return {s.begin(), s.end()}; }
+
+void SetDeadline(grpc::ClientContext& context, Seconds timeout) {
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+// The slsm's refusal, or UNAVAILABLE naming the address when it could not be reached.
+Status CallStatus(const grpc::Status& status, const std::string& address) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return Unavailable("cannot reach the site manager at " + address + ": " +
+                       status.error_message());
+  }
+  return FromGrpcStatus(status);
+}
+
+Status StatusFromCode(int32_t code, const std::string& message) {
+  return code == 0 ? Status::Ok()
+                   : FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), message));
+}
+
+Command FromProto(const v1::NodeCommand& in) {
+  Command c;
+  switch (in.kind_case()) {
+    case v1::NodeCommand::kDeploy:
+      c.kind = Command::Kind::kDeploy;
+      c.services = {in.deploy().service()};
+      c.digest = in.deploy().digest();
+      break;
+    case v1::NodeCommand::kStop:
+      c.kind = Command::Kind::kStop;
+      c.services = {in.stop().service()};
+      c.reason = in.stop().reason();
+      break;
+    case v1::NodeCommand::kRenewNow:
+      c.kind = Command::Kind::kRenewNow;
+      c.services = {in.renew_now().services().begin(), in.renew_now().services().end()};
+      c.window = Seconds(in.renew_now().window_seconds());
+      break;
+    default:
+      c.kind = Command::Kind::kHeartbeatAck;
+      c.heartbeat = in.heartbeat_ack();
+      break;
+  }
+  return c;
+}
+
+void ToProto(const InstanceReport& in, v1::InstanceStatus* out) {
+  out->set_service(in.service);
+  out->set_state(in.state);
+  out->set_detail(in.detail);
+}
+
+class GrpcCommandStream final : public CommandStream {
+ public:
+  GrpcCommandStream(
+      std::unique_ptr<grpc::ClientContext> context,
+      std::unique_ptr<grpc::ClientReaderWriter<v1::NodeMessage, v1::NodeCommand>> stream,
+      std::string address)
+      : context_(std::move(context)), stream_(std::move(stream)), address_(std::move(address)) {}
+  ~GrpcCommandStream() override { (void)Close(); }
+
+  std::optional<Command> Next() override {
+    v1::NodeCommand command;
+    if (!stream_->Read(&command)) return std::nullopt;
+    return FromProto(command);
+  }
+  bool SendHeartbeat(uint64_t counter) override {
+    v1::NodeMessage m;
+    m.set_heartbeat(counter);
+    return Write(m);
+  }
+  bool SendInstance(const InstanceReport& report) override {
+    v1::NodeMessage m;
+    ToProto(report, m.mutable_instance());
+    return Write(m);
+  }
+  Status Close() override {
+    std::lock_guard lock(mu_);
+    if (closed_) return final_;
+    closed_ = true;
+    context_->TryCancel();
+    final_ = CallStatus(stream_->Finish(), address_);
+    return final_;
+  }
+
+ private:
+  bool Write(const v1::NodeMessage& m) {
+    std::lock_guard lock(mu_);
+    return !closed_ && stream_->Write(m);
+  }
+
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::NodeMessage, v1::NodeCommand>> stream_;
+  const std::string address_;
+  std::mutex mu_;  // one writer at a time; guards closed_ and final_
+  bool closed_ = false;
+  Status final_;
+};
+
+}  // namespace
+
+struct GrpcSiteClient::Impl {
+  std::string address;
+  Seconds timeout;
+  std::unique_ptr<v1::Site::Stub> stub;
+};
+
+GrpcSiteClient::GrpcSiteClient(const std::string& address, const NodeIdentity& identity,
+                               Random& rng, Seconds call_timeout)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->address = address;
+  impl_->timeout = call_timeout;
+  impl_->stub =
+      v1::Site::NewStub(DialTls(address, {identity.site_root.ToPem(), identity.certificate.ToPem(),
+                                          identity.key.ToPem(std::nullopt, rng)}));
+}
+
+GrpcSiteClient::~GrpcSiteClient() = default;
+
+Result<std::vector<RenewalOutcome>> GrpcSiteClient::Renew(
+    const std::vector<RenewalEntry>& entries) {
+  v1::RenewRequest request;
+  for (const auto& e : entries) {
+    auto* i = request.add_instances();
+    i->set_service(e.service);
+    i->set_csr_der(AsBytes(e.csr_der));
+  }
+  grpc::ClientContext context;
+  SetDeadline(context, impl_->timeout);
+  v1::RenewResponse response;
+  const grpc::Status status = impl_->stub->Renew(&context, request, &response);
+  if (!status.ok()) return CallStatus(status, impl_->address);
+  std::vector<RenewalOutcome> out;
+  for (const auto& c : response.certificates()) {
+    out.push_back({c.service(), StatusFromCode(c.code(), c.message()), BytesOf(c.cert_site_der()),
+                   FromUnixSeconds(c.renew_after()), FromUnixSeconds(c.renew_before())});
+  }
+  return out;
+}
+
+Status GrpcSiteClient::FetchPackage(
+    const std::string& service, const std::function<Status(const PackageHeader&)>& on_header,
+    const std::function<Status(std::span<const uint8_t>)>& on_chunk) {
+  grpc::ClientContext context;
+  SetDeadline(context, impl_->timeout * 20);  // packages may be large
+  v1::FetchPackageRequest request;
+  request.set_service(service);
+  auto reader = impl_->stub->FetchPackage(&context, request);
+  v1::FetchPackageResponse message;
+  bool header_seen = false;
+  Status failure;
+  while (failure.ok() && reader->Read(&message)) {
+    if (message.has_header()) {
+      if (header_seen) {
+        failure = DataLoss("the site manager sent two package headers");
+        break;
+      }
+      header_seen = true;
+      const auto& h = message.header();
+      failure = on_header({h.service(), h.name(), h.version(), h.release_counter(),
+                           h.digest_algorithm(), h.digest(), h.size(), BytesOf(h.cert_dev_der()),
+                           BytesOf(h.cert_store_der()), BytesOf(h.developer_certificate_der())});
+    } else if (!header_seen) {
+      failure = DataLoss("the site manager sent data before the package header");
+    } else {
+      const std::string& chunk = message.chunk();
+      failure = on_chunk({reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
+    }
+  }
+  if (!failure.ok()) {
+    context.TryCancel();
+    (void)reader->Finish();
+    return failure;
+  }
+  SITECHAIN_RETURN_IF_ERROR(CallStatus(reader->Finish(), impl_->address));
+  if (!header_seen) return DataLoss("the site manager's reply carried no package");
+  return Status::Ok();
+}
+
+Result<pki::Certificate> GrpcSiteClient::RenewNode(std::span<const uint8_t> csr_der) {
+  v1::RenewNodeRequest request;
+  request.set_csr_der(AsBytes(csr_der));
+  grpc::ClientContext context;
+  SetDeadline(context, impl_->timeout);
+  v1::RenewNodeResponse response;
+  const grpc::Status status = impl_->stub->RenewNode(&context, request, &response);
+  if (!status.ok()) return CallStatus(status, impl_->address);
+  return pki::Certificate::FromDer(BytesOf(response.node_certificate_der()));
+}
+
+Result<std::unique_ptr<CommandStream>> GrpcSiteClient::Connect(
+    const std::vector<InstanceReport>& hello) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  auto stream = impl_->stub->Connect(context.get());
+  v1::NodeMessage message;
+  auto* h = message.mutable_hello();
+  for (const auto& r : hello) ToProto(r, h->add_instances());
+  if (!stream->Write(message)) {
+    context->TryCancel();
+    return CallStatus(stream->Finish(), impl_->address);
+  }
+  return std::unique_ptr<CommandStream>(
+      new GrpcCommandStream(std::move(context), std::move(stream), impl_->address));
+}
+
+Result<std::string> TokenFingerprint(const std::string& token) {
+  const size_t dot = token.rfind('.');
+  if (dot == std::string::npos || token.size() - dot - 1 != 64) {
+    return InvalidArgument(
+        "malformed join token (expected <id>.<secret>.<site root sha256>); ask the site admin "
+        "for one (slsm tokens create NODE)");
+  }
+  return token.substr(dot + 1);
+}
+
+namespace {
+
+// Asks whoever answers at address for the site root; nothing about the answer is believed yet.
+Result<pki::Certificate> FetchUnverifiedRoot(const std::string& address, Seconds timeout) {
+  auto stub = v1::Site::NewStub(DialTlsUnverified(address));
+  grpc::ClientContext context;
+  SetDeadline(context, timeout);
+  v1::GetSiteRootResponse response;
+  const grpc::Status status = stub->GetSiteRoot(&context, {}, &response);
+  if (!status.ok()) return CallStatus(status, address);
+  return pki::Certificate::FromDer(BytesOf(response.site_root_der()));
+}
+
+}  // namespace
+
+Result<NodeIdentity> Enroll(const std::string& address, const std::string& token,
+                            const std::string& node, pki::PrivateKey node_key, Random& rng,
+                            Seconds timeout) {
+  SITECHAIN_ASSIGN_OR_RETURN(std::string fingerprint, TokenFingerprint(token));
+  SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate site_root, FetchUnverifiedRoot(address, timeout));
+  if (site_root.Sha256Fingerprint() != fingerprint) {
+    return Unauthenticated("the server at " + address + " presented a site root with SHA-256 " +
+                           site_root.Sha256Fingerprint() + ", but the join token names " +
+                           fingerprint +
+                           ": this is not your site manager (or the token is for "
+                           "another site); nothing was sent");
+  }
+  // From here on the server must prove it holds a certificate under that root.
+  SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::Create(node_key, node, rng));
+  auto stub = v1::Site::NewStub(DialTls(address, {site_root.ToPem(), std::nullopt, std::nullopt}));
+  grpc::ClientContext context;
+  SetDeadline(context, timeout);
+  v1::EnrollRequest request;
+  request.set_token(token);
+  request.set_node(node);
+  request.set_csr_der(AsBytes(csr.ToDer()));
+  v1::EnrollResponse response;
+  const grpc::Status status = stub->Enroll(&context, request, &response);
+  if (!status.ok()) return CallStatus(status, address);
+  SITECHAIN_ASSIGN_OR_RETURN(auto cert,
+                             pki::Certificate::FromDer(BytesOf(response.node_certificate_der())));
+  if (cert.PublicKeyDer() != node_key.PublicKeyDer() || !cert.SignatureVerifiesWith(site_root)) {
+    return DataLoss(
+        "the site manager returned a node certificate that is not for this key or "
+        "not signed by the site root");
+  }
+  return NodeIdentity{std::move(cert), std::move(node_key), std::move(site_root)};
+}
+
+}  // namespace sitechain::nlsm
