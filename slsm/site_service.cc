@@ -175,7 +175,15 @@ Result<ReleaseRecord> SiteService::CommitInstall(const ReleaseHeader& h,
     }
     return why;
   };
-  SITECHAIN_ASSIGN_OR_RETURN(uint64_t highest, db_.HighestReleaseCounter(h.name));
+  auto highest_or = db_.HighestReleaseCounter(h.name);
+  if (!highest_or.ok()) return discard(highest_or.status());
+  const uint64_t highest = *highest_or;
+  // 0 is a valid counter: whether the name has a release is the service's existence.
+  auto existing = db_.FindService(h.name);
+  if (!existing.ok() && existing.status().code() != StatusCode::kNotFound) {
+    return discard(existing.status());
+  }
+  const bool installed_before = existing.ok();
   auto fd = packages_.Open(digest);
   if (!fd.ok()) return discard(fd.status());
   pki::ChainInput input;
@@ -184,7 +192,7 @@ Result<ReleaseRecord> SiteService::CommitInstall(const ReleaseHeader& h,
   input.cert_dev = cert_dev;
   input.cert_store = cert_store;
   input.executable_fd = fd->get();
-  if (highest > 0) input.highest_release_counter = highest;
+  if (installed_before) input.highest_release_counter = highest;
   const pki::Verification v = verifier_.Verify(input);
   if (!v.ok()) {
     return discard(InvalidArgument("release " + h.name + " " + h.version + " does not verify: " +
@@ -195,7 +203,7 @@ Result<ReleaseRecord> SiteService::CommitInstall(const ReleaseHeader& h,
     return discard(InvalidArgument("the store's description of " + h.name + " " + h.version +
                                    " does not match its certificates"));
   }
-  if (highest > 0 && v.release->release_counter == highest) {
+  if (installed_before && v.release->release_counter == highest) {
     return discard(FailedPrecondition("release counter " + std::to_string(highest) + " of " +
                                       h.name + " is already installed under another version"));
   }
