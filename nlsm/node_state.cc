@@ -1,0 +1,71 @@
+#include "nlsm/node_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+#include "pki/profile.h"
+#include "pki/verifier.h"
+
+namespace sitechain::nlsm {
+
+Result<NodeIdentity> EnrollNode(const EnrollOptions& o, const Clock& clock, Random& rng) {
+  SITECHAIN_RETURN_IF_ERROR(pki::ValidateIdentifier("node name", o.node));
+  if (PathExists(o.dir + "/nlsm.json") || PathExists(o.dir + "/node.key")) {
+    return AlreadyExists(o.dir + " already holds an enrolled node; use another --dir");
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::Certificate::Load(o.store_root_path));
+  const pki::Verifier verifier(clock);
+  if (auto v = verifier.VerifyIssuedBy(store_root, pki::CertRole::kStoreRoot, store_root);
+      !v.ok()) {
+    return InvalidArgument(o.store_root_path +
+                           " is not a valid store root: " + v.failure->ToString());
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(pki::KeyType type, pki::ParseKeyType(o.key_type));
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(o.dir, 0700));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      NodeIdentity identity,
+      Enroll(o.slsm, o.token, o.node, pki::PrivateKey::Generate(type, rng), rng));
+  // The key first: a crash before the config leaves a directory `enroll` refuses, never a
+  // certificate without its key.
+  SITECHAIN_RETURN_IF_ERROR(identity.key.Save(o.dir + "/node.key", std::nullopt, rng));
+  SITECHAIN_RETURN_IF_ERROR(identity.certificate.Save(o.dir + "/node.pem"));
+  SITECHAIN_RETURN_IF_ERROR(identity.site_root.Save(o.dir + "/site-root.pem"));
+  SITECHAIN_RETURN_IF_ERROR(store_root.Save(o.dir + "/store-root.pem"));
+  const nlohmann::json config = {{"node", o.node}, {"slsm", o.slsm}};
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(o.dir + "/nlsm.json", config.dump(2) + "\n", 0644));
+  return identity;
+}
+
+Result<NodeFiles> LoadNode(const std::string& dir) {
+  const std::string config_path = dir + "/nlsm.json";
+  if (!PathExists(config_path)) {
+    return FailedPrecondition(dir + " holds no enrolled node; run nlsm enroll --dir " + dir);
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(config_path, 64 << 10));
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    return DataLoss(config_path + " is not valid JSON: " + e.what());
+  }
+  if (!config.is_object() || !config.contains("node") || !config["node"].is_string() ||
+      !config.contains("slsm") || !config["slsm"].is_string()) {
+    return DataLoss(config_path + " lacks the node name or the slsm address");
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(auto key, pki::PrivateKey::Load(dir + "/node.key", std::nullopt));
+  SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::Load(dir + "/node.pem"));
+  SITECHAIN_ASSIGN_OR_RETURN(auto site_root, pki::Certificate::Load(dir + "/site-root.pem"));
+  SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::Certificate::Load(dir + "/store-root.pem"));
+  if (cert.PublicKeyDer() != key.PublicKeyDer()) {
+    return DataLoss(dir + "/node.pem is not for the key in " + dir + "/node.key");
+  }
+  return NodeFiles{config["node"].get<std::string>(), config["slsm"].get<std::string>(),
+                   NodeIdentity{std::move(cert), std::move(key), std::move(site_root)},
+                   std::move(store_root)};
+}
+
+Status SaveNodeCertificate(const std::string& dir, const pki::Certificate& certificate) {
+  return certificate.Save(dir + "/node.pem");
+}
+
+}  // namespace sitechain::nlsm
