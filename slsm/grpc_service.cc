@@ -80,10 +80,15 @@ grpc::Status SiteGrpcService::Connect(
     v1::NodeMessage message;
     while (stream->Read(&message)) {
       if (message.has_hello()) {
+        std::vector<std::string> reported;
         for (const auto& i : message.hello().instances()) {
           service_.ReportInstance(node->name, i.service(), i.state(), i.detail());
+          reported.push_back(i.service());
         }
         hub_.Heartbeat(*session, 0);
+        if (Status s = service_.Reconcile(node->name, reported); !s.ok()) {
+          spdlog::error("cannot reconcile node={}: {}", node->name, s.ToString());
+        }
       } else if (message.has_instance()) {
         const auto& i = message.instance();
         service_.ReportInstance(node->name, i.service(), i.state(), i.detail());

@@ -555,6 +555,23 @@ void SiteService::NodeSeen(const std::string& node) {
   (void)db_.TouchNode(node, clock_.Now());
 }
 
+Status SiteService::Reconcile(const std::string& node,
+                              const std::vector<std::string>& reported_services) {
+  std::lock_guard lock(mu_);
+  SITECHAIN_ASSIGN_OR_RETURN(auto instances, db_.ListInstances("", node));
+  std::set<std::string> should_run;
+  for (const auto& i : instances) {
+    SITECHAIN_ASSIGN_OR_RETURN(auto release, ReleaseOfService(i.service));
+    if (release.revoked) continue;
+    should_run.insert(i.service);
+    nodes_.Deploy(node, i.service, release.digest);
+  }
+  for (const auto& s : reported_services) {
+    if (!should_run.contains(s)) nodes_.Stop(node, s, "not deployed to this node (any more)");
+  }
+  return Status::Ok();
+}
+
 // --- store feed ------------------------------------------------------------------------------
 
 Status SiteService::StopEverywhere(const std::string& service, const std::string& reason) {

@@ -194,6 +194,10 @@ class SiteService final {
   void ReportInstance(const std::string& node, const std::string& service, const std::string& state,
                       const std::string& detail);
   void NodeSeen(const std::string& node);
+  // A node (re)connected and said what it runs: push Deploy for each instance it should run
+  // (it may have missed commands while away) and Stop for each service it reports that is not
+  // deployed to it any more or whose release was revoked.
+  Status Reconcile(const std::string& node, const std::vector<std::string>& reported_services);
 
   // --- store feed
   struct StoreRevocation {
