@@ -5,97 +5,36 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
-#include "common/time_format.h"
+#include "common/json_config.h"
 
 namespace sitechain::slsm {
 namespace {
 
-using Json = nlohmann::json;
-using Setter = std::function<Status(const Json&)>;
-
-Status Expect(bool ok, const std::string& key, const std::string& what) {
-  return ok ? Status::Ok() : InvalidArgument("config key '" + key + "' must be " + what);
-}
-
-Setter String(const std::string& key, std::string& out) {
-  return [&out, key](const Json& v) -> Status {
-    SITECHAIN_RETURN_IF_ERROR(Expect(v.is_string(), key, "a string"));
-    out = v.get<std::string>();
-    return Status::Ok();
-  };
-}
-
-Setter Duration(const std::string& key, Seconds& out) {
-  return [&out, key](const Json& v) -> Status {
-    SITECHAIN_RETURN_IF_ERROR(Expect(v.is_string(), key, "a duration string such as \"5000s\""));
-    auto d = ParseDuration(v.get<std::string>());
-    if (!d.ok()) return d.status().WithContext("config key '" + key + "'");
-    out = *d;
-    return Status::Ok();
-  };
-}
-
-template <typename Number>
-Setter NumberOf(const std::string& key, Number& out) {
-  return [&out, key](const Json& v) -> Status {
-    SITECHAIN_RETURN_IF_ERROR(
-        Expect(v.is_number() && v.get<double>() >= 0, key, "a non-negative number"));
-    out = v.get<Number>();
-    return Status::Ok();
-  };
-}
-
 Status Apply(const std::string& path, SlsmConfig& c) {
-  SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, 64 << 10));
-  Json json;
-  try {
-    json = Json::parse(text);
-  } catch (const Json::exception& e) {
-    return InvalidArgument(path + " is not valid JSON: " + e.what());
-  }
-  if (!json.is_object()) return InvalidArgument(path + " must hold a JSON object");
   SiteOptions& o = c.site_options;
-  const std::map<std::string, Setter> setters = {
-      {"site", String("site", c.site)},
-      {"store", String("store", c.store)},
-      {"listen", String("listen", c.listen)},
-      {"admin_socket", String("admin_socket", c.admin_socket)},
-      {"tls_names",
-       [&c](const Json& v) -> Status {
-         SITECHAIN_RETURN_IF_ERROR(Expect(v.is_array(), "tls_names", "an array of strings"));
-         c.tls_names.clear();
-         for (const auto& n : v) {
-           SITECHAIN_RETURN_IF_ERROR(Expect(n.is_string(), "tls_names", "an array of strings"));
-           c.tls_names.push_back(n.get<std::string>());
-         }
-         return Status::Ok();
-       }},
-      {"tls_lifetime", Duration("tls_lifetime", c.tls_lifetime)},
-      {"heartbeat_timeout", Duration("heartbeat_timeout", c.heartbeat_timeout)},
-      {"log_level", String("log_level", c.log_level)},
-      {"ready_file", String("ready_file", c.ready_file)},
-      {"cert_site_lifetime", Duration("cert_site_lifetime", o.cert_site_lifetime)},
-      {"node_lifetime", Duration("node_lifetime", o.node_lifetime)},
-      {"default_token_ttl", Duration("default_token_ttl", o.default_token_ttl)},
-      {"max_token_ttl", Duration("max_token_ttl", o.max_token_ttl)},
-      {"renew_window_start", NumberOf("renew_window_start", o.renew_window_start)},
-      {"renew_window_end", NumberOf("renew_window_end", o.renew_window_end)},
-      {"max_issuance_per_second", NumberOf("max_issuance_per_second", o.max_issuance_per_second)},
-      {"issuance_burst", NumberOf("issuance_burst", o.issuance_burst)},
-      {"policy_push_window", Duration("policy_push_window", o.policy_push_window)},
-      {"max_executable_bytes", NumberOf("max_executable_bytes", o.max_executable_bytes)},
-      {"max_policy_bytes", NumberOf("max_policy_bytes", o.max_policy_bytes)},
-      {"clock_skew", Duration("clock_skew", o.verify.clock_skew)},
-  };
-  for (const auto& [key, value] : json.items()) {
-    auto it = setters.find(key);
-    if (it == setters.end()) {
-      return InvalidArgument(path + ": unknown config key '" + key +
-                             "' (docs/operations.md lists the keys)");
-    }
-    if (Status s = it->second(value); !s.ok()) return s.WithContext(path);
-  }
-  return Status::Ok();
+  JsonConfigKeys keys;
+  keys.String("site", c.site);
+  keys.String("store", c.store);
+  keys.String("listen", c.listen);
+  keys.String("admin_socket", c.admin_socket);
+  keys.Strings("tls_names", c.tls_names);
+  keys.Duration("tls_lifetime", c.tls_lifetime);
+  keys.Duration("heartbeat_timeout", c.heartbeat_timeout);
+  keys.String("log_level", c.log_level);
+  keys.String("ready_file", c.ready_file);
+  keys.Duration("cert_site_lifetime", o.cert_site_lifetime);
+  keys.Duration("node_lifetime", o.node_lifetime);
+  keys.Duration("default_token_ttl", o.default_token_ttl);
+  keys.Duration("max_token_ttl", o.max_token_ttl);
+  keys.Number("renew_window_start", o.renew_window_start);
+  keys.Number("renew_window_end", o.renew_window_end);
+  keys.Number("max_issuance_per_second", o.max_issuance_per_second);
+  keys.Number("issuance_burst", o.issuance_burst);
+  keys.Duration("policy_push_window", o.policy_push_window);
+  keys.Unsigned("max_executable_bytes", o.max_executable_bytes);
+  keys.Unsigned("max_policy_bytes", o.max_policy_bytes);
+  keys.Duration("clock_skew", o.verify.clock_skew);
+  return keys.ApplyFile(path);
 }
 
 }  // namespace
@@ -120,7 +59,7 @@ Result<SlsmConfig> LoadConfig(const std::string& dir, const std::string& overrid
 
 Status WriteInitialConfig(const std::string& dir, const std::string& site,
                           const std::string& store) {
-  const Json json = {{"site", site}, {"store", store}};
+  const nlohmann::json json = {{"site", site}, {"store", store}};
   return WriteFileAtomic(dir + "/slsm.json", json.dump(2) + "\n", 0644, false);
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "common/hex.h"
 #include "common/time_format.h"
@@ -42,6 +43,13 @@ Result<std::string> CompactPolicy(const std::string& text, size_t max_bytes) {
   std::string compact = json.dump();
   if (compact.size() > max_bytes) return InvalidArgument("the compact policy is too large");
   return compact;
+}
+
+// 100 -> "100", 2.5 -> "2.5".
+std::string FormatRate(double rate) {
+  std::ostringstream out;
+  out << rate;
+  return out.str();
 }
 
 std::string JoinTokenHash(std::string_view id, std::string_view secret) {
@@ -510,7 +518,7 @@ Result<RenewalResult> SiteService::IssueOne(const NodeRecord& node, const Renewa
     out.renew_after = now + wait;
     out.renew_before = now + wait + options_.policy_push_window;
     return refuse(ResourceExhausted("the site issues at most " +
-                                    std::to_string(options_.max_issuance_per_second) +
+                                    FormatRate(options_.max_issuance_per_second) +
                                     " certificates per second; retry after the suggested time"));
   }
   SITECHAIN_ASSIGN_OR_RETURN(auto cert_store, pki::Certificate::FromPem(release.cert_store_pem));
