@@ -1,0 +1,181 @@
+#include "nlsm/launch_policy.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
+
+namespace sitechain::nlsm {
+namespace {
+
+using nlohmann::json;
+
+std::string Quote(std::string_view s);
+
+Status Refuse(std::string_view key, const std::string& why) {
+  return InvalidArgument("site policy: " + Quote(key) + ": " + why +
+                         " (a policy the node cannot honour)");
+}
+
+// The JSON type name as a person would say it.
+std::string TypeName(const json& j) {
+  if (j.is_number()) return "a number";
+  if (j.is_boolean()) return "a boolean";
+  if (j.is_null()) return "null";
+  if (j.is_string()) return "a string";
+  if (j.is_array()) return "an array";
+  return "an object";
+}
+
+bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// Shows a (possibly hostile) string in a message: quoted, at most 40 bytes.
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s.substr(0, 40)) {
+    out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return out + (s.size() > 40 ? "...\"" : "\"");
+}
+
+Status ParseArgs(const json& j, std::vector<std::string>& out) {
+  if (!j.is_array()) return Refuse("args", "must be an array of strings, not " + TypeName(j));
+  if (j.size() > kMaxPolicyArgs) {
+    return Refuse("args", "has " + std::to_string(j.size()) + " elements, at most " +
+                              std::to_string(kMaxPolicyArgs) + " are allowed");
+  }
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string key = "args[" + std::to_string(i) + "]";
+    if (!j[i].is_string()) return Refuse(key, "must be a string, not " + TypeName(j[i]));
+    const auto& s = j[i].get_ref<const std::string&>();
+    if (HasNul(s)) return Refuse(key, "contains a NUL character");
+    out.push_back(s);
+  }
+  return Status::Ok();
+}
+
+Status ParseEnv(const json& j, std::map<std::string, std::string>& out) {
+  if (!j.is_object()) {
+    return Refuse("env", "must be an object of string values, not " + TypeName(j));
+  }
+  if (j.size() > kMaxPolicyEnv) {
+    return Refuse("env", "has " + std::to_string(j.size()) + " variables, at most " +
+                             std::to_string(kMaxPolicyEnv) + " are allowed");
+  }
+  for (const auto& [name, value] : j.items()) {
+    if (Status s = CheckPolicyEnvName(name); !s.ok()) return Refuse("env", s.message());
+    const std::string key = "env." + name;
+    if (!value.is_string()) return Refuse(key, "must be a string, not " + TypeName(value));
+    const auto& v = value.get_ref<const std::string&>();
+    if (HasNul(v)) return Refuse(key, "contains a NUL character");
+    out.emplace(name, v);
+  }
+  return Status::Ok();
+}
+
+Status ParseRestart(const json& j, RestartPolicy& out) {
+  if (!j.is_string()) return Refuse("restart", "must be a string, not " + TypeName(j));
+  auto parsed = ParseRestartPolicy(j.get_ref<const std::string&>());
+  if (!parsed.ok()) return Refuse("restart", parsed.status().message());
+  out = *parsed;
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view RestartPolicyName(RestartPolicy policy) {
+  switch (policy) {
+    case RestartPolicy::kAlways:
+      return "always";
+    case RestartPolicy::kOnFailure:
+      return "on-failure";
+    case RestartPolicy::kNever:
+      return "never";
+  }
+  return "?";
+}
+
+Result<RestartPolicy> ParseRestartPolicy(std::string_view name) {
+  for (auto p : {RestartPolicy::kAlways, RestartPolicy::kOnFailure, RestartPolicy::kNever}) {
+    if (name == RestartPolicyName(p)) return p;
+  }
+  return InvalidArgument("unknown restart policy " + Quote(name) +
+                         " (expected always, on-failure or never)");
+}
+
+Status CheckPolicyEnvName(std::string_view name) {
+  if (name.empty()) return InvalidArgument("an empty variable name");
+  if (name.size() > kMaxEnvNameBytes) {
+    return InvalidArgument("variable name " + Quote(name) + " is longer than " +
+                           std::to_string(kMaxEnvNameBytes) + " bytes");
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok = (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) {
+      return InvalidArgument("variable name " + Quote(name) + " must match [A-Z_][A-Z0-9_]*");
+    }
+  }
+  if (name.starts_with("SITECHAIN_")) {
+    return InvalidArgument("variable " + Quote(name) +
+                           " is reserved: the node sets SITECHAIN_* itself");
+  }
+  if (name.starts_with("LD_") || name == "GCONV_PATH") {
+    return InvalidArgument("variable " + Quote(name) +
+                           " is refused: it makes the service load code that was never verified");
+  }
+  return Status::Ok();
+}
+
+Result<LaunchPolicy> ParseLaunchPolicy(std::string_view text) {
+  LaunchPolicy policy;
+  if (text.empty()) return policy;
+  if (text.size() > kMaxPolicyBytes) {
+    return InvalidArgument("site policy: " + std::to_string(text.size()) + " bytes, at most " +
+                           std::to_string(kMaxPolicyBytes) +
+                           " are allowed (a policy the node cannot honour)");
+  }
+  // A key given twice would mean one thing to the node (nlohmann keeps the last) and maybe
+  // another to the service's parser: refuse it, at any depth.
+  std::vector<std::set<std::string>> keys_per_object;
+  std::string duplicate;
+  const json::parser_callback_t track = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        keys_per_object.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!keys_per_object.empty()) keys_per_object.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!keys_per_object.empty() && parsed.is_string() &&
+            !keys_per_object.back().insert(parsed.get<std::string>()).second && duplicate.empty()) {
+          duplicate = parsed.get<std::string>();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  const json j = json::parse(text.begin(), text.end(), track, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return InvalidArgument("site policy: not valid JSON (a policy the node cannot honour)");
+  }
+  if (!j.is_object()) {
+    return InvalidArgument("site policy: must be a JSON object, not " + TypeName(j) +
+                           " (a policy the node cannot honour)");
+  }
+  if (!duplicate.empty()) return Refuse(duplicate, "appears more than once");
+  if (auto it = j.find("args"); it != j.end()) {
+    SITECHAIN_RETURN_IF_ERROR(ParseArgs(*it, policy.args));
+  }
+  if (auto it = j.find("env"); it != j.end()) {
+    SITECHAIN_RETURN_IF_ERROR(ParseEnv(*it, policy.env));
+  }
+  if (auto it = j.find("restart"); it != j.end()) {
+    SITECHAIN_RETURN_IF_ERROR(ParseRestart(*it, policy.restart));
+  }
+  return policy;
+}
+
+}  // namespace sitechain::nlsm

@@ -1,0 +1,69 @@
+#pragma once
+// The part of a service's sitePolicy that the node manager honours when it launches the service.
+//
+// The sitePolicy (ARCHITECTURE.md §2, docs/cert-profile.md) is a JSON object carried in the
+// service's Cert_site. The node reads three keys; every other key belongs to the service, which
+// reads the whole policy itself, and is ignored here:
+//
+//   "args"     array of strings appended to the service's argv (at most kMaxPolicyArgs)
+//   "env"      object of string -> string added to the service's environment (at most
+//              kMaxPolicyEnv); names match [A-Z_][A-Z0-9_]* and are not reserved (see
+//              ReservedEnvironmentName)
+//   "restart"  "always" | "on-failure" (default) | "never"
+//
+// A policy the node cannot honour (invalid JSON, not an object, a wrong type or value, a reserved
+// name, a duplicate key, a limit exceeded) is refused as a whole with INVALID_ARGUMENT naming the
+// key and the reason: the node never runs a service with half of its policy.
+//
+// Pure functions, no I/O; thread-safe.
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace sitechain::nlsm {
+
+// What the supervisor does when a service's process exits on its own (not by Stop).
+enum class RestartPolicy {
+  kAlways,     // restart after every exit
+  kOnFailure,  // restart after a non-zero exit code or a death by signal (the default)
+  kNever,      // never restart
+};
+
+// "always", "on-failure", "never".
+std::string_view RestartPolicyName(RestartPolicy policy);
+// INVALID_ARGUMENT naming the accepted values for anything else.
+Result<RestartPolicy> ParseRestartPolicy(std::string_view name);
+
+// Limits on what a policy may ask for.
+inline constexpr size_t kMaxPolicyBytes = 4096;  // the whole JSON text (as the profile's SIZE)
+inline constexpr size_t kMaxPolicyArgs = 64;
+inline constexpr size_t kMaxPolicyEnv = 64;
+inline constexpr size_t kMaxEnvNameBytes = 128;
+
+struct LaunchPolicy {
+  std::vector<std::string> args;           // appended to argv, in order
+  std::map<std::string, std::string> env;  // added to the environment
+  RestartPolicy restart = RestartPolicy::kOnFailure;
+
+  bool operator==(const LaunchPolicy&) const = default;
+};
+
+// Parses the sitePolicy text. An empty text (a Cert_site without a policy) and "{}" give the
+// defaults. INVALID_ARGUMENT, "site policy: <key>: <reason>", for a policy the node cannot honour.
+Result<LaunchPolicy> ParseLaunchPolicy(std::string_view site_policy_json);
+
+// OK if a site policy may set the environment variable `name`, else INVALID_ARGUMENT saying why.
+// Refused:
+//   - names not matching [A-Z_][A-Z0-9_]* or longer than kMaxEnvNameBytes;
+//   - SITECHAIN_*: the node sets the service's identity variables itself, and a policy must not
+//     be able to point a service at another instance's key or certificate;
+//   - LD_* and GCONV_PATH: they make the dynamic loader or iconv load code that was never hashed,
+//     which would let a site run unverified code under a verified service's identity.
+Status CheckPolicyEnvName(std::string_view name);
+
+}  // namespace sitechain::nlsm

@@ -1,0 +1,238 @@
+#pragma once
+// Supervisor runs the node's service processes and watches them: it starts a process from the
+// very file descriptor whose digest the node verified, captures its output, restarts it after an
+// exit as its restart policy says (capped, jittered exponential backoff), gives up on a service
+// that keeps crashing, and stops processes with SIGTERM, then SIGKILL after a grace period.
+//
+//   auto sup = Supervisor::Create(options, clock, rng);
+//   LaunchSpec spec{.service = "thermo", .executable_fd = verified_fd, .args = policy.args, ...};
+//   if (Status s = sup.value()->Start(spec); !s.ok()) ...   // exec failed, bad spec, ...
+//   std::optional<ProcessInfo> info = sup.value()->Info("thermo");
+//   sup.value()->Stop("thermo");
+//
+// Processes. Each service runs as the leader of its own process group, with stdin /dev/null,
+// stdout and stderr appended to its log files (created 0600) and no other descriptor; its
+// environment is exactly LaunchSpec::env plus PATH=/usr/bin:/bin (unless env sets PATH): nothing
+// of the daemon's environment leaks in. Signal dispositions and the signal mask are reset to the
+// defaults. The process gets SIGTERM (PR_SET_PDEATHSIG) if the supervisor dies. When the leader
+// exits, whatever is left of its process group is killed (SIGKILL), so a restart never runs
+// beside remnants of the previous run. A process that leaves its group (setsid) escapes this:
+// the supervisor does not use cgroups.
+//
+// No window between check and exec: the executable is run with execveat(fd, "", AT_EMPTY_PATH)
+// on a dup() of the caller's descriptor, kept for restarts, so replacing or unlinking the file
+// at its path changes nothing. The descriptor is close-on-exec, so an interpreter script (#!)
+// cannot be run this way (the interpreter would have to reopen it by name); the exec fails with
+// NOT_FOUND. Services are compiled executables.
+//
+// Orphans. With SupervisorOptions::pid_dir set, each spawn records "<pid> <starttime>\n" (the
+// starttime field of /proc/<pid>/stat) in <pid_dir>/<service>.pid, written to a temporary file
+// and renamed; the record is removed when the process is reaped. After a crash of the daemon
+// (kill -9), KillOrphans() at the next start kills what the records name, and only if the pid
+// still runs with the recorded starttime, so a recycled pid is never killed.
+//
+// Time. The injected Clock stamps ProcessInfo::started_at and the exits counted for crash-loop
+// detection (so tests can move it); backoff delays, grace periods and the watcher's waits are
+// real time (steady clock).
+//
+// Threads. All forks happen on one watcher thread that the Supervisor owns, because
+// PR_SET_PDEATHSIG fires when the *thread* that forked exits: a child forked by a short-lived
+// caller thread (a gRPC handler, say) would be killed with it. Start and Stop hand their request
+// to the watcher and block until it has been carried out. The watcher waits on the children's
+// pidfds (poll) and reaps only its own children (waitpid on their pids, never waitpid(-1)).
+// Every public method is thread-safe. Requires Linux >= 5.3 (pidfd_open).
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "nlsm/launch_policy.h"
+
+namespace sitechain::nlsm {
+
+// What a Supervisor is asked to run.
+struct LaunchSpec {
+  // Names the service in Info/List and its pid record: [a-z0-9][a-z0-9._-]*, at most 63 bytes.
+  // It is also argv[0] of the process.
+  std::string service;
+  // An open descriptor of the verified executable (a regular file). Borrowed: the supervisor
+  // keeps its own dup() for restarts, so the caller may close it when Start returns.
+  int executable_fd = -1;
+  std::vector<std::string> args;           // argv[1..]
+  std::map<std::string, std::string> env;  // the whole environment (plus PATH, see above)
+  std::string working_dir = "/";           // the process's working directory
+  std::string stdout_path;                 // appended to; created 0600; not a symlink
+  std::string stderr_path;                 // may equal stdout_path
+  RestartPolicy restart = RestartPolicy::kOnFailure;
+};
+
+// The life of a supervised service.
+enum class ProcessState {
+  kStarting,   // being forked and exec'd
+  kRunning,    // a process runs (also while Stop waits for it to exit; see detail)
+  kBackoff,    // exited; a restart is scheduled (ProcessInfo::restart_at)
+  kExited,     // exited; the restart policy does not restart it
+  kCrashLoop,  // crashed too often (SupervisorOptions::crash_loop_*); not restarted any more
+  kStopped,    // stopped by Stop, StopAll or the destructor
+};
+
+// "starting", "running", "backoff", "exited", "crash-loop", "stopped".
+std::string_view ProcessStateName(ProcessState state);
+
+// A snapshot of one service.
+struct ProcessInfo {
+  std::string service;
+  ProcessState state = ProcessState::kStarting;
+  pid_t pid = 0;                        // the running process, 0 if none
+  int restarts = 0;                     // restarts since Start (the first spawn is not one)
+  std::optional<int> last_exit_code;    // of the last exit, if it exited normally
+  std::optional<int> last_exit_signal;  // of the last exit, if a signal ended it
+  TimePoint started_at{};               // when the current (or last) process was spawned
+  std::optional<TimePoint> restart_at;  // in kBackoff: when the restart is due
+  std::string detail;                   // for a person: "exit code 3; restart 2 in 1.4 s"
+};
+
+struct SupervisorOptions {
+  // Restart backoff: the n-th consecutive restart (n = 1, 2, ...) waits a uniform time in
+  // [d/2, d], d = min(max_backoff, initial_backoff * 2^(n-1)). Requires 0 < initial <= max.
+  std::chrono::milliseconds initial_backoff{1000};
+  std::chrono::milliseconds max_backoff{60000};
+  // A process that ran at least this long before it exited starts the backoff afresh.
+  std::chrono::milliseconds backoff_reset_after{60000};
+  // A service whose process exits crash_loop_limit times within crash_loop_window (by the
+  // injected clock), each time in a way its restart policy answers with a restart, goes to
+  // kCrashLoop instead of restarting. Requires limit >= 1 and window > 0.
+  int crash_loop_limit = 5;
+  std::chrono::milliseconds crash_loop_window{60000};
+  // The grace that StopAll uses when the destructor stops everything.
+  std::chrono::milliseconds stop_grace{5000};
+  // How long Stop waits for a process to be reaped after SIGKILL before it gives up with
+  // UNAVAILABLE (a process stuck in the kernel); the supervisor keeps watching it.
+  std::chrono::milliseconds kill_timeout{10000};
+  // Where pid records go (created 0700 if missing); empty: no records.
+  std::string pid_dir;
+  // Called on the watcher thread, without any lock held, after each change of a service's
+  // state. It must not block and must not call Start, Stop or StopAll (they wait for the
+  // watcher); Info and List are fine.
+  std::function<void(const ProcessInfo&)> on_state_change;
+};
+
+// The delay before the n-th consecutive restart (n >= 1), as SupervisorOptions describes.
+std::chrono::milliseconds RestartBackoff(const SupervisorOptions& options, int n, Random& rng);
+
+// The starttime of a live process (field 22 of /proc/<pid>/stat, clock ticks since boot).
+// NOT_FOUND if no such process runs (a zombie does not run).
+Result<uint64_t> ProcessStartTime(pid_t pid);
+
+// What KillOrphans did with one pid record.
+struct OrphanReport {
+  std::string service;  // the record's file name without ".pid"
+  pid_t pid = 0;        // 0 if the record was malformed
+  // "killed by SIGTERM", "killed by SIGKILL", "not running", "pid reused by another process",
+  // "malformed record", "still running after SIGKILL".
+  std::string outcome;
+  bool still_running = false;  // the process could not be killed; its record is kept
+};
+
+class Supervisor final {
+ public:
+  // INVALID_ARGUMENT for inconsistent options; an I/O status if pid_dir cannot be created or the
+  // watcher cannot be set up. `clock` and `rng` must outlive the Supervisor.
+  static Result<std::unique_ptr<Supervisor>> Create(SupervisorOptions options, const Clock& clock,
+                                                    Random& rng);
+
+  // Stops every process (StopAll with options.stop_grace) and joins the watcher.
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Spawns the service and returns once its executable has been exec'd (kRunning). Errors:
+  // INVALID_ARGUMENT for a malformed spec (name, descriptor not a regular file, NUL bytes,
+  // '=' in a variable name, empty log paths); ALREADY_EXISTS if the service is starting,
+  // running or in backoff (a stopped, exited or crash-looping one is replaced, its counters
+  // reset); the status of the failing step otherwise — opening a log file or the working
+  // directory, writing the pid record, or exec itself (PERMISSION_DENIED for a file that is not
+  // executable, ...). A service whose first spawn fails is not kept.
+  Status Start(const LaunchSpec& spec);
+
+  // Stops the service for good: SIGTERM to its process group, SIGKILL after `grace` (0: at once),
+  // then waits until the process has been reaped. A scheduled restart is cancelled. OK also for
+  // a service that had no process (it becomes kStopped). NOT_FOUND for an unknown service;
+  // UNAVAILABLE if the process was not reaped options.kill_timeout after SIGKILL.
+  Status Stop(std::string_view service,
+              std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
+
+  // Stops every service as Stop does, all at once.
+  void StopAll(std::chrono::milliseconds grace);
+
+  // Forgets a service that has no process (stopped, exited, crash-loop). NOT_FOUND for an
+  // unknown service, FAILED_PRECONDITION for one that is starting, running or in backoff.
+  Status Forget(std::string_view service);
+
+  std::optional<ProcessInfo> Info(std::string_view service) const;
+  std::vector<ProcessInfo> List() const;  // by service name
+
+  // Kills the processes recorded in pid_dir by a previous run (see the file comment): SIGTERM to
+  // each verified process (and its process group), SIGKILL to those still running after
+  // `grace`, then waits up to 5 s for them to die. Records of processes that are gone are
+  // removed. A missing pid_dir is not an error. I/O status if pid_dir cannot be read.
+  static Result<std::vector<OrphanReport>> KillOrphans(const std::string& pid_dir,
+                                                       std::chrono::milliseconds grace);
+
+ private:
+  struct Service;
+  struct Request;
+
+  Supervisor(SupervisorOptions options, const Clock& clock, Random& rng, UniqueFd wake);
+
+  // Queues a request for the watcher; the future gives its answer.
+  std::future<Status> Enqueue(std::unique_ptr<Request> request);
+  void Wake() const;
+
+  // The watcher thread and what it does; all of these run on it. "Locked" ones need mu_ held.
+  void Run();
+  void HandleRequestLocked(std::unique_ptr<Request> request, std::unique_lock<std::mutex>& lock);
+  Status SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock);
+  void BeginStopLocked(Service& svc, std::chrono::milliseconds grace);
+  void OnExitLocked(Service& svc, int wait_status);
+  void OnSpawnFailedLocked(Service& svc, const Status& why);
+  void ScheduleRestartOrGiveUpLocked(Service& svc, const std::string& what);
+  void FinishStopLocked(Service& svc, const Status& result);
+  void RunTimersLocked(std::unique_lock<std::mutex>& lock);
+  void NotifyLocked(const Service& svc);
+  ProcessInfo InfoLocked(const Service& svc) const;
+
+  const SupervisorOptions options_;
+  const Clock& clock_;
+  Random& rng_;
+  const UniqueFd wake_;  // eventfd: written to wake the watcher from poll
+
+  mutable std::mutex mu_;
+  // Guarded by mu_. Service objects are created, changed and destroyed only by the watcher
+  // thread (under mu_); other threads only read them under mu_.
+  std::map<std::string, std::unique_ptr<Service>, std::less<>> services_;
+  std::deque<std::unique_ptr<Request>> requests_;  // guarded by mu_
+  bool shutting_down_ = false;                     // guarded by mu_
+  // Changes to report through options_.on_state_change once mu_ is released (watcher only).
+  std::vector<ProcessInfo> pending_notifications_;  // guarded by mu_
+
+  std::thread watcher_;  // last: started once everything above exists
+};
+
+}  // namespace sitechain::nlsm
