@@ -263,11 +263,15 @@ class SlsmTest : public ProgramTest {
   }
 
   // slsm init --dir <dir> --site <site>, then serves it. The site is kept by the fixture.
-  SiteServer& StartSite(const std::string& dir = "site", const std::string& site = kSite) {
+  // `overrides` replace keys of SiteConfig().
+  SiteServer& StartSite(const std::string& dir = "site", const std::string& site = kSite,
+                        const json& overrides = json::object()) {
     ProcessResult r = Run(Bin("slsm"), {"init", "--dir", dir, "--site", site, "--store",
                                         store_->address(), "--store-root", "store/root.pem"});
     EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
-    auto server = std::make_unique<SiteServer>(Bin("slsm"), dir_.path(), dir, SiteConfig());
+    json config = SiteConfig();
+    config.update(overrides);
+    auto server = std::make_unique<SiteServer>(Bin("slsm"), dir_.path(), dir, config);
     EXPECT_TRUE(server->Start());
     sites_.push_back(std::move(server));
     return *sites_.back();
@@ -723,6 +727,54 @@ TEST_F(SlsmTest, SigtermWithAConnectedNodeShutsDownCleanlyAndTheNodeComesBack) {
   node.SetAddress(site.address());
   ASSERT_NO_FATAL_FAILURE(ConnectAndWaitUp(node));
   EXPECT_TRUE(RenewOne(node, "hello").has_value());
+}
+
+// Commands missed while the node was away (the slsm drops commands for nodes that are not
+// connected) reach it when it connects: what it should run, and what it reports but should not.
+TEST_F(SlsmTest, CommandsMissedWhileAwayAreSentWhenTheNodeConnects) {
+  SiteServer& site = StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("hello", "1.0.0"));
+  TestNode& node = EnrolledNode("n1", site);
+  ASSERT_NO_FATAL_FAILURE(Deploy("hello", "n1"));  // n1 is not connected
+  ASSERT_NO_FATAL_FAILURE(ConnectAndWaitUp(node));
+  auto deploy = node.WaitForCommand(Kind::kDeploy, "hello", kCommandDeadline);
+  ASSERT_TRUE(deploy.has_value()) << site.log();
+  EXPECT_EQ(deploy->digest, hello_digest_);
+
+  // And an undeployment: the node reports what it runs in its hello and is told to stop it.
+  (void)node.Disconnect();
+  ProcessResult r = Slsm({"undeploy", "hello", "--nodes", "n1"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  const size_t seen = node.commands().size();
+  const Status s = node.Connect({{"hello", "running", "", std::nullopt}});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto stop = node.WaitForCommand(Kind::kStop, "hello", kCommandDeadline, seen);
+  ASSERT_TRUE(stop.has_value()) << site.log();
+  EXPECT_TRUE(Contains(stop->reason, "not deployed")) << stop->reason;
+}
+
+TEST_F(SlsmTest, IssuanceBeyondTheRateLimitIsRefusedWithAWindowToComeBack) {
+  SiteServer& site =
+      StartSite("site", kSite, {{"max_issuance_per_second", 0.01}, {"issuance_burst", 2}});
+  ASSERT_NO_FATAL_FAILURE(Install("greeter", "1.0.0"));
+  TestNode& node = NodeRunningHello(site);
+  ASSERT_NO_FATAL_FAILURE(Deploy("greeter", "n1"));
+  const auto before = std::chrono::system_clock::now();
+  auto outcomes = node.Renew({"hello", "greeter", "hello"});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().ToString();
+  ASSERT_EQ(outcomes->size(), 3u);
+  EXPECT_TRUE((*outcomes)[0].status.ok()) << (*outcomes)[0].status.ToString();
+  EXPECT_TRUE((*outcomes)[1].status.ok()) << (*outcomes)[1].status.ToString();
+  const nlsm::RenewalOutcome& refused = (*outcomes)[2];
+  EXPECT_TRUE(IsRefused(refused.status, StatusCode::kResourceExhausted, "per second"));
+  EXPECT_TRUE(refused.cert_site_der.empty());
+  EXPECT_GT(refused.renew_after, before);
+  EXPECT_LT(refused.renew_after, refused.renew_before);
+  const json issued = Issued();
+  EXPECT_EQ(std::count_if(issued.begin(), issued.end(),
+                          [](const json& e) { return e.value("kind", "") == "site"; }),
+            2)
+      << issued.dump(2);
 }
 
 // --- restart -----------------------------------------------------------------------------------
