@@ -1,6 +1,7 @@
 #include "nlsm/site_client.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <mutex>
 
@@ -68,15 +69,21 @@ void ToProto(const InstanceReport& in, v1::InstanceStatus* out) {
 class GrpcCommandStream final : public CommandStream {
  public:
   GrpcCommandStream(
-      std::unique_ptr<grpc::ClientContext> context,
+      std::shared_ptr<v1::Site::Stub> stub, std::unique_ptr<grpc::ClientContext> context,
       std::unique_ptr<grpc::ClientReaderWriter<v1::NodeMessage, v1::NodeCommand>> stream,
       std::string address)
-      : context_(std::move(context)), stream_(std::move(stream)), address_(std::move(address)) {}
+      : stub_(std::move(stub)),
+        context_(std::move(context)),
+        stream_(std::move(stream)),
+        address_(std::move(address)) {}
   ~GrpcCommandStream() override { (void)Close(); }
 
   std::optional<Command> Next() override {
     v1::NodeCommand command;
-    if (!stream_->Read(&command)) return std::nullopt;
+    if (!stream_->Read(&command)) {
+      ended_ = true;
+      return std::nullopt;
+    }
     return FromProto(command);
   }
   bool SendHeartbeat(uint64_t counter) override {
@@ -89,11 +96,21 @@ class GrpcCommandStream final : public CommandStream {
     ToProto(report, m.mutable_instance());
     return Write(m);
   }
+  void Cancel() override {
+    if (!ended_) context_->TryCancel();  // once the reads ran out, keep the slsm's status
+  }
   Status Close() override {
+    if (!ended_) {  // abandoning a live stream: cancel, then let the reads run out
+      context_->TryCancel();
+      v1::NodeCommand ignored;
+      while (stream_->Read(&ignored)) {
+      }
+      ended_ = true;
+    }
     std::lock_guard lock(mu_);
     if (closed_) return final_;
     closed_ = true;
-    context_->TryCancel();
+    // The slsm's own status when it ended the stream (eviction, a foreign certificate, ...).
     final_ = CallStatus(stream_->Finish(), address_);
     return final_;
   }
@@ -104,10 +121,12 @@ class GrpcCommandStream final : public CommandStream {
     return !closed_ && stream_->Write(m);
   }
 
+  std::shared_ptr<v1::Site::Stub> stub_;  // outlives the stream
   std::unique_ptr<grpc::ClientContext> context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::NodeMessage, v1::NodeCommand>> stream_;
   const std::string address_;
-  std::mutex mu_;  // one writer at a time; guards closed_ and final_
+  std::atomic<bool> ended_{false};  // the reads have run out
+  std::mutex mu_;                   // one writer at a time; guards closed_ and final_
   bool closed_ = false;
   Status final_;
 };
@@ -117,7 +136,20 @@ class GrpcCommandStream final : public CommandStream {
 struct GrpcSiteClient::Impl {
   std::string address;
   Seconds timeout;
-  std::unique_ptr<v1::Site::Stub> stub;
+  std::string site_root_pem, key_pem;
+  mutable std::mutex mu;
+  std::shared_ptr<v1::Site::Stub> stub_;  // guarded by mu; replaced by SetNodeCertificate
+
+  void Dial(const std::string& certificate_pem) {
+    auto stub = std::shared_ptr<v1::Site::Stub>(
+        v1::Site::NewStub(DialTls(address, {site_root_pem, certificate_pem, key_pem})));
+    std::lock_guard lock(mu);
+    stub_ = std::move(stub);
+  }
+  std::shared_ptr<v1::Site::Stub> stub() const {
+    std::lock_guard lock(mu);
+    return stub_;
+  }
 };
 
 GrpcSiteClient::GrpcSiteClient(const std::string& address, const NodeIdentity& identity,
@@ -125,9 +157,13 @@ GrpcSiteClient::GrpcSiteClient(const std::string& address, const NodeIdentity& i
     : impl_(std::make_unique<Impl>()) {
   impl_->address = address;
   impl_->timeout = call_timeout;
-  impl_->stub =
-      v1::Site::NewStub(DialTls(address, {identity.site_root.ToPem(), identity.certificate.ToPem(),
-                                          identity.key.ToPem(std::nullopt, rng)}));
+  impl_->site_root_pem = identity.site_root.ToPem();
+  impl_->key_pem = identity.key.ToPem(std::nullopt, rng);
+  impl_->Dial(identity.certificate.ToPem());
+}
+
+void GrpcSiteClient::SetNodeCertificate(const pki::Certificate& certificate) {
+  impl_->Dial(certificate.ToPem());
 }
 
 GrpcSiteClient::~GrpcSiteClient() = default;
@@ -143,7 +179,7 @@ Result<std::vector<RenewalOutcome>> GrpcSiteClient::Renew(
   grpc::ClientContext context;
   SetDeadline(context, impl_->timeout);
   v1::RenewResponse response;
-  const grpc::Status status = impl_->stub->Renew(&context, request, &response);
+  const grpc::Status status = impl_->stub()->Renew(&context, request, &response);
   if (!status.ok()) return CallStatus(status, impl_->address);
   std::vector<RenewalOutcome> out;
   for (const auto& c : response.certificates()) {
@@ -160,7 +196,7 @@ Status GrpcSiteClient::FetchPackage(
   SetDeadline(context, impl_->timeout * 20);  // packages may be large
   v1::FetchPackageRequest request;
   request.set_service(service);
-  auto reader = impl_->stub->FetchPackage(&context, request);
+  auto reader = impl_->stub()->FetchPackage(&context, request);
   v1::FetchPackageResponse message;
   bool header_seen = false;
   Status failure;
@@ -198,7 +234,7 @@ Result<pki::Certificate> GrpcSiteClient::RenewNode(std::span<const uint8_t> csr_
   grpc::ClientContext context;
   SetDeadline(context, impl_->timeout);
   v1::RenewNodeResponse response;
-  const grpc::Status status = impl_->stub->RenewNode(&context, request, &response);
+  const grpc::Status status = impl_->stub()->RenewNode(&context, request, &response);
   if (!status.ok()) return CallStatus(status, impl_->address);
   return pki::Certificate::FromDer(BytesOf(response.node_certificate_der()));
 }
@@ -206,7 +242,8 @@ Result<pki::Certificate> GrpcSiteClient::RenewNode(std::span<const uint8_t> csr_
 Result<std::unique_ptr<CommandStream>> GrpcSiteClient::Connect(
     const std::vector<InstanceReport>& hello) {
   auto context = std::make_unique<grpc::ClientContext>();
-  auto stream = impl_->stub->Connect(context.get());
+  auto stub = impl_->stub();
+  auto stream = stub->Connect(context.get());
   v1::NodeMessage message;
   auto* h = message.mutable_hello();
   for (const auto& r : hello) ToProto(r, h->add_instances());
@@ -214,8 +251,8 @@ Result<std::unique_ptr<CommandStream>> GrpcSiteClient::Connect(
     context->TryCancel();
     return CallStatus(stream->Finish(), impl_->address);
   }
-  return std::unique_ptr<CommandStream>(
-      new GrpcCommandStream(std::move(context), std::move(stream), impl_->address));
+  return std::unique_ptr<CommandStream>(new GrpcCommandStream(std::move(stub), std::move(context),
+                                                              std::move(stream), impl_->address));
 }
 
 Result<std::string> TokenFingerprint(const std::string& token) {

@@ -4,8 +4,8 @@
 // contact: it authenticates the slsm by the site root fingerprint the join token carries.
 //
 // Plain structs cross this interface; protobuf types stay in site_client.cc.
-// Thread-safety: GrpcSiteClient's calls may be made from several threads; a CommandStream
-// belongs to one reader, though Send may be called from another thread.
+// Thread-safety: GrpcSiteClient's calls may be made from several threads. A CommandStream has
+// one reader (Next, Close); Send* and Cancel may be called from other threads.
 
 #include <cstdint>
 #include <functional>
@@ -68,7 +68,11 @@ class CommandStream {
   virtual std::optional<Command> Next() = 0;
   virtual bool SendHeartbeat(uint64_t counter) = 0;
   virtual bool SendInstance(const InstanceReport& report) = 0;
-  // Ends the stream (unblocks Next) and returns how it ended.
+  // Makes a blocked Next return nullopt soon; any thread may call it.
+  virtual void Cancel() = 0;
+  // How the stream ended (the slsm's status, e.g. PERMISSION_DENIED for an evicted node). Call
+  // it from the reading thread, after Next returned nullopt, or to abandon the stream (it then
+  // cancels first). Idempotent.
   virtual Status Close() = 0;
 };
 
@@ -84,6 +88,8 @@ class SiteClient {
   // Opens the command stream and sends the hello with the node's instances.
   virtual Result<std::unique_ptr<CommandStream>> Connect(
       const std::vector<InstanceReport>& hello) = 0;
+  // Presents this node certificate from now on (after RenewNode).
+  virtual void SetNodeCertificate(const pki::Certificate& certificate) = 0;
 };
 
 // The node's identity towards its site: what enrollment produced.
@@ -107,6 +113,7 @@ class GrpcSiteClient final : public SiteClient {
                       const std::function<Status(std::span<const uint8_t>)>& on_chunk) override;
   Result<pki::Certificate> RenewNode(std::span<const uint8_t> csr_der) override;
   Result<std::unique_ptr<CommandStream>> Connect(const std::vector<InstanceReport>& hello) override;
+  void SetNodeCertificate(const pki::Certificate& certificate) override;
 
  private:
   struct Impl;

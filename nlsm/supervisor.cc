@@ -4,12 +4,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+// glibc 2.36's <sys/pidfd.h> lacks __BEGIN_DECLS: without this, C++ looks for mangled names.
+extern "C" {
+#include <sys/pidfd.h>
+}
 
 #include <algorithm>
 #include <cerrno>
@@ -590,7 +593,7 @@ void Supervisor::HandleRequestLocked(std::unique_ptr<Request> request,
       std::unique_ptr<Service>& slot = services_[request->name];
       slot = std::move(request->service);
       Service& svc = *slot;
-      Status s = SpawnLocked(svc, lock);
+      Status s = SpawnLocked(svc, lock, /*restart=*/false);
       if (!s.ok()) services_.erase(svc.name);
       request->done.set_value(std::move(s));
       return;
@@ -630,7 +633,7 @@ void Supervisor::HandleRequestLocked(std::unique_ptr<Request> request,
   }
 }
 
-Status Supervisor::SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock) {
+Status Supervisor::SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock, bool restart) {
   svc.state = ProcessState::kStarting;
   NotifyLocked(svc);
   // Only this thread changes Services, so svc's fixed fields can be read without the lock
@@ -684,11 +687,12 @@ Status Supervisor::SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock)
     Spawned spawned{pid, UniqueFd(pidfd)};
     if (!options_.pid_dir.empty()) {
       // Recorded before exec, so that a daemon killed from here on leaves a record behind.
-      auto start_time = ProcessStartTime(pid);
-      if (!start_time.ok()) return abandon(start_time.status());
-      Status s =
-          WriteFileAtomic(PidRecordPath(options_.pid_dir, svc.name),
-                          std::to_string(pid) + " " + std::to_string(*start_time) + "\n", 0600);
+      // The child is ours and not reaped, so its stat is there even if it already exited.
+      auto stat = ReadProcStat(pid);
+      if (!stat.ok()) return abandon(stat.status());
+      Status s = WriteFileAtomic(
+          PidRecordPath(options_.pid_dir, svc.name),
+          std::to_string(pid) + " " + std::to_string(stat->start_time) + "\n", 0600);
       if (!s.ok()) return abandon(s.WithContext("cannot record the pid of " + svc.name));
     }
     ChildFailure failure{};
@@ -711,6 +715,7 @@ Status Supervisor::SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock)
   svc.started_at = clock_.Now();
   svc.started_steady = SteadyNow();
   svc.state = ProcessState::kRunning;
+  if (restart) ++svc.restarts;
   NotifyLocked(svc);
   return Status::Ok();
 }
@@ -720,7 +725,7 @@ void Supervisor::BeginStopLocked(Service& svc, milliseconds grace) {
   if (!svc.stopping) {
     svc.stopping = true;
     svc.kill_at = now + grace;
-    KillGroup(svc.pid, SIGTERM);
+    if (grace > milliseconds(0)) KillGroup(svc.pid, SIGTERM);
   } else {
     svc.kill_at = std::min(svc.kill_at, now + grace);  // a shorter grace wins
   }
@@ -738,12 +743,8 @@ void Supervisor::RunTimersLocked(std::unique_lock<std::mutex>& lock) {
     Service& svc = *ptr;
     const SteadyTime now = SteadyNow();
     if (svc.state == ProcessState::kBackoff && now >= svc.restart_at) {
-      Status s = SpawnLocked(svc, lock);
-      if (s.ok()) {
-        ++svc.restarts;
-      } else {
-        OnSpawnFailedLocked(svc, s);
-      }
+      Status s = SpawnLocked(svc, lock, /*restart=*/true);
+      if (!s.ok()) OnSpawnFailedLocked(svc, s);
       continue;
     }
     if (svc.stopping && !svc.killed && now >= svc.kill_at) {

@@ -113,6 +113,7 @@ grpc::Status SiteGrpcService::Connect(
   reader.join();
   service_.NodeSeen(node->name);
   spdlog::info("node disconnected node={}", node->name);
+  if (auto reason = hub_.CloseReason(*session)) return ToGrpcStatus(*reason);
   return grpc::Status::OK;
 }
 

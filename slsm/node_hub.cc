@@ -28,7 +28,10 @@ void NodeHub::Detach(const std::shared_ptr<Session>& session) {
 
 std::optional<NodeCommand> NodeHub::Next(Session& session, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  session.cv_.wait_for(lock, timeout, [&] { return session.closed_ || !session.queue_.empty(); });
+  session.cv_.wait_for(lock, timeout, [&] {
+    return session.closed_ || !session.queue_.empty() || session.closing_.has_value();
+  });
+  if (session.queue_.empty() && session.closing_) session.closed_ = true;  // all sent: end it
   if (session.closed_ || session.queue_.empty()) return std::nullopt;
   NodeCommand command = std::move(session.queue_.front());
   session.queue_.pop_front();
@@ -91,6 +94,19 @@ void NodeHub::Push(const std::string& node, NodeCommand command) {
   }
   it->second->queue_.push_back(std::move(command));
   it->second->cv_.notify_all();
+}
+
+void NodeHub::Disconnect(const std::string& node, const Status& reason) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(node);
+  if (it == sessions_.end()) return;
+  it->second->closing_ = reason;
+  it->second->cv_.notify_all();
+}
+
+std::optional<Status> NodeHub::CloseReason(const Session& session) const {
+  std::lock_guard lock(mu_);
+  return session.closing_;
 }
 
 void NodeHub::Deploy(const std::string& node, const std::string& service,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/status.h"
 #include "slsm/site_service.h"
 
 namespace sitechain::slsm {
@@ -69,6 +70,9 @@ class NodeHub final : public NodeNotifier {
             const std::string& reason) override;
   void RenewNow(const std::string& node, const std::vector<std::string>& services,
                 Seconds window) override;
+  void Disconnect(const std::string& node, const Status& reason) override;
+  // Why the session was ended by Disconnect (nullopt: it was not).
+  std::optional<Status> CloseReason(const Session& session) const;
 
  private:
   void Push(const std::string& node, NodeCommand command);
@@ -94,6 +98,7 @@ class NodeHub::Session final {
   std::deque<NodeCommand> queue_;  // guarded by NodeHub::mu_
   TimePoint last_beat_;            // guarded by NodeHub::mu_
   bool closed_ = false;            // guarded by NodeHub::mu_
+  std::optional<Status> closing_;  // guarded by NodeHub::mu_: Disconnect's reason
 };
 
 }  // namespace sitechain::slsm

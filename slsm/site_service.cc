@@ -306,6 +306,9 @@ Result<NodeRecord> SiteService::EvictNode(const std::string& node) {
   SITECHAIN_ASSIGN_OR_RETURN(auto instances, db_.ListInstances("", node));
   SITECHAIN_RETURN_IF_ERROR(db_.EvictNode(node, clock_.Now()));
   for (const auto& i : instances) nodes_.Stop(node, i.service, "the node was evicted");
+  nodes_.Disconnect(node, PermissionDenied("node '" + node +
+                                           "' was evicted; it needs a new join "
+                                           "token"));
   return db_.FindNode(node);
 }
 

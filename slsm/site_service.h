@@ -65,6 +65,8 @@ class NodeNotifier {
                     const std::string& reason) = 0;
   virtual void RenewNow(const std::string& node, const std::vector<std::string>& services,
                         Seconds window) = 0;
+  // Ends the node's stream with `reason` once the commands already queued have been sent.
+  virtual void Disconnect(const std::string& node, const Status& reason) = 0;
 };
 
 // Every tunable of the site manager, with its default. Validate() is the one place they are

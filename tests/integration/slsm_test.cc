@@ -1168,9 +1168,6 @@ TEST_F(SlsmTest, EvictedNodeIsDenied) {
 // What nlsm::CommandStream::Close promises ("returns how it ended"): when the slsm ends the
 // stream with a refusal, the node learns that refusal, not a cancellation of its own.
 TEST_F(SlsmTest, NodeClientReportsHowTheSlsmEndedTheStream) {
-  GTEST_SKIP() << "bug: nlsm/site_client.cc GrpcCommandStream::Close calls TryCancel() before "
-                  "Finish() even after Next() returned nullopt (the slsm ended the call), so the "
-                  "slsm's PERMISSION_DENIED comes back as UNAVAILABLE 'CANCELLED'";
   SiteServer& site = StartSite();
   TestNode& node = NodeRunningHello(site);
   ProcessResult r = Slsm({"nodes", "evict", "n1"});

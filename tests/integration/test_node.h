@@ -138,8 +138,9 @@ class TestNode final {
   Status Disconnect() {
     StopHeartbeats();
     if (!stream_) return Status::Ok();
-    Status s = stream_->Close();  // cancels the call: Next returns nullopt
+    stream_->Cancel();  // Next returns nullopt (at once if the slsm already ended the call)
     if (reader_.joinable()) reader_.join();
+    Status s = stream_->Close();  // on the reader's behalf, now that its reads have run out
     stream_.reset();
     return s;
   }

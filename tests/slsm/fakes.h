@@ -130,11 +130,11 @@ class FakeStore final : public ReleaseSource {
 
 // One command the site manager sent to a node.
 struct SentCommand {
-  enum class Kind { kDeploy, kStop, kRenewNow };
+  enum class Kind { kDeploy, kStop, kRenewNow, kDisconnect };
   Kind kind;
   std::string node;
   std::vector<std::string> services;
-  std::string detail;  // digest (deploy) or reason (stop)
+  std::string detail;  // digest (deploy), reason (stop, disconnect)
   Seconds window{0};   // renew-now
 };
 
@@ -151,6 +151,9 @@ class RecordingNotifier final : public NodeNotifier {
   void RenewNow(const std::string& node, const std::vector<std::string>& services,
                 Seconds window) override {
     Record({SentCommand::Kind::kRenewNow, node, services, "", window});
+  }
+  void Disconnect(const std::string& node, const Status& reason) override {
+    Record({SentCommand::Kind::kDisconnect, node, {}, reason.message(), Seconds(0)});
   }
 
   // Everything recorded so far, and forgets it.

@@ -457,7 +457,12 @@ TEST_F(SiteServiceTest, EvictingANodeStopsItsServicesAndLocksItOut) {
   ASSERT_TRUE(evicted.evicted_at);
   EXPECT_EQ(*evicted.evicted_at, clock_.Now());
   std::vector<SentCommand> sent = notifier_.Take();
-  ASSERT_EQ(sent.size(), 2u);
+  // A stop for each service, then the stream is ended with the reason.
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent.back().kind, Kind::kDisconnect);
+  EXPECT_EQ(sent.back().node, "node-1");
+  EXPECT_NE(sent.back().detail.find("evicted"), std::string::npos);
+  sent.pop_back();
   std::set<std::string> stopped;
   for (const auto& c : sent) {
     EXPECT_EQ(c.kind, Kind::kStop);
