@@ -1,12 +1,21 @@
 // nlsm: the sitechain node manager. Parses the command line and hands over: `enroll` to
-// EnrollNode, `check` to FetchAndVerify.
+// EnrollNode, `check` to FetchAndVerify, `serve` to NodeDaemon, `status` to the admin socket.
+#include <signal.h>
+
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
+#include "common/grpc_status.h"
+#include "common/grpc_tls.h"
+#include "common/log.h"
+#include "common/proto_json.h"
 #include "common/time_format.h"
+#include "nlsm/config.h"
+#include "nlsm/daemon.h"
 #include "nlsm/instance_check.h"
 #include "nlsm/node_state.h"
+#include "sitechain/v1/node.grpc.pb.h"
 
 using namespace sitechain;
 
@@ -17,7 +26,7 @@ int Check(const std::string& dir, const std::string& service, bool json) {
   if (!node.ok()) return ReportStatus("nlsm", node.status());
   SystemClock clock;
   SystemRandom rng;
-  auto packages = pki::BlobStore::Open(dir + "/packages");
+  auto packages = pki::BlobStore::Open(dir + "/packages", 0555);
   if (!packages.ok()) return ReportStatus("nlsm", packages.status());
   nlsm::GrpcSiteClient site(node->slsm, node->identity, rng);
   const pki::Verifier verifier(clock);
@@ -64,6 +73,56 @@ int Check(const std::string& dir, const std::string& service, bool json) {
   return kExitOk;
 }
 
+// Serves until SIGINT or SIGTERM.
+int Serve(const std::string& dir, const std::string& config_path) {
+  auto config = nlsm::LoadNlsmConfig(config_path);
+  if (!config.ok()) return ReportStatus("nlsm", config.status());
+  if (Status s = InitLogging("nlsm", config->log_level); !s.ok()) return ReportStatus("nlsm", s);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  // Blocked before any thread starts, so that only sigwait below sees them.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  SystemClock clock;
+  SystemRandom rng;
+  auto daemon = nlsm::NodeDaemon::Start(dir, *config, clock, rng);
+  if (!daemon.ok()) return ReportStatus("nlsm", daemon.status());
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("received signal {}; stopping services and shutting down", signal);
+  (*daemon)->Shutdown(true);
+  return kExitOk;
+}
+
+int PrintStatus(const std::string& socket, bool json) {
+  auto stub = v1::NodeAdmin::NewStub(DialUnix(socket));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::NodeStatus status;
+  const grpc::Status rpc = stub->GetNodeStatus(&context, {}, &status);
+  if (rpc.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return ReportStatus("nlsm", Unavailable("cannot reach the node manager's admin socket " +
+                                            socket + " (is 'nlsm serve' running?)"));
+  }
+  if (!rpc.ok()) return ReportStatus("nlsm", FromGrpcStatus(rpc));
+  if (json) {
+    std::cout << ProtoToJson(status);
+    return kExitOk;
+  }
+  std::cout << "node " << status.node() << " of site " << status.site() << ", site manager "
+            << status.slsm() << (status.connected() ? " (connected)" : " (NOT connected)")
+            << "\nnode certificate until " << status.node_certificate_not_after() << "\n";
+  for (const auto& i : status.instances()) {
+    std::cout << i.service() << "\t" << i.state() << "\tpid " << i.pid() << "\t" << i.release()
+              << "\tcert until "
+              << (i.certificate_not_after().empty() ? "-" : i.certificate_not_after())
+              << "\tnext renewal " << (i.next_renewal().empty() ? "-" : i.next_renewal())
+              << (i.last_error().empty() ? "" : "\t" + i.last_error()) << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,7 +162,33 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--dir,-d", dir, "the node's state directory")->required();
   check_cmd->add_flag("--json", json, "print JSON");
 
+  std::string config_path;
+  auto* serve_cmd = app.add_subcommand(
+      "serve",
+      "Run the node manager: verify, run, supervise and renew the services the site "
+      "deploys here. Stops its services and exits on SIGINT/SIGTERM.");
+  serve_cmd->add_option("--dir,-d", dir, "the node's state directory (nlsm enroll)")->required();
+  serve_cmd->add_option("--config", config_path, "JSON file of settings (docs/operations.md)")
+      ->check(CLI::ExistingFile);
+
+  std::string socket;
+  auto* status_cmd = app.add_subcommand(
+      "status",
+      "Every instance on this node: state, pid, release, certificate expiry, next "
+      "renewal, last error.");
+  status_cmd->add_option("--dir,-d", dir, "the node's state directory: use its admin.sock");
+  status_cmd->add_option("--admin-socket", socket, "the admin socket (instead of --dir)");
+  status_cmd->add_flag("--json", json, "print JSON");
+
   if (auto code = ParseCli(app, argc, argv)) return *code;
+  if (serve_cmd->parsed()) return Serve(dir, config_path);
+  if (status_cmd->parsed()) {
+    if (dir.empty() && socket.empty()) {
+      std::cerr << "nlsm: say which node: --dir DIR or --admin-socket PATH\n";
+      return kExitUsage;
+    }
+    return PrintStatus(socket.empty() ? dir + "/admin.sock" : socket, json);
+  }
   if (enroll_cmd->parsed()) {
     SystemClock clock;
     SystemRandom rng;

@@ -46,8 +46,7 @@ bool LooksLikeBlobName(std::string_view name) {
     std::string prefix = std::string(HashAlgorithmName(alg)) + "-";
     if (name.substr(0, prefix.size()) != prefix) continue;
     std::string_view hex = name.substr(prefix.size());
-    return hex.size() == 2 * DigestSize(alg) &&
-           std::all_of(hex.begin(), hex.end(), IsLowerHex);
+    return hex.size() == 2 * DigestSize(alg) && std::all_of(hex.begin(), hex.end(), IsLowerHex);
   }
   return false;
 }
@@ -158,7 +157,7 @@ Result<std::string> BlobStore::Writer::Commit() {
 
 // ---- BlobStore ----
 
-Result<BlobStore> BlobStore::Open(const std::string& dir) {
+Result<BlobStore> BlobStore::Open(const std::string& dir, mode_t file_mode) {
   if (dir.empty()) return InvalidArgument("the blob directory path is empty");
   SITECHAIN_RETURN_IF_ERROR(EnsureDirectory(dir, 0755));
   std::string tmp = dir + "/" + std::string(kTmpDirName);
@@ -177,7 +176,7 @@ Result<BlobStore> BlobStore::Open(const std::string& dir) {
     }
   }
   if (ec) return ErrnoStatus("cannot list", tmp, ec.value());
-  return BlobStore(dir);
+  return BlobStore(dir, file_mode);
 }
 
 std::string BlobStore::BlobName(const Digest& digest) {
@@ -189,7 +188,7 @@ Result<BlobStore::Writer> BlobStore::StartUpload(HashAlgorithm alg, uint64_t max
   // mkostemp opens with O_RDWR | O_CREAT | O_EXCL, plus the flags given.
   UniqueFd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus("cannot create a temporary file in", dir_ + "/tmp", errno);
-  if (::fchmod(fd.get(), 0644) != 0) {
+  if (::fchmod(fd.get(), file_mode_) != 0) {
     int err = errno;
     ::unlink(tmpl.c_str());
     return ErrnoStatus("cannot chmod", tmpl, err);

@@ -1,7 +1,7 @@
 #pragma once
 // Executables on disk, named by their digest (the store's blobs, the site manager's and the
 // node's packages):
-//   <dir>/<algorithm>-<hex digest>    one file per blob (mode 0644), e.g. sha256-9f86d0…
+//   <dir>/<algorithm>-<hex digest>    one file per blob (mode 0644 by default), e.g. sha256-9f86d0…
 //   <dir>/tmp/                        uploads in progress
 // A blob appears under its name only when complete: a Writer streams into a temporary file,
 // hashing as it writes (never holding the whole executable in memory), fsyncs it, and Commit
@@ -10,6 +10,8 @@
 // upload leaves no trace.
 //
 // Thread-safety: BlobStore methods may be called from several threads; a Writer belongs to one.
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
@@ -28,7 +30,8 @@ class BlobStore final {
   class Writer;
 
   // Opens (creating with mode 0755 if needed) the blob directory and empties its tmp/.
-  static Result<BlobStore> Open(const std::string& dir);
+  // file_mode: the blobs' mode (a node keeps executable packages as 0555).
+  static Result<BlobStore> Open(const std::string& dir, mode_t file_mode = 0644);
 
   // The file name of the blob with this digest: "<algorithm>-<hex>".
   static std::string BlobName(const Digest& digest);
@@ -48,8 +51,9 @@ class BlobStore final {
   const std::string& dir() const { return dir_; }
 
  private:
-  explicit BlobStore(std::string dir) : dir_(std::move(dir)) {}
+  BlobStore(std::string dir, mode_t file_mode) : dir_(std::move(dir)), file_mode_(file_mode) {}
   std::string dir_;
+  mode_t file_mode_;
 };
 
 class BlobStore::Writer final {

@@ -1,0 +1,41 @@
+#include "nlsm/config.h"
+
+#include "common/json_config.h"
+
+namespace sitechain::nlsm {
+
+Result<NlsmConfig> LoadNlsmConfig(const std::string& path) {
+  NlsmConfig c;
+  if (path.empty()) return c;
+  RenewalPolicyConfig& r = c.node.renewal;
+  std::string policy = std::string(RenewalPolicyName(r.kind));
+  JsonConfigKeys keys;
+  keys.String("admin_socket", c.admin_socket);
+  keys.String("log_level", c.log_level);
+  keys.String("ready_file", c.ready_file);
+  keys.Duration("stop_grace", c.stop_grace);
+  keys.String("renewal_policy", policy);
+  keys.Number("window_start", r.window_start);
+  keys.Number("window_end", r.window_end);
+  keys.Number("backoff_fraction", r.backoff_fraction);
+  keys.Boolean("honour_suggested_window", r.honour_suggested_window);
+  keys.Duration("retry_initial", r.retry_initial);
+  keys.Duration("retry_max", r.retry_max);
+  keys.Duration("batch_interval", c.node.batch_interval);
+  keys.Duration("heartbeat_interval", c.node.heartbeat_interval);
+  keys.Duration("reconnect_initial", c.node.reconnect_initial);
+  keys.Duration("reconnect_max", c.node.reconnect_max);
+  keys.Duration("clock_skew", c.node.verify.clock_skew);
+  SITECHAIN_RETURN_IF_ERROR(keys.ApplyFile(path));
+  SITECHAIN_ASSIGN_OR_RETURN(r.kind, ParseRenewalPolicy(policy));
+  if (Status s = r.Validate(); !s.ok()) return s.WithContext(path);
+  if (c.node.heartbeat_interval < Seconds(1) || c.node.reconnect_initial < Seconds(1) ||
+      c.node.reconnect_max < c.node.reconnect_initial) {
+    return InvalidArgument(path +
+                           ": heartbeat and reconnect intervals must be at least 1s, "
+                           "reconnect_max at least reconnect_initial");
+  }
+  return c;
+}
+
+}  // namespace sitechain::nlsm

@@ -1,0 +1,97 @@
+#include "nlsm/daemon.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+#include "common/grpc_tls.h"
+#include "common/log.h"
+#include "nlsm/admin_service.h"
+#include "nlsm/node_state.h"
+#include "nlsm/site_client.h"
+#include "nlsm/supervisor.h"
+
+namespace sitechain::nlsm {
+namespace {
+
+// The supervisor as the node manager's ProcessRunner.
+class SupervisorRunner final : public ProcessRunner {
+ public:
+  SupervisorRunner(Supervisor& supervisor, std::chrono::milliseconds grace)
+      : supervisor_(supervisor), grace_(grace) {}
+  Status Start(const LaunchSpec& spec) override { return supervisor_.Start(spec); }
+  Status Stop(const std::string& service) override {
+    Status s = supervisor_.Stop(service, grace_);
+    return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+  }
+  std::optional<ProcessInfo> Info(const std::string& service) const override {
+    return supervisor_.Info(service);
+  }
+
+ private:
+  Supervisor& supervisor_;
+  const std::chrono::milliseconds grace_;
+};
+
+}  // namespace
+
+struct NodeDaemon::Parts {
+  std::unique_ptr<Supervisor> supervisor;
+  std::unique_ptr<SupervisorRunner> runner;
+  std::unique_ptr<GrpcSiteClient> site;
+  std::unique_ptr<NodeManager> manager;
+  std::unique_ptr<NodeAdminService> admin_service;
+  std::unique_ptr<grpc::Server> admin_server;
+};
+
+Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
+                                                      const NlsmConfig& config, const Clock& clock,
+                                                      Random& rng) {
+  std::unique_ptr<NodeDaemon> daemon(new NodeDaemon());
+  SITECHAIN_ASSIGN_OR_RETURN(NodeFiles node, LoadNode(dir));
+  SITECHAIN_ASSIGN_OR_RETURN(daemon->lock_, LockDirectory(dir, "nlsm serve"));
+  daemon->parts_ = std::make_unique<Parts>();
+  Parts& p = *daemon->parts_;
+
+  // A previous run that was killed may have left services running: never run one twice.
+  const std::string pid_dir = dir + "/run";
+  SITECHAIN_ASSIGN_OR_RETURN(auto orphans, Supervisor::KillOrphans(pid_dir, config.stop_grace));
+  for (const auto& o : orphans) {
+    spdlog::warn("left over from a previous run: {} pid {}: {}", o.service, o.pid, o.outcome);
+  }
+  SupervisorOptions sup;
+  sup.pid_dir = pid_dir;
+  sup.stop_grace = config.stop_grace;
+  SITECHAIN_ASSIGN_OR_RETURN(p.supervisor, Supervisor::Create(sup, clock, rng));
+  p.runner = std::make_unique<SupervisorRunner>(*p.supervisor, config.stop_grace);
+  p.site = std::make_unique<GrpcSiteClient>(node.slsm, node.identity, rng);
+  const std::string name = node.node, slsm = node.slsm;
+  p.manager = std::make_unique<NodeManager>(dir, std::move(node), *p.site, *p.runner, clock, rng,
+                                            config.node);
+  SITECHAIN_RETURN_IF_ERROR(p.manager->Start());
+
+  const std::string socket =
+      config.admin_socket.empty() ? dir + "/admin.sock" : config.admin_socket;
+  SITECHAIN_RETURN_IF_ERROR(ClaimUnixSocketPath(socket));
+  p.admin_service = std::make_unique<NodeAdminService>(*p.manager);
+  grpc::ServerBuilder admin;
+  admin.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  admin.RegisterService(p.admin_service.get());
+  SITECHAIN_ASSIGN_OR_RETURN(p.admin_server, StartPrivateUnixServer(admin, socket));
+  spdlog::info("node '{}' serving; site manager {}, admin socket {}", name, slsm, socket);
+  if (!config.ready_file.empty()) {
+    const nlohmann::json ready = {{"admin_socket", socket}, {"node", name}};
+    SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(config.ready_file, ready.dump() + "\n", 0644, true));
+  }
+  return daemon;
+}
+
+NodeDaemon::~NodeDaemon() { Shutdown(true); }
+
+void NodeDaemon::Shutdown(bool stop_services) {
+  if (!parts_) return;
+  if (parts_->admin_server) parts_->admin_server->Shutdown();
+  if (parts_->manager) parts_->manager->Shutdown(stop_services);
+  parts_.reset();
+}
+
+}  // namespace sitechain::nlsm

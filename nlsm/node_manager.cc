@@ -1,0 +1,714 @@
+#include "nlsm/node_manager.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+#include "common/hex.h"
+#include "common/log.h"
+#include "common/time_format.h"
+#include "nlsm/instance_check.h"
+#include "nlsm/launch_policy.h"
+#include "pki/csr.h"
+#include "pki/extensions.h"
+#include "pki/hash.h"
+#include "pki/oids.h"
+#include "pki/profile.h"
+
+namespace sitechain::nlsm {
+namespace {
+
+constexpr const char* kRunning = "running";
+constexpr const char* kRefused = "refused";
+constexpr const char* kExpired = "expired";
+constexpr const char* kStopped = "stopped";
+constexpr const char* kPending = "pending";
+
+// The sitePolicy a Cert_site carries ("{}" if none).
+std::string PolicyOf(const pki::Certificate& cert_site) {
+  auto ext = cert_site.FindExtension(pki::SitePolicyOid());
+  if (!ext) return "{}";
+  auto policy = pki::DecodeSitePolicy(ext->value);
+  return policy.ok() ? *policy : "{}";
+}
+
+CertificateTimes TimesOf(const pki::Certificate& cert, std::optional<RenewalWindow> suggested) {
+  return {cert.NotBefore(), cert.NotAfter(), suggested};
+}
+
+std::chrono::milliseconds Until(TimePoint from, TimePoint to) {
+  return std::max(std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(to - from));
+}
+
+}  // namespace
+
+struct NodeManager::Instance {
+  std::string service;
+  std::string dir;  // <dir>/instances/<service>: the runtime directory
+  std::string digest_algorithm, digest;
+  std::string name, version;
+  uint64_t release_counter = 0;
+  std::optional<pki::Certificate> cert_dev, cert_store, developer, cert_site;
+  std::optional<pki::PrivateKey> key;
+  std::string policy_json = "{}";
+  std::string state = kPending;
+  std::string last_error;
+  std::optional<TimePoint> next_attempt;
+  std::optional<RenewalWindow> suggested;
+  int failures = 0;
+  bool stale = false;  // must renew regardless of its plan (renew-now)
+
+  std::string Release() const {
+    return name + " " + version + " (release " + std::to_string(release_counter) + ")";
+  }
+};
+
+NodeManager::NodeManager(std::string dir, NodeFiles node, SiteClient& site, ProcessRunner& runner,
+                         const Clock& clock, Random& rng, NodeOptions options)
+    : dir_(std::filesystem::absolute(dir).lexically_normal().string()),
+      node_(std::move(node)),
+      site_(site),
+      runner_(runner),
+      clock_(clock),
+      rng_(rng),
+      options_(std::move(options)),
+      policy_(options_.renewal),
+      verifier_(clock, options_.verify),
+      packages_(pki::BlobStore::Open(dir_ + "/packages", 0555).value()) {}
+
+NodeManager::~NodeManager() { Shutdown(false); }
+
+// --- start and stop --------------------------------------------------------------------------
+
+Status NodeManager::Start() {
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dir_ + "/instances", 0700));
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/instances", ec)) {
+    if (!entry.is_directory()) continue;
+    const std::string service = entry.path().filename().string();
+    if (Status s = Recover(service); !s.ok()) {
+      spdlog::warn("instance {} not recovered: {}", service, s.ToString());
+    }
+  }
+  if (ec) return ErrnoStatus("cannot list", dir_ + "/instances", ec.value());
+  node_renewal_ = policy_.FirstAttempt(TimesOf(node_.identity.certificate, std::nullopt), rng_);
+  Publish();
+  loop_ = std::thread([this] { Loop(); });
+  link_ = std::thread([this] { Link(); });
+  return Status::Ok();
+}
+
+void NodeManager::Shutdown(bool stop_services) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !loop_.joinable()) return;
+    stopping_ = true;
+    if (stream_) stream_->Cancel();
+    cv_.notify_all();
+  }
+  if (link_.joinable()) link_.join();
+  if (loop_.joinable()) loop_.join();
+  if (stop_services) {
+    for (auto& [service, instance] : instances_) (void)runner_.Stop(service);
+  }
+}
+
+void NodeManager::Post(Event event) {
+  std::lock_guard lock(mu_);
+  events_.push_back(std::move(event));
+  cv_.notify_all();
+}
+
+NodeStatusView NodeManager::Snapshot() const {
+  std::lock_guard lock(mu_);
+  NodeStatusView view = snapshot_;
+  view.connected = connected_;
+  return view;
+}
+
+void NodeManager::Publish() {
+  NodeStatusView view;
+  view.node = node_.node;
+  view.site = node_.identity.site_root.Subject().common_name;
+  view.slsm = node_.slsm;
+  view.node_certificate_not_after = node_.identity.certificate.NotAfter();
+  for (const auto& [service, i] : instances_) {
+    InstanceStatusView v;
+    v.service = service;
+    v.state = i->state;
+    v.release = i->name.empty() ? "" : i->Release();
+    v.digest = i->digest;
+    v.last_error = i->last_error;
+    v.policy_json = i->policy_json;
+    if (i->cert_site) v.not_after = i->cert_site->NotAfter();
+    v.next_renewal = i->next_attempt;
+    if (auto info = runner_.Info(service)) {
+      v.pid = info->pid;
+      v.restarts = static_cast<uint32_t>(info->restarts);
+      if (i->state == kRunning && info->state != ProcessState::kRunning) {
+        // backoff, exited, crash-loop: the supervisor knows better
+        v.state = std::string(ProcessStateName(info->state));
+        if (!info->detail.empty()) v.last_error = info->detail;
+      }
+    }
+    view.instances.push_back(std::move(v));
+  }
+  std::lock_guard lock(mu_);
+  snapshot_ = std::move(view);
+}
+
+// --- the loop --------------------------------------------------------------------------------
+
+std::optional<TimePoint> NodeManager::NextWake() const {
+  std::optional<TimePoint> wake = node_renewal_;
+  auto consider = [&](std::optional<TimePoint> t) {
+    if (t && (!wake || *t < *wake)) wake = t;
+  };
+  for (const auto& [service, i] : instances_) {
+    consider(i->next_attempt);
+    if (i->cert_site && i->state == kRunning) consider(i->cert_site->NotAfter());
+  }
+  return wake;
+}
+
+void NodeManager::Loop() {
+  while (true) {
+    std::deque<Event> events;
+    {
+      std::unique_lock lock(mu_);
+      // Wake at the next deadline, and at least every second so that the status stays fresh.
+      auto wait = std::chrono::milliseconds(1000);
+      if (auto wake = NextWake()) wait = std::min(wait, Until(clock_.Now(), *wake));
+      cv_.wait_for(lock, wait, [this] { return stopping_ || !events_.empty(); });
+      if (stopping_) return;
+      events.swap(events_);
+    }
+    for (const Event& e : events) {
+      switch (e.kind) {
+        case Event::Kind::kCommand:
+          Handle(e.command);
+          break;
+        case Event::Kind::kConnected:
+          OnReconnect(clock_.Now());
+          break;
+        default:
+          break;
+      }
+    }
+    const TimePoint now = clock_.Now();
+    ExpireDue(now);
+    RenewDue(now);
+    RenewNodeCertificateIfDue(now);
+    Publish();
+  }
+}
+
+void NodeManager::Handle(const Command& c) {
+  switch (c.kind) {
+    case Command::Kind::kDeploy:
+      if (!c.services.empty()) Deploy(c.services[0], c.digest);
+      break;
+    case Command::Kind::kStop:
+      if (!c.services.empty()) StopInstance(c.services[0], c.reason, /*forget=*/true);
+      break;
+    case Command::Kind::kRenewNow: {
+      const TimePoint now = clock_.Now();
+      for (const auto& service : c.services) {
+        auto it = instances_.find(service);
+        if (it == instances_.end()) continue;
+        it->second->stale = true;
+        it->second->next_attempt = JitteredWithin(now, c.window, rng_);
+        spdlog::info("renew-now {}: at {}", service, FormatTime(*it->second->next_attempt));
+      }
+      break;
+    }
+    case Command::Kind::kHeartbeatAck:
+      break;
+  }
+}
+
+void NodeManager::Deploy(const std::string& service, const std::string& digest) {
+  if (Status s = pki::ValidateIdentifier("service name", service); !s.ok()) {
+    spdlog::warn("deploy refused: {}", s.ToString());
+    return;
+  }
+  auto it = instances_.find(service);
+  if (it != instances_.end() && it->second->digest == digest &&
+      (it->second->state == kRunning || it->second->state == kExpired)) {
+    return;  // already running this package (a reconnect repeats deploys); expiry renews itself
+  }
+  std::optional<uint64_t> highest;
+  if (it != instances_.end() && it->second->release_counter > 0) {
+    highest = it->second->release_counter;
+  }
+  auto instance = std::make_unique<Instance>();
+  instance->service = service;
+  instance->dir = dir_ + "/instances/" + service;
+  if (it != instances_.end()) StopInstance(service, "replaced by a new release", false);
+
+  auto checked = FetchAndVerify(site_, packages_, node_, service, highest, verifier_, rng_);
+  if (!checked.ok()) {
+    instance->state = kRefused;
+    instance->last_error = "cannot get " + service + ": " + checked.status().ToString();
+    instance->next_attempt = clock_.Now() + options_.renewal.retry_max;
+    spdlog::warn("deploy {}: {}", service, instance->last_error);
+    instances_[service] = std::move(instance);
+    return;
+  }
+  instance->digest_algorithm = checked->package.digest_algorithm;
+  instance->digest = checked->package.digest;
+  instance->name = checked->package.name;
+  instance->version = checked->package.version;
+  instance->release_counter = checked->package.release_counter;
+  instance->cert_dev = std::move(checked->cert_dev);
+  instance->cert_store = std::move(checked->cert_store);
+  instance->developer = std::move(checked->developer_identity);
+  instance->cert_site = std::move(checked->cert_site);
+  instance->key = std::move(checked->instance_key);
+  instance->policy_json = PolicyOf(*instance->cert_site);
+  instance->suggested = RenewalWindow{checked->renew_after, checked->renew_before};
+  Instance& ref = *instance;
+  instances_[service] = std::move(instance);
+  if (!checked->verification.ok()) {
+    ref.state = kRefused;
+    ref.last_error = "verification failed: " + checked->verification.failure->ToString();
+    spdlog::error("deploy {} refused: {}", service, ref.last_error);
+    return;
+  }
+  if (Status s = SaveInstance(ref); !s.ok()) {
+    ref.state = kRefused;
+    ref.last_error = "cannot keep the instance: " + s.ToString();
+    return;
+  }
+  Schedule(ref);
+  if (Status s = Launch(ref); !s.ok()) {
+    spdlog::error("deploy {}: {}", service, s.ToString());
+  }
+}
+
+void NodeManager::StopInstance(const std::string& service, const std::string& reason, bool forget) {
+  auto it = instances_.find(service);
+  if (it == instances_.end()) return;
+  (void)runner_.Stop(service);
+  Instance& i = *it->second;
+  spdlog::info("stopped {}: {}", service, reason);
+  i.state = kStopped;
+  i.last_error = reason;
+  i.next_attempt.reset();
+  if (forget) {
+    // Not deployed any more: nothing of it may start again after a restart.
+    std::error_code ec;
+    std::filesystem::remove_all(i.dir, ec);
+    i.cert_site.reset();
+    i.key.reset();
+  }
+}
+
+void NodeManager::Schedule(Instance& i) {
+  i.failures = 0;
+  i.stale = false;
+  i.next_attempt = policy_.FirstAttempt(TimesOf(*i.cert_site, i.suggested), rng_);
+}
+
+// --- verification and launch -----------------------------------------------------------------
+
+Status NodeManager::VerifyInstance(const Instance& i) {
+  SITECHAIN_ASSIGN_OR_RETURN(auto alg, pki::ParseHashAlgorithm(i.digest_algorithm));
+  SITECHAIN_ASSIGN_OR_RETURN(auto bytes, HexDecode(i.digest));
+  SITECHAIN_ASSIGN_OR_RETURN(UniqueFd fd, packages_.Open(pki::Digest{alg, bytes}));
+  pki::ChainInput input;
+  input.store_root = node_.store_root;
+  input.site_root = node_.identity.site_root;
+  input.developer_identity = i.developer;
+  input.cert_dev = i.cert_dev;
+  input.cert_store = i.cert_store;
+  input.cert_site = i.cert_site;
+  input.executable_fd = fd.get();
+  input.expected_node_id =
+      pki::NodeSpiffeId(node_.identity.site_root.Subject().common_name, node_.node);
+  const pki::Verification v = verifier_.Verify(input);
+  if (!v.ok()) return FailedPrecondition(v.failure->ToString());
+  if (i.key && i.cert_site->PublicKeyDer() != i.key->PublicKeyDer()) {
+    return FailedPrecondition("the Cert_site is not for this instance's key");
+  }
+  return Status::Ok();
+}
+
+Status NodeManager::Launch(Instance& i) {
+  // Verify from the descriptor that will be exec'd: no window between check and use.
+  SITECHAIN_ASSIGN_OR_RETURN(auto alg, pki::ParseHashAlgorithm(i.digest_algorithm));
+  SITECHAIN_ASSIGN_OR_RETURN(auto bytes, HexDecode(i.digest));
+  auto fd = packages_.Open(pki::Digest{alg, bytes});
+  if (!fd.ok()) {
+    i.state = kRefused;
+    i.last_error = fd.status().ToString();
+    return fd.status();
+  }
+  pki::ChainInput input;
+  input.store_root = node_.store_root;
+  input.site_root = node_.identity.site_root;
+  input.developer_identity = i.developer;
+  input.cert_dev = i.cert_dev;
+  input.cert_store = i.cert_store;
+  input.cert_site = i.cert_site;
+  input.executable_fd = fd->get();
+  input.expected_node_id =
+      pki::NodeSpiffeId(node_.identity.site_root.Subject().common_name, node_.node);
+  const pki::Verification v = verifier_.Verify(input);
+  if (!v.ok()) {
+    const bool expired = v.failure->reason == pki::Reason::kExpired &&
+                         v.failure->certificate == pki::CertRole::kCertSite;
+    i.state = expired ? kExpired : kRefused;
+    i.last_error = "not started: " + v.failure->ToString();
+    if (expired && !i.next_attempt) i.next_attempt = clock_.Now();
+    spdlog::error("{} {}", i.service, i.last_error);
+    return FailedPrecondition(i.last_error);
+  }
+  auto launch_policy = ParseLaunchPolicy(i.policy_json);
+  if (!launch_policy.ok()) {
+    i.state = kRefused;
+    i.last_error =
+        "the sitePolicy cannot be honoured on this node: " + launch_policy.status().message();
+    spdlog::error("{} {}", i.service, i.last_error);
+    return launch_policy.status();
+  }
+  LaunchSpec launch;
+  launch.service = i.service;
+  launch.executable_fd = fd->get();
+  launch.args = launch_policy->args;
+  launch.env = launch_policy->env;
+  const std::string site = node_.identity.site_root.Subject().common_name;
+  launch.env["SITECHAIN_SERVICE"] = i.service;
+  launch.env["SITECHAIN_SPIFFE_ID"] = pki::ServiceSpiffeId(site, node_.node, i.service);
+  launch.env["SITECHAIN_CERT_FILE"] = i.dir + "/cert-site.pem";
+  launch.env["SITECHAIN_KEY_FILE"] = i.dir + "/instance.key";
+  launch.env["SITECHAIN_TRUST_BUNDLE_FILE"] = i.dir + "/bundle.pem";
+  launch.env["SITECHAIN_POLICY_FILE"] = i.dir + "/policy.json";
+  launch.working_dir = i.dir;
+  launch.stdout_path = i.dir + "/stdout.log";
+  launch.stderr_path = i.dir + "/stderr.log";
+  launch.restart = launch_policy->restart;
+  (void)runner_.Stop(i.service);
+  if (Status s = runner_.Start(launch); !s.ok()) {
+    i.state = kRefused;
+    i.last_error = "cannot start: " + s.ToString();
+    return s;
+  }
+  i.state = kRunning;
+  i.last_error.clear();
+  spdlog::info("started {} {} (verified rules 1-8; Cert_site until {})", i.service, i.Release(),
+               FormatTime(i.cert_site->NotAfter()));
+  return Status::Ok();
+}
+
+// --- persistence -----------------------------------------------------------------------------
+
+Status NodeManager::SaveInstance(const Instance& i) {
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(i.dir, 0700));
+  SITECHAIN_RETURN_IF_ERROR(i.key->Save(i.dir + "/instance.key", std::nullopt, rng_, true));
+  SITECHAIN_RETURN_IF_ERROR(i.cert_dev->Save(i.dir + "/cert-dev.pem"));
+  SITECHAIN_RETURN_IF_ERROR(i.cert_store->Save(i.dir + "/cert-store.pem"));
+  SITECHAIN_RETURN_IF_ERROR(i.developer->Save(i.dir + "/developer.pem"));
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(
+      i.dir + "/bundle.pem", node_.identity.site_root.ToPem() + node_.store_root.ToPem(), 0644));
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/policy.json", i.policy_json + "\n", 0644));
+  const nlohmann::json meta = {{"service", i.service},
+                               {"name", i.name},
+                               {"version", i.version},
+                               {"release_counter", i.release_counter},
+                               {"digest_algorithm", i.digest_algorithm},
+                               {"digest", i.digest}};
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/instance.json", meta.dump(2) + "\n", 0644));
+  // Last: the certificate that makes the instance runnable.
+  return i.cert_site->Save(i.dir + "/cert-site.pem");
+}
+
+Status NodeManager::Recover(const std::string& service) {
+  auto instance = std::make_unique<Instance>();
+  Instance& i = *instance;
+  i.service = service;
+  i.dir = dir_ + "/instances/" + service;
+  instances_[service] = std::move(instance);
+  auto fail = [&](Status s) {
+    i.state = kRefused;
+    i.last_error = "not recovered: " + s.ToString();
+    return s;
+  };
+  auto meta_text = ReadSmallFile(i.dir + "/instance.json", 64 << 10);
+  if (!meta_text.ok()) return fail(meta_text.status());
+  try {
+    const auto meta = nlohmann::json::parse(*meta_text);
+    i.name = meta.at("name").get<std::string>();
+    i.version = meta.at("version").get<std::string>();
+    i.release_counter = meta.at("release_counter").get<uint64_t>();
+    i.digest_algorithm = meta.at("digest_algorithm").get<std::string>();
+    i.digest = meta.at("digest").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    return fail(DataLoss(i.dir + "/instance.json is corrupt: " + e.what()));
+  }
+  auto load = [&](const char* file, std::optional<pki::Certificate>& out) -> Status {
+    SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::Load(i.dir + "/" + file));
+    out = std::move(cert);
+    return Status::Ok();
+  };
+  for (auto [file, out] : {std::pair{"cert-dev.pem", &i.cert_dev},
+                           {"cert-store.pem", &i.cert_store},
+                           {"developer.pem", &i.developer},
+                           {"cert-site.pem", &i.cert_site}}) {
+    if (Status s = load(file, *out); !s.ok()) return fail(s);
+  }
+  auto key = pki::PrivateKey::Load(i.dir + "/instance.key", std::nullopt);
+  if (!key.ok()) return fail(key.status());
+  i.key = std::move(*key);
+  i.policy_json = PolicyOf(*i.cert_site);
+  Schedule(i);
+  // Launch re-verifies everything (rules 1-8, the executable hashed again) before it starts.
+  return Launch(i);
+}
+
+// --- renewal ---------------------------------------------------------------------------------
+
+void NodeManager::ExpireDue(TimePoint now) {
+  for (auto& [service, i] : instances_) {
+    if (i->state != kRunning || !i->cert_site || now < i->cert_site->NotAfter()) continue;
+    (void)runner_.Stop(service);
+    i->state = kExpired;
+    i->last_error = "Cert_site expired at " + FormatTime(i->cert_site->NotAfter()) +
+                    " without renewal; stopped (fail closed) until a fresh one verifies";
+    spdlog::warn("{} {}", service, i->last_error);
+    if (!i->next_attempt || *i->next_attempt > now) i->next_attempt = now;
+  }
+}
+
+void NodeManager::RenewDue(TimePoint now) {
+  std::vector<std::string> due;
+  for (auto& [service, i] : instances_) {
+    if (!i->next_attempt || !i->key || i->state == kStopped) continue;
+    // Due now, or soon enough to share this call.
+    if (*i->next_attempt <= now + options_.batch_interval &&
+        (*i->next_attempt <= now || !due.empty() ||
+         std::any_of(instances_.begin(), instances_.end(), [&](const auto& other) {
+           return other.second->next_attempt && *other.second->next_attempt <= now &&
+                  other.second->key && other.second->state != kStopped;
+         }))) {
+      due.push_back(service);
+    }
+  }
+  if (!due.empty()) RenewBatch(due);
+  // A deploy that failed earlier (no key yet) is retried when its time comes.
+  for (auto& [service, i] : instances_) {
+    if (!i->key && i->next_attempt && *i->next_attempt <= now && i->state == kRefused &&
+        i->digest.empty()) {
+      i->next_attempt.reset();
+      Deploy(service, "");
+    }
+  }
+}
+
+void NodeManager::RenewBatch(const std::vector<std::string>& services) {
+  std::vector<RenewalEntry> entries;
+  for (const auto& service : services) {
+    Instance& i = *instances_.at(service);
+    auto csr = pki::CertificateRequest::Create(*i.key, service, rng_);
+    if (!csr.ok()) continue;
+    entries.push_back({service, csr->ToDer()});
+  }
+  if (entries.empty()) return;
+  auto outcomes = site_.Renew(entries);
+  const TimePoint now = clock_.Now();
+  auto retry = [&](Instance& i, const Status& why) {
+    ++i.failures;
+    i.last_error = "renewal failed: " + why.ToString();
+    if (i.cert_site) {
+      i.next_attempt = policy_.NextRetry(TimesOf(*i.cert_site, i.suggested), now, i.failures, rng_);
+    } else {
+      i.next_attempt.reset();
+    }
+    if (!i.next_attempt) {  // expired: keep asking, at the capped retry interval
+      const auto d = std::min(options_.renewal.retry_max,
+                              options_.renewal.retry_initial * (1 << std::min(i.failures, 10)));
+      i.next_attempt = now + d;
+    }
+    spdlog::warn("{} {}; next attempt {}", i.service, i.last_error, FormatTime(*i.next_attempt));
+  };
+  if (!outcomes.ok()) {
+    for (const auto& e : entries) retry(*instances_.at(e.service), outcomes.status());
+    return;
+  }
+  for (const RenewalOutcome& o : *outcomes) {
+    auto it = instances_.find(o.service);
+    if (it == instances_.end()) continue;
+    Instance& i = *it->second;
+    if (!o.status.ok()) {
+      retry(i, o.status);
+      if (o.status.code() == StatusCode::kResourceExhausted && o.renew_after > now) {
+        i.next_attempt = UniformBetween(o.renew_after, o.renew_before, rng_);
+      }
+      continue;
+    }
+    auto cert = pki::Certificate::FromDer(o.cert_site_der);
+    if (!cert.ok()) {
+      retry(i, cert.status());
+      continue;
+    }
+    std::optional<pki::Certificate> previous = i.cert_site;
+    const std::string previous_policy = i.policy_json;
+    i.cert_site = std::move(*cert);
+    if (Status s = VerifyInstance(i); !s.ok()) {
+      // Never use what does not verify. If the old certificate no longer verifies either (the
+      // package on disk changed, say), the service must not go on running.
+      i.cert_site = previous;
+      Status old = previous && previous->NotAfter() > now ? VerifyInstance(i) : Status::Ok();
+      if (!old.ok()) {
+        (void)runner_.Stop(i.service);
+        i.state = kRefused;
+        i.last_error = "stopped: " + old.message();
+        i.next_attempt.reset();
+        spdlog::error("{} {}", i.service, i.last_error);
+        continue;
+      }
+      retry(i, FailedPrecondition("the renewed Cert_site does not verify: " + s.message()));
+      continue;
+    }
+    i.policy_json = PolicyOf(*i.cert_site);
+    i.suggested = RenewalWindow{o.renew_after, o.renew_before};
+    if (Status s = SaveInstance(i); !s.ok()) {
+      retry(i, s);
+      continue;
+    }
+    Schedule(i);
+    i.last_error.clear();
+    spdlog::info("renewed {}: Cert_site {} until {}, next renewal {}", i.service,
+                 i.cert_site->SerialHex(), FormatTime(i.cert_site->NotAfter()),
+                 FormatTime(*i.next_attempt));
+    // A new policy may change how the service is launched; a stopped (expired, refused)
+    // instance starts again now that a fresh certificate verifies.
+    if (i.state != kRunning || i.policy_json != previous_policy) (void)Launch(i);
+  }
+}
+
+void NodeManager::RenewNodeCertificateIfDue(TimePoint now) {
+  if (!node_renewal_ || *node_renewal_ > now) return;
+  const CertificateTimes times = TimesOf(node_.identity.certificate, std::nullopt);
+  auto csr = pki::CertificateRequest::Create(node_.identity.key, node_.node, rng_);
+  Result<pki::Certificate> cert = csr.ok() ? site_.RenewNode(csr->ToDer()) : csr.status();
+  if (cert.ok() && cert->PublicKeyDer() == node_.identity.key.PublicKeyDer() &&
+      cert->SignatureVerifiesWith(node_.identity.site_root) &&
+      SaveNodeCertificate(dir_, *cert).ok()) {
+    node_.identity.certificate = std::move(*cert);
+    site_.SetNodeCertificate(node_.identity.certificate);
+    node_failures_ = 0;
+    node_renewal_ = policy_.FirstAttempt(TimesOf(node_.identity.certificate, std::nullopt), rng_);
+    spdlog::info("renewed the node certificate until {}",
+                 FormatTime(node_.identity.certificate.NotAfter()));
+    return;
+  }
+  ++node_failures_;
+  node_renewal_ = policy_.NextRetry(times, now, node_failures_, rng_);
+  spdlog::warn(
+      "node certificate renewal failed: {}",
+      cert.ok() ? "the certificate returned is not for this node" : cert.status().ToString());
+  if (!node_renewal_) {
+    spdlog::error("the node certificate expired at {}; the node needs a new join token",
+                  FormatTime(times.not_after));
+  }
+}
+
+void NodeManager::OnReconnect(TimePoint now) {
+  // After an outage: what expired or is overdue renews first, most urgent first, spread out.
+  std::vector<ReconnectCandidate> candidates;
+  std::vector<std::string> ids;
+  for (auto& [service, i] : instances_) {
+    if (!i->cert_site || !i->next_attempt || !i->key) continue;
+    candidates.push_back({ids.size(), i->cert_site->NotAfter(), *i->next_attempt, i->stale});
+    ids.push_back(service);
+  }
+  for (const auto& plan :
+       PlanReconnect(candidates, now, ReconnectRule::kDue, options_.reconnect_spacing, rng_)) {
+    instances_.at(ids[plan.id])->next_attempt = plan.at;
+  }
+}
+
+// --- the link to the slsm --------------------------------------------------------------------
+
+void NodeManager::Link() {
+  Seconds backoff = options_.reconnect_initial;
+  while (true) {
+    std::vector<InstanceReport> hello;
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      for (const auto& i : snapshot_.instances) {
+        if (i.state == kStopped) continue;
+        hello.push_back({i.service, i.state, i.last_error, i.not_after});
+      }
+    }
+    auto stream = site_.Connect(hello);
+    if (stream.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;
+        stream_ = stream->get();
+        connected_ = true;
+      }
+      spdlog::info("connected to the site manager at {}", node_.slsm);
+      backoff = options_.reconnect_initial;
+      Post({Event::Kind::kConnected, {}});
+      // Heartbeats beside the reader; a missing acknowledgement ends the stream.
+      std::atomic<bool> done{false};
+      std::atomic<int64_t> last_ack{ToUnixSeconds(clock_.Now())};
+      std::thread beat([&] {
+        uint64_t counter = 0;
+        std::unique_lock lock(mu_);
+        while (!stopping_ && !done) {
+          cv_.wait_for(lock, options_.heartbeat_interval, [&] { return stopping_ || done.load(); });
+          if (stopping_ || done) break;
+          lock.unlock();
+          const bool sent = (*stream)->SendHeartbeat(++counter);
+          const bool stale =
+              ToUnixSeconds(clock_.Now()) - last_ack > 3 * options_.heartbeat_interval.count();
+          if (!sent || stale) {
+            (*stream)->Cancel();
+            lock.lock();
+            break;
+          }
+          lock.lock();
+        }
+      });
+      while (auto command = (*stream)->Next()) {
+        if (command->kind == Command::Kind::kHeartbeatAck) {
+          last_ack = ToUnixSeconds(clock_.Now());
+          continue;
+        }
+        Post({Event::Kind::kCommand, *command});
+      }
+      done = true;
+      {
+        std::lock_guard lock(mu_);
+        cv_.notify_all();
+      }
+      beat.join();
+      const Status ended = (*stream)->Close();
+      {
+        std::lock_guard lock(mu_);
+        stream_ = nullptr;
+        connected_ = false;
+      }
+      Post({Event::Kind::kDisconnected, {}});
+      spdlog::warn("the command stream to {} ended: {}", node_.slsm, ended.ToString());
+    } else {
+      spdlog::warn("cannot connect to the site manager: {}", stream.status().ToString());
+    }
+    // Jittered, capped exponential backoff before the next attempt.
+    const auto wait = std::chrono::milliseconds(
+        500 * backoff.count() +
+        static_cast<int64_t>(rng_.Uniform(static_cast<uint64_t>(500 * backoff.count()) + 1)));
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, wait, [this] { return stopping_; })) return;
+    backoff = std::min(options_.reconnect_max, backoff * 2);
+  }
+}
+
+}  // namespace sitechain::nlsm
