@@ -129,7 +129,8 @@ struct SupervisorOptions {
   std::string pid_dir;
   // Called on the watcher thread, without any lock held, after each change of a service's
   // state. It must not block and must not call Start, Stop or StopAll (they wait for the
-  // watcher); Info and List are fine.
+  // watcher); Info and List are fine. It is called until the destructor returns (which reports
+  // the final kStopped), so what it uses must outlive the Supervisor.
   std::function<void(const ProcessInfo&)> on_state_change;
 };
 
@@ -171,10 +172,10 @@ class Supervisor final {
   // executable, ...). A service whose first spawn fails is not kept.
   Status Start(const LaunchSpec& spec);
 
-  // Stops the service for good: SIGTERM to its process group, SIGKILL after `grace` (0: at once),
-  // then waits until the process has been reaped. A scheduled restart is cancelled. OK also for
-  // a service that had no process (it becomes kStopped). NOT_FOUND for an unknown service;
-  // UNAVAILABLE if the process was not reaped options.kill_timeout after SIGKILL.
+  // Stops the service for good: SIGTERM to its process group, SIGKILL after `grace` (grace 0:
+  // SIGKILL only, at once), then waits until the process has been reaped. A scheduled restart is
+  // cancelled. OK also for a service that had no process (it becomes kStopped). NOT_FOUND for an
+  // unknown service; UNAVAILABLE if the process was not reaped options.kill_timeout after SIGKILL.
   Status Stop(std::string_view service,
               std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
 
@@ -208,7 +209,8 @@ class Supervisor final {
   // The watcher thread and what it does; all of these run on it. "Locked" ones need mu_ held.
   void Run();
   void HandleRequestLocked(std::unique_ptr<Request> request, std::unique_lock<std::mutex>& lock);
-  Status SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock);
+  // Forks and execs svc (counting a restart if `restart`); releases mu_ meanwhile.
+  Status SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock, bool restart);
   void BeginStopLocked(Service& svc, std::chrono::milliseconds grace);
   void OnExitLocked(Service& svc, int wait_status);
   void OnSpawnFailedLocked(Service& svc, const Status& why);
