@@ -246,7 +246,15 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
   auto instance = std::make_unique<Instance>();
   instance->service = service;
   instance->dir = dir_ + "/instances/" + service;
-  if (it != instances_.end()) StopInstance(service, "replaced by a new release", false);
+  // What went wrong before (a corrupt package on disk, say), kept for the status once a fresh,
+  // verified copy runs.
+  std::string earlier;
+  if (it != instances_.end()) {
+    if (it->second->state == kRefused) earlier = it->second->last_error;
+    StopInstance(service,
+                 it->second->digest == digest ? "fetched again" : "replaced by a new release",
+                 false);
+  }
 
   auto checked = FetchAndVerify(site_, packages_, node_, service, highest, verifier_, rng_);
   if (!checked.ok()) {
@@ -285,6 +293,9 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
   Schedule(ref);
   if (Status s = Launch(ref); !s.ok()) {
     spdlog::error("deploy {}: {}", service, s.ToString());
+  } else if (!earlier.empty()) {
+    ref.last_error = "runs a freshly fetched, verified copy; before: " + earlier;
+    spdlog::warn("{} {}", service, ref.last_error);
   }
 }
 
