@@ -195,6 +195,7 @@ class DroppingNotifier final : public NodeNotifier {
   void Deploy(const std::string&, const std::string&, const std::string&) override {}
   void Stop(const std::string&, const std::string&, const std::string&) override {}
   void RenewNow(const std::string&, const std::vector<std::string>&, Seconds) override {}
+  void Disconnect(const std::string&, const Status&) override {}
 };
 
 // A site manager without gRPC for one site key type: a real SiteCa, SQLite database and package
