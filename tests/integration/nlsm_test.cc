@@ -1,0 +1,935 @@
+// End-to-end tests of the node manager as it runs: a real `store serve` holding releases that the
+// real `devkit` registered, signed and published (the echo-service and crasher examples), a real
+// `slsm serve` (on a fixed free port, so that nodes find it again after a restart) driven by the
+// real `slsm` admin commands, and real `nlsm serve` daemons enrolled with `nlsm enroll`, observed
+// through `nlsm status --json`, their instances' runtime directories and /proc. Short certificate
+// lifetimes (15-60 s) and short retry and reconnect intervals; every wait is on a condition with
+// a deadline.
+//
+// Covers the list: deploy -> the service runs and reads its identity; a byte changed in
+// the stored executable -> not started after a restart, the reason in the status; revocation at
+// the store -> stopped on every node; the slsm gone -> services run until their certificates
+// expire, then stop, and renew and start again when it is back; a policy change -> renewed at
+// once and seen by the service; kill -9 of nlsm -> nothing runs twice and everything comes back;
+// a policy the node cannot honour -> refused; a crashing service -> restarted with backoff, then
+// reported as crash-loop; the CLI's help and its message when no daemon runs.
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/time_format.h"
+#include "tests/common/temp_dir.h"
+#include "tests/integration/cli_support.h"
+#include "tests/integration/node_server.h"
+#include "tests/integration/process.h"
+#include "tests/integration/site_server.h"
+#include "tests/integration/store_server.h"
+
+namespace sitechain::testutil {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr char kSite[] = "site-a";
+constexpr milliseconds kPoll = milliseconds(50);
+constexpr milliseconds kStateDeadline = seconds(20);
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+milliseconds Since(SteadyTime start) {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+}
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed): the slsm
+// gets a fixed address, which nodes keep from their enrollment, across its restarts.
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// The NUL-separated strings of a /proc file (cmdline, environ); empty if unreadable.
+std::vector<std::string> ProcStrings(const std::string& path) {
+  const std::string text = ReadFileOrEmpty(path);
+  std::vector<std::string> out;
+  std::string::size_type start = 0;
+  while (start < text.size()) {
+    const auto end = text.find('\0', start);
+    out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+// The state letter of /proc/<pid>/stat ('R', 'S', 'Z', ...); 0 if there is no such process.
+char ProcState(pid_t pid) {
+  const std::string stat = ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+  const auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
+}
+
+bool Alive(pid_t pid) {
+  const char state = ProcState(pid);
+  return pid > 0 && state != 0 && state != 'Z' && state != 'X';
+}
+
+// The lines of `text` that start with `prefix`.
+std::vector<std::string> LinesStartingWith(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Everything a node runs with in these tests: short heartbeats, retries and reconnects, a short
+// stop grace (so that a service ignoring SIGTERM is killed quickly).
+json NodeConfig() {
+  return {{"heartbeat_interval", "1s"}, {"batch_interval", "1s"}, {"reconnect_initial", "1s"},
+          {"reconnect_max", "2s"},      {"retry_initial", "1s"},  {"retry_max", "2s"},
+          {"stop_grace", "1s"},         {"log_level", "info"}};
+}
+
+// Each test: a fresh directory that is the working directory of every program it runs, holding
+// a copy of a store (alice registered; echo 1.0.0 and sturdy 1.0.0, both the echo-service
+// program, and crasher 1.0.0, all release 1, published) served on port 0, and the nodes' own
+// copy of the store root (node-store-root.pem).
+class NlsmTest : public ProgramTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(ProgramTest::SetUp());
+    for (const char* program : {"slsm", "nlsm", "echo-service", "crasher"}) {
+      ASSERT_TRUE(std::filesystem::exists(Bin(program)))
+          << Bin(program) << " is missing; build the " << program << " target";
+    }
+    if (template_ == nullptr) {
+      template_ = new TempDir();
+      template_error_ = MakeTemplate(*template_);
+    }
+    ASSERT_TRUE(template_error_.empty()) << template_error_;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(template_->path())) {
+      std::filesystem::copy(entry.path(), Path(entry.path().filename().string()),
+                            std::filesystem::copy_options::recursive, ec);
+      ASSERT_FALSE(ec) << "copying the template's " << entry.path() << ": " << ec.message();
+    }
+    ASSERT_TRUE(WriteWholeFile(Path("node-store-root.pem"), ReadWholeFile(Path("store/root.pem"))));
+    // The daemons name their files by absolute, symlink-free paths (their getcwd).
+    real_dir_ = std::filesystem::canonical(dir_.path()).string();
+    store_ = std::make_unique<StoreServer>(Bin("store"), dir_.path(), "store");
+    ASSERT_TRUE(store_->Start());
+  }
+
+  void TearDown() override {
+    // A clean shutdown stops the services (SIGTERM, SIGKILL after the grace) ...
+    for (auto& node : nodes_) {
+      if (node->running()) {
+        EXPECT_TRUE(node->Stop(SIGTERM)) << node->log();
+      }
+    }
+    nodes_.clear();
+    // ... and nothing of this test may survive it (a failed test may have left orphans).
+    for (pid_t pid : InstanceProcesses("", "")) {
+      ADD_FAILURE() << "a service process of this test survived it: pid " << pid;
+      ::kill(pid, SIGKILL);
+    }
+    sites_.clear();
+    store_.reset();
+  }
+
+  static void TearDownTestSuite() {
+    delete template_;
+    template_ = nullptr;
+    template_error_.clear();
+  }
+
+  // Makes the store template in dir; returns what went wrong, or "".
+  static std::string MakeTemplate(const TempDir& dir) {
+    auto run = [&](std::vector<std::string> argv) {
+      ProcessResult r = RunProcess(argv, dir.path());
+      return r.exit_code == kExitOk ? std::string() : r.Describe();
+    };
+    if (auto e = run({Bin("store"), "init", "--dir", "store", "--name", "Store store"});
+        !e.empty()) {
+      return e;
+    }
+    StoreServer server(Bin("store"), dir.path(), "store");
+    if (auto started = server.Start(); !started) return started.message();
+    const std::vector<std::string> at_store = {"--store", server.address(), "--store-root",
+                                               "store/root.pem"};
+    auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+      a.insert(a.end(), b.begin(), b.end());
+      return a;
+    };
+    if (auto e = run({Bin("devkit"), "keygen", "--out", "alice.key"}); !e.empty()) return e;
+    if (auto e = run(
+            {Bin("devkit"), "csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
+        !e.empty()) {
+      return e;
+    }
+    ProcessResult token = RunProcess(
+        {Bin("store"), "tokens", "create", "--dir", "store", "--note", "alice"}, dir.path());
+    if (token.exit_code != kExitOk) return token.Describe();
+    if (auto e = run(with({Bin("devkit"), "register", "--token", Trim(token.out), "--csr",
+                           "alice.csr", "--out", "alice.pem"},
+                          at_store));
+        !e.empty()) {
+      return e;
+    }
+    std::error_code ec;
+    for (const char* program : {"echo-service", "crasher"}) {
+      std::filesystem::copy_file(Bin(program), dir.Path(program), ec);
+      if (ec) return std::string("copying ") + program + ": " + ec.message();
+    }
+    struct Release {
+      std::string name, program;
+    };
+    for (const Release& r : {Release{"echo", "echo-service"}, Release{"sturdy", "echo-service"},
+                             Release{"crasher", "crasher"}}) {
+      const std::string cert_dev = r.name + ".cert.pem";
+      if (auto e =
+              run({Bin("devkit"), "sign", r.program, "--key", "alice.key", "--cert", "alice.pem",
+                   "--name", r.name, "--version", "1.0.0", "--release", "1", "--out", cert_dev});
+          !e.empty()) {
+        return e;
+      }
+      if (auto e = run(with({Bin("devkit"), "publish", r.program, cert_dev, "--out",
+                             r.name + ".store.pem", "--cert", "alice.pem", "--key", "alice.key"},
+                            at_store));
+          !e.empty()) {
+        return e;
+      }
+    }
+    if (auto stopped = server.Stop(SIGTERM); !stopped) return stopped.message();
+    // Only the state remains: no socket (it cannot be copied), no lock, no ready file.
+    std::filesystem::remove(dir.Path("store/admin.sock"), ec);
+    std::filesystem::remove(dir.Path("store/serve.lock"), ec);
+    std::filesystem::remove(dir.Path("store.ready.json"), ec);
+    return "";
+  }
+
+  // --- the site
+
+  // `slsm init` and `slsm serve` on a fixed free port; `overrides` replace config keys.
+  SiteServer& StartSite(const json& overrides = json::object()) {
+    ProcessResult r = Run(Bin("slsm"), {"init", "--dir", "site", "--site", kSite, "--store",
+                                        store_->address(), "--store-root", "store/root.pem"});
+    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    const int port = FreePort();
+    EXPECT_NE(port, 0);
+    json config = {{"store", store_->address()},  {"listen", "127.0.0.1:" + std::to_string(port)},
+                   {"cert_site_lifetime", "30s"}, {"heartbeat_timeout", "3s"},
+                   {"policy_push_window", "1s"},  {"max_issuance_per_second", 100},
+                   {"issuance_burst", 100}};
+    config.update(overrides);
+    sites_.push_back(std::make_unique<SiteServer>(Bin("slsm"), dir_.path(), "site", config));
+    EXPECT_TRUE(sites_.back()->Start());
+    return *sites_.back();
+  }
+  SiteServer& site() { return *sites_.front(); }
+
+  // `slsm <args> --dir site` in the test directory.
+  ProcessResult Slsm(std::vector<std::string> args) const {
+    args.insert(args.end(), {"--dir", "site"});
+    return Run(Bin("slsm"), std::move(args));
+  }
+  void MustSlsm(std::vector<std::string> args) const {
+    ProcessResult r = Slsm(std::move(args));
+    ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  }
+  void Install(const std::string& name) { ASSERT_NO_FATAL_FAILURE(MustSlsm({"install", name})); }
+  void Deploy(const std::string& service, const std::string& nodes) {
+    ASSERT_NO_FATAL_FAILURE(MustSlsm({"deploy", service, "--nodes", nodes}));
+  }
+  void SetPolicy(const std::string& service, const json& policy) {
+    const std::string file = service + "-policy.json";
+    ASSERT_TRUE(WriteWholeFile(Path(file), policy.dump()));
+    ASSERT_NO_FATAL_FAILURE(MustSlsm({"policy", "set", service, file}));
+  }
+
+  // --- nodes
+
+  // Enrolls node `name` (state directory <test dir>/<name>) with a fresh join token and starts
+  // `nlsm serve` on it; kept by the fixture.
+  NodeServer& StartNode(const std::string& name, const json& overrides = json::object()) {
+    ProcessResult token = Slsm({"tokens", "create", name});
+    EXPECT_EQ(token.exit_code, kExitOk) << token.Describe();
+    ProcessResult r =
+        Run(Bin("nlsm"), {"enroll", "--slsm", site().address(), "--token", Trim(token.out),
+                          "--store-root", "node-store-root.pem", "--dir", name, "--node", name});
+    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    json config = NodeConfig();
+    config.update(overrides);
+    nodes_.push_back(std::make_unique<NodeServer>(Bin("nlsm"), dir_.path(), name, config));
+    EXPECT_TRUE(nodes_.back()->Start());
+    return *nodes_.back();
+  }
+
+  // `nlsm status --dir <node> --json`, parsed; null if it fails.
+  json NodeStatus(const std::string& node) const {
+    ProcessResult r = Run(Bin("nlsm"), {"status", "--dir", node, "--json"});
+    if (r.exit_code != kExitOk) return nullptr;
+    json j = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    return j.is_discarded() ? json(nullptr) : j;
+  }
+
+  // The node's status entry of `service`; null if none (or no status).
+  json InstanceStatus(const std::string& node, const std::string& service) const {
+    const json status = NodeStatus(node);
+    if (!status.is_object() || !status.contains("instances")) return nullptr;
+    for (const auto& i : status["instances"]) {
+      if (i.value("service", "") == service) return i;
+    }
+    return nullptr;
+  }
+
+  std::string StateOf(const json& instance) const {
+    return instance.is_object() ? instance.value("state", "") : "";
+  }
+
+  // Waits until the node reports `service` in `state` and `also` holds for its entry; the last
+  // entry seen (a failure, with the node's status and log, if the deadline passed).
+  json WaitForInstance(
+      const std::string& node, const std::string& service, const std::string& state,
+      milliseconds deadline = kStateDeadline,
+      const std::function<bool(const json&)>& also = [](const json&) { return true; }) {
+    json last;
+    const bool ok = WaitUntil(
+        [&] {
+          last = InstanceStatus(node, service);
+          return StateOf(last) == state && also(last);
+        },
+        deadline, kPoll);
+    EXPECT_TRUE(ok) << node << "/" << service << " is not " << state << " after "
+                    << deadline.count() << " ms; last status entry:\n"
+                    << last.dump(2) << "\n--- " << node << " log:\n"
+                    << NodeLog(node);
+    return last;
+  }
+  json WaitForRunning(const std::string& node, const std::string& service,
+                      milliseconds deadline = kStateDeadline) {
+    return WaitForInstance(node, service, "running", deadline,
+                           [](const json& i) { return i.value("pid", 0) > 0; });
+  }
+
+  std::string NodeLog(const std::string& node) const {
+    for (const auto& n : nodes_) {
+      if (n->dir() == node) return n->log();
+    }
+    return "";
+  }
+
+  NodeServer& Node(const std::string& name) {
+    for (auto& n : nodes_) {
+      if (n->dir() == name) return *n;
+    }
+    ADD_FAILURE() << "no node " << name;
+    return *nodes_.front();
+  }
+
+  // The runtime directory of an instance, as the daemon names it.
+  std::string InstanceDir(const std::string& node, const std::string& service) const {
+    return real_dir_ + "/" + node + "/instances/" + service;
+  }
+
+  // The live (not zombie) processes that run as `service` on `node` for this test: those whose
+  // environment names the instance's certificate file. Empty node: every service process whose
+  // runtime directory lies in this test's directory.
+  std::vector<pid_t> InstanceProcesses(const std::string& node, const std::string& service) const {
+    const std::string prefix = "SITECHAIN_CERT_FILE=" +
+                               (node.empty() ? real_dir_ + "/" : InstanceDir(node, service) + "/");
+    std::vector<pid_t> pids;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return pids;
+    while (dirent* e = ::readdir(proc)) {
+      char* end = nullptr;
+      const long pid = std::strtol(e->d_name, &end, 10);
+      if (end == e->d_name || *end != '\0' || !Alive(static_cast<pid_t>(pid))) continue;
+      for (const auto& var : ProcStrings("/proc/" + std::string(e->d_name) + "/environ")) {
+        if (var.rfind(prefix, 0) == 0) {
+          pids.push_back(static_cast<pid_t>(pid));
+          break;
+        }
+      }
+    }
+    ::closedir(proc);
+    std::sort(pids.begin(), pids.end());
+    return pids;
+  }
+
+  std::string StdoutOf(const std::string& node, const std::string& service) const {
+    return ReadFileOrEmpty(InstanceDir(node, service) + "/stdout.log");
+  }
+
+  // The package file a node keeps for a digest.
+  std::string PackagePath(const std::string& node, const std::string& digest) const {
+    return Path(node + "/packages/sha256-" + digest);
+  }
+
+  static TimePoint NotAfter(const json& instance) {
+    auto t = ParseTime(instance.value("certificate_not_after", ""));
+    EXPECT_TRUE(t.ok()) << instance.dump();
+    return t.ok() ? *t : TimePoint{};
+  }
+
+  static inline TempDir* template_ = nullptr;
+  static inline std::string template_error_;
+
+  std::string real_dir_;
+  std::unique_ptr<StoreServer> store_;
+  std::vector<std::unique_ptr<SiteServer>> sites_;
+  std::vector<std::unique_ptr<NodeServer>> nodes_;
+};
+
+// --- deploy and identity -----------------------------------------------------------------------
+
+TEST_F(NlsmTest, DeployedServiceRunsAndReadsItsIdentity) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("n1");
+  ASSERT_TRUE(
+      WaitUntil([&] { return NodeStatus("n1").value("connected", false); }, kStateDeadline, kPoll))
+      << NodeStatus("n1").dump(2) << Node("n1").log();
+
+  const SteadyTime deploy_start = std::chrono::steady_clock::now();
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const json running = WaitForRunning("n1", "echo");
+  const milliseconds deploy_to_running = Since(deploy_start);
+  std::cout << "[ measured ] deploy command to running process: " << deploy_to_running.count()
+            << " ms\n";
+  ASSERT_EQ(StateOf(running), "running");
+
+  // The process is the one the status names, and the only one.
+  const pid_t pid = running.value("pid", 0);
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_EQ(InstanceProcesses("n1", "echo"), std::vector<pid_t>{pid});
+  EXPECT_EQ(running.value("release", ""), "echo 1.0.0 (release 1)");
+  EXPECT_EQ(running.value("last_error", "x"), "");
+  EXPECT_EQ(running.value("policy_json", ""), "{}");
+  EXPECT_FALSE(running.value("certificate_not_after", "").empty());
+  EXPECT_FALSE(running.value("next_renewal", "").empty());
+
+  // Its identity, as it printed it.
+  const std::string dir = InstanceDir("n1", "echo");
+  ASSERT_TRUE(
+      WaitUntil([&] { return Contains(StdoutOf("n1", "echo"), "ready\n"); }, kStateDeadline, kPoll))
+      << StdoutOf("n1", "echo");
+  const std::string out = StdoutOf("n1", "echo");
+  const std::string spiffe = std::string("spiffe://") + kSite + "/node/n1/svc/echo";
+  for (const std::string& line : std::vector<std::string>{
+           "env: SITECHAIN_SERVICE=echo", "env: SITECHAIN_SPIFFE_ID=" + spiffe,
+           "env: SITECHAIN_CERT_FILE=" + dir + "/cert-site.pem",
+           "env: SITECHAIN_KEY_FILE=" + dir + "/instance.key",
+           "env: SITECHAIN_TRUST_BUNDLE_FILE=" + dir + "/bundle.pem",
+           "env: SITECHAIN_POLICY_FILE=" + dir + "/policy.json", std::string("policy: {}")}) {
+    EXPECT_TRUE(Contains(out, line + "\n")) << "no \"" << line << "\" in\n" << out;
+  }
+
+  // The files it is pointed at: its Cert_site chains to the site root (openssl, not our code),
+  // names it, and is for its key; the runtime directory and the key are private.
+  ProcessResult verify =
+      Run("openssl", {"verify", "-CAfile", "site/root.pem", dir + "/cert-site.pem"});
+  EXPECT_EQ(verify.exit_code, kExitOk) << verify.Describe();
+  EXPECT_TRUE(Contains(verify.out, ": OK")) << verify.Describe();
+  ProcessResult bundle =
+      Run("openssl", {"verify", "-CAfile", dir + "/bundle.pem", dir + "/cert-site.pem"});
+  EXPECT_EQ(bundle.exit_code, kExitOk) << bundle.Describe();
+  ProcessResult san =
+      Run("openssl", {"x509", "-in", dir + "/cert-site.pem", "-noout", "-ext", "subjectAltName"});
+  EXPECT_TRUE(Contains(san.out, "URI:" + spiffe)) << san.Describe();
+  ProcessResult cert_key =
+      Run("openssl", {"x509", "-in", dir + "/cert-site.pem", "-noout", "-pubkey"});
+  ProcessResult key_pub = Run("openssl", {"pkey", "-in", dir + "/instance.key", "-pubout"});
+  EXPECT_EQ(cert_key.exit_code, kExitOk) << cert_key.Describe();
+  EXPECT_EQ(key_pub.exit_code, kExitOk) << key_pub.Describe();
+  EXPECT_EQ(cert_key.out, key_pub.out);
+  EXPECT_EQ(Trim(ReadFileOrEmpty(dir + "/policy.json")), "{}");
+  EXPECT_EQ(ModeOf(dir), 0700);
+  EXPECT_EQ(ModeOf(dir + "/instance.key"), 0600);
+  EXPECT_EQ(ModeOf(PackagePath("n1", running.value("digest", ""))), 0555);
+
+  // The text form says the same.
+  ProcessResult text = Run(Bin("nlsm"), {"status", "--dir", "n1"});
+  EXPECT_EQ(text.exit_code, kExitOk) << text.Describe();
+  EXPECT_TRUE(Contains(text.out, "echo\trunning\tpid " + std::to_string(pid))) << text.Describe();
+  EXPECT_TRUE(Contains(text.out, "(connected)")) << text.Describe();
+}
+
+// --- a tampered package ------------------------------------------------------------------------
+
+// Changes one byte of a package file that a node keeps (read-only, 0555, until then).
+void Tamper(const std::string& package) {
+  ASSERT_TRUE(std::filesystem::exists(package)) << package;
+  ASSERT_EQ(::chmod(package.c_str(), 0755), 0);
+  std::string bytes = ReadWholeFile(package);
+  ASSERT_FALSE(bytes.empty());
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+  ASSERT_TRUE(WriteWholeFile(package, bytes));
+  ASSERT_EQ(::chmod(package.c_str(), 0555), 0);
+}
+
+// The site manager is up: the node refuses the tampered copy it keeps (rule 6), fetches the
+// package again and runs the good bytes, and its status still says what happened.
+TEST_F(NlsmTest, TamperedPackageIsRefusedAfterARestartAndAGoodCopyIsFetchedAndRun) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const json running = WaitForRunning("n1", "echo");
+  const std::string package = PackagePath("n1", running.value("digest", ""));
+
+  ASSERT_TRUE(Node("n1").Stop(SIGKILL));
+  ASSERT_TRUE(
+      WaitUntil([&] { return InstanceProcesses("n1", "echo").empty(); }, kStateDeadline, kPoll));
+  ASSERT_NO_FATAL_FAILURE(Tamper(package));
+  ASSERT_TRUE(Node("n1").Start());
+
+  const json again = WaitForInstance("n1", "echo", "running", kStateDeadline, [](const json& i) {
+    return i.value("pid", 0) > 0 && Contains(i.value("last_error", ""), "DIGEST_MISMATCH");
+  });
+  const std::string log = Node("n1").log();
+  EXPECT_TRUE(Contains(log, "echo not started: rule 6, cert-dev: DIGEST_MISMATCH")) << log;
+  EXPECT_TRUE(Contains(again.value("last_error", ""), "rule 6")) << again.dump();
+  EXPECT_EQ(again.value("digest", ""), running.value("digest", ""));
+  // What runs is the published executable, byte for byte (the kernel's view of its image).
+  const pid_t pid = again.value("pid", 0);
+  EXPECT_EQ(InstanceProcesses("n1", "echo"), std::vector<pid_t>{pid});
+  EXPECT_EQ(ReadWholeFile("/proc/" + std::to_string(pid) + "/exe"),
+            ReadWholeFile(Path("echo-service")));
+  EXPECT_EQ(ReadWholeFile(package), ReadWholeFile(Path("echo-service")));
+  EXPECT_EQ(ModeOf(package), 0555);
+}
+
+// The site manager is away, so nobody hands the node a good copy: the instance stays refused
+// and the status keeps saying why, also once a renewal attempt has failed meanwhile.
+TEST_F(NlsmTest, TamperedPackageIsNotStartedWhileTheSiteManagerIsAwayAndTheStatusSaysWhy) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const json running = WaitForRunning("n1", "echo");
+
+  ASSERT_TRUE(site().Stop(SIGKILL));
+  ASSERT_TRUE(Node("n1").Stop(SIGKILL));
+  ASSERT_TRUE(
+      WaitUntil([&] { return InstanceProcesses("n1", "echo").empty(); }, kStateDeadline, kPoll));
+  ASSERT_NO_FATAL_FAILURE(Tamper(PackagePath("n1", running.value("digest", ""))));
+  ASSERT_TRUE(Node("n1").Start());
+
+  const json refused = WaitForInstance("n1", "echo", "refused");
+  EXPECT_EQ(refused.value("pid", -1), 0);
+  EXPECT_TRUE(InstanceProcesses("n1", "echo").empty());
+  EXPECT_TRUE(Contains(Node("n1").log(), "echo not started: rule 6, cert-dev: DIGEST_MISMATCH"))
+      << Node("n1").log();
+  // The node retries its renewals while the slsm is away; they must not hide the reason.
+  ASSERT_TRUE(WaitUntil([&] { return Contains(Node("n1").log(), "echo renewal failed"); },
+                        kStateDeadline, kPoll))
+      << Node("n1").log();
+  const json later = InstanceStatus("n1", "echo");
+  EXPECT_EQ(StateOf(later), "refused") << later.dump();
+  EXPECT_TRUE(Contains(later.value("last_error", ""), "DIGEST_MISMATCH")) << later.dump(2);
+  ProcessResult text = Run(Bin("nlsm"), {"status", "--dir", "n1"});
+  EXPECT_TRUE(Contains(text.out, "DIGEST_MISMATCH")) << text.Describe();
+  EXPECT_TRUE(InstanceProcesses("n1", "echo").empty());
+}
+
+// --- revocation --------------------------------------------------------------------------------
+
+TEST_F(NlsmTest, RevocationAtTheStoreStopsTheServiceOnEveryNode) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  const std::vector<std::string> names = {"n1", "n2", "n3"};
+  for (const auto& n : names) StartNode(n);
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1,n2,n3"));
+  for (const auto& n : names) WaitForRunning(n, "echo");
+  const json any = InstanceStatus("n1", "echo");
+  const auto lifetime = NotAfter(any) - std::chrono::system_clock::now();
+
+  const SteadyTime revoked = std::chrono::steady_clock::now();
+  ProcessResult r =
+      Store({"revoke", "release", "echo", "1.0.0", "--reason", "malware report", "--dir", "store"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  std::map<std::string, milliseconds> stopped_after;
+  const bool all = WaitUntil(
+      [&] {
+        for (const auto& n : names) {
+          if (stopped_after.contains(n)) continue;
+          if (StateOf(InstanceStatus(n, "echo")) == "stopped" &&
+              InstanceProcesses(n, "echo").empty()) {
+            stopped_after[n] = Since(revoked);
+          }
+        }
+        return stopped_after.size() == names.size();
+      },
+      std::chrono::duration_cast<milliseconds>(lifetime), milliseconds(20));
+  ASSERT_TRUE(all) << "stopped: " << stopped_after.size() << " of 3\n" << site().log();
+  milliseconds slowest{0};
+  for (const auto& [n, t] : stopped_after) slowest = std::max(slowest, t);
+  std::cout << "[ measured ] store revocation to the service stopped on 3 nodes: "
+            << stopped_after["n1"].count() << ", " << stopped_after["n2"].count() << ", "
+            << stopped_after["n3"].count() << " ms (certificate lifetime "
+            << std::chrono::duration_cast<seconds>(lifetime).count() << " s)\n";
+  EXPECT_LT(slowest, std::chrono::duration_cast<milliseconds>(lifetime));
+
+  for (const auto& n : names) {
+    const json i = InstanceStatus(n, "echo");
+    EXPECT_EQ(i.value("pid", -1), 0) << i.dump();
+    EXPECT_TRUE(Contains(i.value("last_error", ""), "malware report")) << i.dump();
+    // Not deployed any more: nothing of it is kept that could start again.
+    EXPECT_FALSE(std::filesystem::exists(InstanceDir(n, "echo"))) << n;
+  }
+  // Not even after a restart.
+  ASSERT_TRUE(Node("n1").Restart(SIGKILL));
+  ASSERT_TRUE(
+      WaitUntil([&] { return NodeStatus("n1").value("connected", false); }, kStateDeadline, kPoll));
+  EXPECT_NE(StateOf(InstanceStatus("n1", "echo")), "running");
+  EXPECT_TRUE(InstanceProcesses("n1", "echo").empty());
+}
+
+// --- the site manager away ---------------------------------------------------------------------
+
+TEST_F(NlsmTest, WithoutTheSiteManagerServicesRunUntilExpiryThenStopAndStartAgainWhenItIsBack) {
+  StartSite({{"cert_site_lifetime", "15s"}});
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  const std::vector<std::string> names = {"n1", "n2"};
+  for (const auto& n : names) StartNode(n);
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1,n2"));
+  for (const auto& n : names) WaitForRunning(n, "echo");
+
+  ASSERT_TRUE(site().Stop(SIGKILL));
+  std::map<std::string, pid_t> pid;
+  std::map<std::string, TimePoint> not_after;
+  for (const auto& n : names) {
+    const json i = InstanceStatus(n, "echo");
+    pid[n] = i.value("pid", 0);
+    not_after[n] = NotAfter(i);
+  }
+
+  // Running, the same process, until notAfter; then expired and stopped (fail closed).
+  std::map<std::string, TimePoint> expired_at;
+  bool kept_running = true;
+  std::string trace;
+  const auto latest = std::max(not_after["n1"], not_after["n2"]);
+  const bool all_expired = WaitUntil(
+      [&] {
+        for (const auto& n : names) {
+          if (expired_at.contains(n)) continue;
+          const json i = InstanceStatus(n, "echo");
+          const auto now = std::chrono::system_clock::now();
+          if (StateOf(i) == "running" && i.value("pid", 0) == pid[n] && Alive(pid[n])) continue;
+          if (StateOf(i) == "expired") {
+            expired_at[n] = now;
+          } else if (now < not_after[n] - seconds(1)) {
+            // (Around notAfter the status may still say running while the process stops.)
+            kept_running = false;
+            trace += n + " at " + FormatTime(now) + ": " + i.dump() + "\n";
+          }
+        }
+        return expired_at.size() == names.size();
+      },
+      std::chrono::duration_cast<milliseconds>(latest - std::chrono::system_clock::now()) +
+          seconds(10),
+      kPoll);
+  ASSERT_TRUE(all_expired) << trace << NodeLog("n1");
+  EXPECT_TRUE(kept_running) << trace;
+  // (The status's last_error shows the latest failed renewal by now; the log keeps the stop.)
+  for (const auto& n : names) {
+    EXPECT_TRUE(Contains(NodeLog(n), "without renewal; stopped (fail closed)")) << NodeLog(n);
+  }
+  for (const auto& n : names) {
+    SCOPED_TRACE(n);
+    // Certificate times have second precision; the status is polled.
+    EXPECT_GE(expired_at[n], not_after[n] - seconds(1));
+    EXPECT_LE(expired_at[n], not_after[n] + seconds(3));
+    const json i = InstanceStatus(n, "echo");
+    EXPECT_EQ(i.value("pid", -1), 0) << i.dump();
+    EXPECT_FALSE(Alive(pid[n]));
+    EXPECT_TRUE(InstanceProcesses(n, "echo").empty());
+    std::cout << "[ measured ] " << n << ": Cert_site notAfter " << FormatTime(not_after[n])
+              << ", stopped "
+              << std::chrono::duration_cast<milliseconds>(expired_at[n] - not_after[n]).count()
+              << " ms after it (status polled every " << kPoll.count() << " ms)\n";
+  }
+
+  // The site manager is back on its address: the nodes renew and start the service again.
+  const SteadyTime back = std::chrono::steady_clock::now();
+  ASSERT_TRUE(site().Start());
+  for (const auto& n : names) {
+    const json i = WaitForRunning(n, "echo");
+    EXPECT_GT(NotAfter(i), not_after[n]) << i.dump();
+    EXPECT_NE(i.value("pid", 0), pid[n]);
+    EXPECT_EQ(InstanceProcesses(n, "echo").size(), 1u);
+  }
+  std::cout << "[ measured ] slsm restart to the services running again on 2 nodes: "
+            << Since(back).count() << " ms\n";
+}
+
+// --- policy ------------------------------------------------------------------------------------
+
+TEST_F(NlsmTest, PolicyChangeRenewsAtOnceAndTheServiceSeesTheNewPolicy) {
+  // A lifetime long enough that no scheduled renewal (at 50-75 % of it) can explain the change.
+  StartSite({{"cert_site_lifetime", "60s"}});
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const json before = WaitForRunning("n1", "echo");
+  const std::string dir = InstanceDir("n1", "echo");
+  const std::string cert_before = ReadFileOrEmpty(dir + "/cert-site.pem");
+  ASSERT_FALSE(cert_before.empty());
+
+  const json policy = {{"args", {"--print-env", "v2"}}, {"env", {{"GREETING", "hi"}}}};
+  const SteadyTime set = std::chrono::steady_clock::now();
+  ASSERT_NO_FATAL_FAILURE(SetPolicy("echo", policy));
+  const json after = WaitForInstance("n1", "echo", "running", kStateDeadline, [&](const json& i) {
+    return i.value("policy_json", "") == policy.dump() && i.value("pid", 0) > 0 &&
+           i.value("pid", 0) != before.value("pid", 0);
+  });
+  const milliseconds took = Since(set);
+  std::cout << "[ measured ] policy set to the service restarted with it: " << took.count()
+            << " ms\n";
+  EXPECT_LT(took, seconds(10));
+  EXPECT_NE(ReadFileOrEmpty(dir + "/cert-site.pem"), cert_before) << "not renewed";
+  EXPECT_FALSE(Alive(before.value("pid", 0)));
+  EXPECT_EQ(InstanceProcesses("n1", "echo"), std::vector<pid_t>{after.value("pid", 0)});
+
+  // The restarted service reads the new policy, and runs with its arguments and environment.
+  EXPECT_EQ(Trim(ReadFileOrEmpty(dir + "/policy.json")), policy.dump());
+  ASSERT_TRUE(WaitUntil([&] { return Count(StdoutOf("n1", "echo"), "ready\n") == 2; },
+                        kStateDeadline, kPoll))
+      << StdoutOf("n1", "echo");
+  const std::string out = StdoutOf("n1", "echo");
+  const std::string second_run = out.substr(out.rfind("echo-service pid="));
+  EXPECT_TRUE(Contains(second_run, "policy: " + policy.dump() + "\n")) << out;
+  EXPECT_TRUE(Contains(second_run, "arg: v2\n")) << out;
+  EXPECT_TRUE(Contains(second_run, "env: GREETING=hi\n")) << out;
+  EXPECT_FALSE(Contains(out.substr(0, out.rfind("echo-service pid=")), "GREETING")) << out;
+}
+
+TEST_F(NlsmTest, PolicyTheNodeCannotHonourIsRefusedAndNotStarted) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  ASSERT_NO_FATAL_FAILURE(Install("sturdy"));
+  ASSERT_NO_FATAL_FAILURE(SetPolicy("echo", {{"env", {{"LD_PRELOAD", "x"}}}}));
+  ASSERT_NO_FATAL_FAILURE(SetPolicy("sturdy", {{"restart", "sometimes"}}));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  ASSERT_NO_FATAL_FAILURE(Deploy("sturdy", "n1"));
+  for (const auto& [service, text] :
+       {std::pair{"echo", "LD_PRELOAD"}, std::pair{"sturdy", "sometimes"}}) {
+    SCOPED_TRACE(service);
+    const json i = WaitForInstance("n1", service, "refused");
+    const std::string why = i.value("last_error", "");
+    EXPECT_TRUE(Contains(why, "cannot be honoured")) << why;
+    EXPECT_TRUE(Contains(why, text)) << why;
+    EXPECT_EQ(i.value("pid", -1), 0);
+    EXPECT_TRUE(InstanceProcesses("n1", service).empty());
+    EXPECT_FALSE(std::filesystem::exists(InstanceDir("n1", service) + "/stdout.log"));
+  }
+}
+
+// A running service whose policy changes to one the node cannot honour: what the status says
+// (refused) must be what runs (nothing), and nothing may outlive its certificate.
+TEST_F(NlsmTest, RunningServiceGivenAPolicyTheNodeCannotHonourIsStopped) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const json before = WaitForRunning("n1", "echo");
+  ASSERT_NO_FATAL_FAILURE(SetPolicy("echo", {{"restart", "sometimes"}}));
+  const json i = WaitForInstance("n1", "echo", "refused");
+  EXPECT_TRUE(Contains(i.value("last_error", ""), "sometimes")) << i.dump();
+  EXPECT_EQ(i.value("pid", -1), 0) << i.dump();
+  EXPECT_FALSE(Alive(before.value("pid", 0)));
+  EXPECT_TRUE(InstanceProcesses("n1", "echo").empty());
+}
+
+// --- restart of the node manager ---------------------------------------------------------------
+
+TEST_F(NlsmTest, KillNineOfTheNodeManagerRunsNothingTwiceAndEverythingComesBack) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  ASSERT_NO_FATAL_FAILURE(Install("sturdy"));
+  // sturdy survives the SIGTERM that a dying supervisor's children get: a real orphan.
+  ASSERT_NO_FATAL_FAILURE(SetPolicy("sturdy", {{"args", {"--ignore-term"}}}));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  ASSERT_NO_FATAL_FAILURE(Deploy("sturdy", "n1"));
+  std::map<std::string, pid_t> old_pid;
+  for (const char* service : {"echo", "sturdy"}) {
+    const json i = WaitForRunning("n1", service);
+    old_pid[service] = i.value("pid", 0);
+    EXPECT_EQ(InstanceProcesses("n1", service), std::vector<pid_t>{old_pid[service]});
+  }
+
+  ASSERT_TRUE(Node("n1").Stop(SIGKILL));
+  // echo ends with its supervisor; sturdy is left over.
+  EXPECT_TRUE(WaitUntil([&] { return !Alive(old_pid["echo"]); }, kStateDeadline, milliseconds(10)));
+  ASSERT_TRUE(WaitUntil([&] { return Contains(StdoutOf("n1", "sturdy"), "ignoring it"); },
+                        kStateDeadline, kPoll))
+      << StdoutOf("n1", "sturdy");
+  EXPECT_TRUE(Alive(old_pid["sturdy"]));
+
+  const SteadyTime restart = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Node("n1").Start());
+  std::map<std::string, pid_t> new_pid;
+  for (const char* service : {"echo", "sturdy"}) {
+    SCOPED_TRACE(service);
+    const json i = WaitForRunning("n1", service);
+    new_pid[service] = i.value("pid", 0);
+    EXPECT_NE(new_pid[service], old_pid[service]);
+    EXPECT_FALSE(Alive(old_pid[service]));
+    EXPECT_EQ(InstanceProcesses("n1", service), std::vector<pid_t>{new_pid[service]});
+  }
+  std::cout << "[ measured ] nlsm restart after kill -9 to both services running: "
+            << Since(restart).count() << " ms\n";
+  EXPECT_TRUE(Contains(Node("n1").log(), "left over from a previous run: sturdy"))
+      << Node("n1").log();
+
+  // Reconnected (the slsm repeats its deploys): still exactly one process each, the same ones.
+  ASSERT_TRUE(
+      WaitUntil([&] { return NodeStatus("n1").value("connected", false); }, kStateDeadline, kPoll));
+  ASSERT_TRUE(WaitUntil([&] { return Count(Node("n1").log(), "connected to the site") >= 2; },
+                        kStateDeadline, kPoll));
+  for (const char* service : {"echo", "sturdy"}) {
+    const json i = InstanceStatus("n1", service);
+    EXPECT_EQ(StateOf(i), "running") << i.dump();
+    EXPECT_EQ(i.value("pid", 0), new_pid[service]) << i.dump();
+    EXPECT_EQ(InstanceProcesses("n1", service), std::vector<pid_t>{new_pid[service]});
+  }
+}
+
+// --- a crashing service ------------------------------------------------------------------------
+
+TEST_F(NlsmTest, CrashingServiceIsRestartedWithBackoffAndReportedAsCrashLoop) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("crasher"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("crasher", "n1"));
+  std::set<std::string> states;
+  json last;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        last = InstanceStatus("n1", "crasher");
+        states.insert(StateOf(last));
+        return StateOf(last) == "crash-loop";
+      },
+      seconds(40), kPoll))
+      << last.dump(2) << Node("n1").log();
+  EXPECT_TRUE(states.contains("backoff")) << json(states).dump();
+  EXPECT_EQ(last.value("pid", -1), 0);
+  EXPECT_FALSE(last.value("last_error", "").empty()) << last.dump();
+
+  // The supervisor's defaults: 5 exits within a minute; the n-th restart waits at least half of
+  // 1 s * 2^(n-1) (each run lasts 100 ms).
+  const auto starts = LinesStartingWith(StdoutOf("n1", "crasher"), "crasher start ");
+  ASSERT_EQ(starts.size(), 5u) << StdoutOf("n1", "crasher");
+  EXPECT_EQ(last.value("restarts", 0), 4) << last.dump();
+  std::vector<long long> at;
+  for (const auto& line : starts) at.push_back(std::stoll(line.substr(line.rfind(' ') + 1)));
+  std::string gaps;
+  for (size_t n = 1; n < at.size(); ++n) {
+    const long long gap = at[n] - at[n - 1];
+    gaps += std::to_string(gap) + " ";
+    EXPECT_GE(gap, 100 + 500 * (1LL << (n - 1))) << "restart " << n;
+  }
+  std::cout << "[ measured ] crasher restarts after (ms): " << gaps << "\n";
+
+  // Given up on: not started again.
+  EXPECT_FALSE(WaitUntil(
+      [&] { return LinesStartingWith(StdoutOf("n1", "crasher"), "crasher start ").size() > 5; },
+      seconds(2), kPoll));
+  EXPECT_EQ(StateOf(InstanceStatus("n1", "crasher")), "crash-loop");
+  EXPECT_TRUE(InstanceProcesses("n1", "crasher").empty());
+}
+
+// --- the command line --------------------------------------------------------------------------
+
+class NlsmCliTest : public ProgramTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(ProgramTest::SetUp());
+    ASSERT_TRUE(std::filesystem::exists(Bin("nlsm"))) << "build the nlsm target";
+  }
+  ProcessResult Nlsm(std::vector<std::string> args) const {
+    return Run(Bin("nlsm"), std::move(args));
+  }
+};
+
+TEST_F(NlsmCliTest, HelpOfEveryCommandExitsZero) {
+  ProcessResult top = Nlsm({"--help"});
+  EXPECT_EQ(top.exit_code, kExitOk) << top.Describe();
+  for (const char* command : {"enroll", "serve", "status", "check"}) {
+    EXPECT_TRUE(Contains(top.out, command)) << top.Describe();
+    ProcessResult r = Nlsm({command, "--help"});
+    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    EXPECT_TRUE(Contains(r.out, "--dir")) << r.Describe();
+  }
+}
+
+TEST_F(NlsmCliTest, StatusWithoutARunningDaemonSaysSo) {
+  ASSERT_TRUE(std::filesystem::create_directory(Path("node")));
+  ProcessResult r = Nlsm({"status", "--dir", "node"});
+  EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "[UNAVAILABLE]")) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "is 'nlsm serve' running?")) << r.Describe();
+  EXPECT_TRUE(r.out.empty()) << r.Describe();
+
+  ProcessResult json_form = Nlsm({"status", "--dir", "node", "--json"});
+  EXPECT_EQ(json_form.exit_code, kExitFailure) << json_form.Describe();
+  EXPECT_TRUE(Contains(json_form.err, "is 'nlsm serve' running?")) << json_form.Describe();
+
+  ProcessResult nowhere = Nlsm({"status"});
+  EXPECT_NE(nowhere.exit_code, kExitOk) << nowhere.Describe();
+  EXPECT_TRUE(Contains(nowhere.err, "--dir")) << nowhere.Describe();
+}
+
+}  // namespace
+}  // namespace sitechain::testutil
