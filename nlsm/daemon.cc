@@ -21,7 +21,9 @@ class SupervisorRunner final : public ProcessRunner {
   Status Start(const LaunchSpec& spec) override { return supervisor_.Start(spec); }
   Status Stop(const std::string& service) override {
     Status s = supervisor_.Stop(service, grace_);
-    return s.code() == StatusCode::kNotFound ? Status::Ok() : s;
+    if (s.code() == StatusCode::kNotFound) return Status::Ok();
+    SITECHAIN_RETURN_IF_ERROR(s);
+    return supervisor_.Forget(service);  // drops its copy of the package's descriptor too
   }
   std::optional<ProcessInfo> Info(const std::string& service) const override {
     return supervisor_.Info(service);

@@ -54,7 +54,8 @@ struct NodeManager::Instance {
   std::optional<pki::PrivateKey> key;
   std::string policy_json = "{}";
   std::string state = kPending;
-  std::string last_error;
+  std::string last_error;     // why it is in its state (refused, expired, stopped, ...)
+  std::string renewal_error;  // the last renewal attempt's failure, until one succeeds
   std::optional<TimePoint> next_attempt;
   std::optional<RenewalWindow> suggested;
   int failures = 0;
@@ -141,6 +142,9 @@ void NodeManager::Publish() {
     v.release = i->name.empty() ? "" : i->Release();
     v.digest = i->digest;
     v.last_error = i->last_error;
+    if (!i->renewal_error.empty()) {
+      v.last_error += (v.last_error.empty() ? "" : "; ") + i->renewal_error;
+    }
     v.policy_json = i->policy_json;
     if (i->cert_site) v.not_after = i->cert_site->NotAfter();
     v.next_renewal = i->next_attempt;
@@ -353,6 +357,7 @@ Status NodeManager::Launch(Instance& i) {
   SITECHAIN_ASSIGN_OR_RETURN(auto bytes, HexDecode(i.digest));
   auto fd = packages_.Open(pki::Digest{alg, bytes});
   if (!fd.ok()) {
+    (void)runner_.Stop(i.service);  // whatever ran before must not go on unchecked
     i.state = kRefused;
     i.last_error = fd.status().ToString();
     return fd.status();
@@ -371,6 +376,7 @@ Status NodeManager::Launch(Instance& i) {
   if (!v.ok()) {
     const bool expired = v.failure->reason == pki::Reason::kExpired &&
                          v.failure->certificate == pki::CertRole::kCertSite;
+    (void)runner_.Stop(i.service);
     i.state = expired ? kExpired : kRefused;
     i.last_error = "not started: " + v.failure->ToString();
     if (expired && !i.next_attempt) i.next_attempt = clock_.Now();
@@ -379,6 +385,7 @@ Status NodeManager::Launch(Instance& i) {
   }
   auto launch_policy = ParseLaunchPolicy(i.policy_json);
   if (!launch_policy.ok()) {
+    (void)runner_.Stop(i.service);
     i.state = kRefused;
     i.last_error =
         "the sitePolicy cannot be honoured on this node: " + launch_policy.status().message();
@@ -425,12 +432,15 @@ Status NodeManager::SaveInstance(const Instance& i) {
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(
       i.dir + "/bundle.pem", node_.identity.site_root.ToPem() + node_.store_root.ToPem(), 0644));
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/policy.json", i.policy_json + "\n", 0644));
-  const nlohmann::json meta = {{"service", i.service},
-                               {"name", i.name},
-                               {"version", i.version},
-                               {"release_counter", i.release_counter},
-                               {"digest_algorithm", i.digest_algorithm},
-                               {"digest", i.digest}};
+  const nlohmann::json meta = {
+      {"service", i.service},
+      {"name", i.name},
+      {"version", i.version},
+      {"release_counter", i.release_counter},
+      {"digest_algorithm", i.digest_algorithm},
+      {"digest", i.digest},
+      {"renew_after", i.suggested ? ToUnixSeconds(i.suggested->renew_after) : 0},
+      {"renew_before", i.suggested ? ToUnixSeconds(i.suggested->renew_before) : 0}};
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/instance.json", meta.dump(2) + "\n", 0644));
   // Last: the certificate that makes the instance runnable.
   return i.cert_site->Save(i.dir + "/cert-site.pem");
@@ -456,6 +466,11 @@ Status NodeManager::Recover(const std::string& service) {
     i.release_counter = meta.at("release_counter").get<uint64_t>();
     i.digest_algorithm = meta.at("digest_algorithm").get<std::string>();
     i.digest = meta.at("digest").get<std::string>();
+    const int64_t after = meta.value("renew_after", int64_t{0});
+    const int64_t before = meta.value("renew_before", int64_t{0});
+    if (after > 0 && before >= after) {
+      i.suggested = RenewalWindow{FromUnixSeconds(after), FromUnixSeconds(before)};
+    }
   } catch (const nlohmann::json::exception& e) {
     return fail(DataLoss(i.dir + "/instance.json is corrupt: " + e.what()));
   }
@@ -494,16 +509,17 @@ void NodeManager::ExpireDue(TimePoint now) {
 }
 
 void NodeManager::RenewDue(TimePoint now) {
+  // Only what runs, or ran until its certificate expired, renews; a refused instance waits for
+  // the slsm to deploy it again. When one is due, those due soon after share its call.
+  auto renewable = [](const Instance& i) {
+    return i.next_attempt && i.key && (i.state == kRunning || i.state == kExpired);
+  };
+  const bool any_due = std::any_of(instances_.begin(), instances_.end(), [&](const auto& e) {
+    return renewable(*e.second) && *e.second->next_attempt <= now;
+  });
   std::vector<std::string> due;
   for (auto& [service, i] : instances_) {
-    if (!i->next_attempt || !i->key || i->state == kStopped) continue;
-    // Due now, or soon enough to share this call.
-    if (*i->next_attempt <= now + options_.batch_interval &&
-        (*i->next_attempt <= now || !due.empty() ||
-         std::any_of(instances_.begin(), instances_.end(), [&](const auto& other) {
-           return other.second->next_attempt && *other.second->next_attempt <= now &&
-                  other.second->key && other.second->state != kStopped;
-         }))) {
+    if (any_due && renewable(*i) && *i->next_attempt <= now + options_.batch_interval) {
       due.push_back(service);
     }
   }
@@ -531,7 +547,7 @@ void NodeManager::RenewBatch(const std::vector<std::string>& services) {
   const TimePoint now = clock_.Now();
   auto retry = [&](Instance& i, const Status& why) {
     ++i.failures;
-    i.last_error = "renewal failed: " + why.ToString();
+    i.renewal_error = "renewal failed: " + why.ToString();
     if (i.cert_site) {
       i.next_attempt = policy_.NextRetry(TimesOf(*i.cert_site, i.suggested), now, i.failures, rng_);
     } else {
@@ -542,7 +558,7 @@ void NodeManager::RenewBatch(const std::vector<std::string>& services) {
                               options_.renewal.retry_initial * (1 << std::min(i.failures, 10)));
       i.next_attempt = now + d;
     }
-    spdlog::warn("{} {}; next attempt {}", i.service, i.last_error, FormatTime(*i.next_attempt));
+    spdlog::warn("{} {}; next attempt {}", i.service, i.renewal_error, FormatTime(*i.next_attempt));
   };
   if (!outcomes.ok()) {
     for (const auto& e : entries) retry(*instances_.at(e.service), outcomes.status());
@@ -590,7 +606,7 @@ void NodeManager::RenewBatch(const std::vector<std::string>& services) {
       continue;
     }
     Schedule(i);
-    i.last_error.clear();
+    i.renewal_error.clear();
     spdlog::info("renewed {}: Cert_site {} until {}, next renewal {}", i.service,
                  i.cert_site->SerialHex(), FormatTime(i.cert_site->NotAfter()),
                  FormatTime(*i.next_attempt));
@@ -622,8 +638,13 @@ void NodeManager::RenewNodeCertificateIfDue(TimePoint now) {
       "node certificate renewal failed: {}",
       cert.ok() ? "the certificate returned is not for this node" : cert.status().ToString());
   if (!node_renewal_) {
-    spdlog::error("the node certificate expired at {}; the node needs a new join token",
-                  FormatTime(times.not_after));
+    // Expired (the node was offline): the slsm still renews it, on proof of the node key, within
+    // its recovery grace; after that the node needs a new join token. Keep asking meanwhile.
+    node_renewal_ = now + options_.renewal.retry_max;
+    spdlog::error(
+        "the node certificate expired at {}; asking the site manager to renew it on proof of the "
+        "node key (within its recovery grace; after that the node needs a new join token)",
+        FormatTime(times.not_after));
   }
 }
 

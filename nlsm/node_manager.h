@@ -54,7 +54,8 @@ class ProcessRunner {
  public:
   virtual ~ProcessRunner() = default;
   virtual Status Start(const LaunchSpec& spec) = 0;
-  // Stops (SIGTERM, then SIGKILL after the runner's grace). OK if there is no such process.
+  // Stops (SIGTERM, then SIGKILL after the runner's grace) and forgets the process. OK if there
+  // is no such process.
   virtual Status Stop(const std::string& service) = 0;
   virtual std::optional<ProcessInfo> Info(const std::string& service) const = 0;
 };

@@ -24,6 +24,7 @@ Status Apply(const std::string& path, SlsmConfig& c) {
   keys.String("ready_file", c.ready_file);
   keys.Duration("cert_site_lifetime", o.cert_site_lifetime);
   keys.Duration("node_lifetime", o.node_lifetime);
+  keys.Duration("node_recovery_grace", o.node_recovery_grace);
   keys.Duration("default_token_ttl", o.default_token_ttl);
   keys.Duration("max_token_ttl", o.max_token_ttl);
   keys.Number("renew_window_start", o.renew_window_start);

@@ -57,7 +57,7 @@ grpc::Status SiteGrpcService::Enroll(grpc::ServerContext* context, const v1::Enr
 grpc::Status SiteGrpcService::RenewNode(grpc::ServerContext* context,
                                         const v1::RenewNodeRequest* request,
                                         v1::RenewNodeResponse* response) {
-  auto node = service_.AuthenticateNode(PeerCertificatePem(*context));
+  auto node = service_.AuthenticateNodeForRenewal(PeerCertificatePem(*context));
   if (!node.ok()) return Refuse("RenewNode", *context, node.status());
   auto cert = service_.RenewNode(*node, SpanOf(request->csr_der()));
   if (!cert.ok()) return Refuse("RenewNode", *context, cert.status());

@@ -64,6 +64,7 @@ Status SiteOptions::Validate() const {
   }
   if (node_lifetime < Seconds(60))
     return InvalidArgument("the node lifetime must be at least 60 s");
+  if (node_recovery_grace < Seconds(0)) return InvalidArgument("the recovery grace must be >= 0");
   if (default_token_ttl <= Seconds(0) || max_token_ttl < default_token_ttl) {
     return InvalidArgument("the join token TTLs must be positive, the default within the maximum");
   }
@@ -418,12 +419,29 @@ Result<Enrolled> SiteService::Enroll(const std::string& token, const std::string
 }
 
 Result<NodeRecord> SiteService::AuthenticateNode(const std::optional<std::string>& peer_pem) {
+  return Authenticate(peer_pem, Seconds(0));
+}
+
+Result<NodeRecord> SiteService::AuthenticateNodeForRenewal(
+    const std::optional<std::string>& peer_pem) {
+  return Authenticate(peer_pem, options_.node_recovery_grace);
+}
+
+Result<NodeRecord> SiteService::Authenticate(const std::optional<std::string>& peer_pem,
+                                             Seconds expired_grace) {
   if (!peer_pem) {
     return Unauthenticated("this call needs mutual TLS with the node certificate of site '" +
                            site() + "' (enroll the node first)");
   }
   SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::FromPem(*peer_pem));
-  const pki::Verification v = verifier_.VerifyIssuedBy(cert, pki::CertRole::kNode, ca_.root());
+  pki::Verification v = verifier_.VerifyIssuedBy(cert, pki::CertRole::kNode, ca_.root());
+  if (!v.ok() && v.failure->reason == pki::Reason::kExpired && expired_grace > Seconds(0) &&
+      clock_.Now() - cert.NotAfter() <= expired_grace) {
+    // A node that was offline past its certificate's expiry may recover with proof of its key
+    // (the handshake): everything but the time must still check out, at the last valid second.
+    const ManualClock then(cert.NotAfter() - Seconds(1));
+    v = pki::Verifier(then, options_.verify).VerifyIssuedBy(cert, pki::CertRole::kNode, ca_.root());
+  }
   if (!v.ok()) {
     return Unauthenticated("the client certificate is not a valid node certificate of site '" +
                            site() + "': " + v.failure->ToString());

@@ -74,7 +74,10 @@ class NodeNotifier {
 struct SiteOptions {
   Seconds cert_site_lifetime{5000};  // Cert_site, the paper's default
   Seconds node_lifetime{24 * 3600};  // node certificates, renewed by the node itself
-  Seconds default_token_ttl{3600};   // join tokens
+  // A node whose certificate expired (it was offline) may still renew it this long after expiry,
+  // proving it holds its registered key; later it needs a new join token. 0: never.
+  Seconds node_recovery_grace{7 * 86400};
+  Seconds default_token_ttl{3600};  // join tokens
   Seconds max_token_ttl{7 * 86400};
   // The suggested renewal window, as fractions of a Cert_site's lifetime after issuance.
   double renew_window_start = 0.5;
@@ -182,6 +185,9 @@ class SiteService final {
   // under the site root now (another site's, expired) or whose key is not the node's registered
   // key; PERMISSION_DENIED for an evicted node.
   Result<NodeRecord> AuthenticateNode(const std::optional<std::string>& peer_pem);
+  // The same for RenewNode, which also accepts a node certificate that expired less than
+  // options().node_recovery_grace ago.
+  Result<NodeRecord> AuthenticateNodeForRenewal(const std::optional<std::string>& peer_pem);
   // A fresh node certificate for the same key. INVALID_ARGUMENT for a CSR of another key.
   Result<pki::Certificate> RenewNode(const NodeRecord& node, std::span<const uint8_t> csr_der);
   // The package of a service deployed to the node (PERMISSION_DENIED otherwise).
@@ -217,6 +223,8 @@ class SiteService final {
               pki::BlobStore packages, ReleaseSource& source, NodeNotifier& nodes,
               const Clock& clock, Random& rng, SiteOptions options);
   Result<ReleaseRecord> CommitInstall(const ReleaseHeader& header, pki::BlobStore::Writer& writer);
+  Result<NodeRecord> Authenticate(const std::optional<std::string>& peer_pem,
+                                  Seconds expired_grace);
   Result<ReleaseRecord> ReleaseOfService(const std::string& service);  // requires mu_
   Result<RenewalResult> IssueOne(const NodeRecord& node, const RenewalRequest& request,
                                  TimePoint now);                                 // requires mu_

@@ -569,10 +569,12 @@ TEST_F(NlsmTest, TamperedPackageIsNotStartedWhileTheSiteManagerIsAwayAndTheStatu
   EXPECT_TRUE(InstanceProcesses("n1", "echo").empty());
   EXPECT_TRUE(Contains(Node("n1").log(), "echo not started: rule 6, cert-dev: DIGEST_MISMATCH"))
       << Node("n1").log();
-  // The node retries its renewals while the slsm is away; they must not hide the reason.
-  ASSERT_TRUE(WaitUntil([&] { return Contains(Node("n1").log(), "echo renewal failed"); },
+  // The node keeps trying to reach the slsm meanwhile; neither that nor anything else may hide
+  // the reason, and a refused instance is not renewed.
+  ASSERT_TRUE(WaitUntil([&] { return Contains(Node("n1").log(), "cannot connect to the site"); },
                         kStateDeadline, kPoll))
       << Node("n1").log();
+  EXPECT_FALSE(Contains(Node("n1").log(), "echo renewal failed")) << Node("n1").log();
   const json later = InstanceStatus("n1", "echo");
   EXPECT_EQ(StateOf(later), "refused") << later.dump();
   EXPECT_TRUE(Contains(later.value("last_error", ""), "DIGEST_MISMATCH")) << later.dump(2);

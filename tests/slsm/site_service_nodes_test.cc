@@ -278,6 +278,41 @@ TEST_F(SiteServiceTest, AuthenticateNodeRefusesAnExpiredNodeCertificate) {
                       {"not a valid node certificate", "EXPIRED"}));
 }
 
+// A node that was offline past its certificate's expiry recovers with proof of its key within
+// the grace, for RenewNode only; every other call, and any call after the grace, is refused.
+TEST_F(SiteServiceTest, AnExpiredNodeCertificateRenewsOnlyWithinTheRecoveryGrace) {
+  SiteOptions o;
+  o.node_lifetime = Seconds(3600);
+  o.node_recovery_grace = Seconds(600);
+  ASSERT_NO_FATAL_FAILURE(Reconfigure(o));
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(TestNode node, Join("node-1"));
+  clock_.Advance(Seconds(3600 + 300));
+  EXPECT_TRUE(Refused(service().AuthenticateNode(node.cert.ToPem()), StatusCode::kUnauthenticated,
+                      {"EXPIRED"}));
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(NodeRecord record,
+                                 service().AuthenticateNodeForRenewal(node.cert.ToPem()));
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto csr,
+                                 pki::CertificateRequest::Create(node.key, "node-1", rng_));
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::Certificate renewed,
+                                 service().RenewNode(record, csr.ToDer()));
+  EXPECT_GT(renewed.NotAfter(), clock_.Now());
+  EXPECT_TRUE(service().AuthenticateNode(renewed.ToPem()).ok());
+
+  // Past the grace, even the renewal is refused: the node needs a new join token.
+  clock_.Advance(Seconds(301));
+  EXPECT_TRUE(Refused(service().AuthenticateNodeForRenewal(node.cert.ToPem()),
+                      StatusCode::kUnauthenticated, {"EXPIRED"}));
+  // A forged, expired look-alike gains nothing from the grace: only time is forgiven.
+  clock_.Advance(Seconds(-400));
+  pki::PrivateKey wrong = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(
+      pki::Certificate forged,
+      sitechain::testing::SignWithWrongKey(sitechain::testing::SpecFrom(node.cert),
+                                           service().site_root(), wrong, rng_));
+  EXPECT_TRUE(Refused(service().AuthenticateNodeForRenewal(forged.ToPem()),
+                      StatusCode::kUnauthenticated, {"BAD_SIGNATURE"}));
+}
+
 TEST_F(SiteServiceTest, AuthenticateNodeRefusesCertificatesOfOtherRoles) {
   std::vector<TestNode> nodes;
   ASSERT_NO_FATAL_FAILURE(InstallAndDeploy({"node-1"}, &nodes));
