@@ -1,6 +1,5 @@
 // nlsm: the sitechain node manager. Parses the command line and hands over: `enroll` to
 // EnrollNode, `check` to FetchAndVerify, `serve` to NodeDaemon, `status` to the admin socket.
-#include <signal.h>
 
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -78,18 +77,13 @@ int Serve(const std::string& dir, const std::string& config_path) {
   auto config = nlsm::LoadNlsmConfig(config_path);
   if (!config.ok()) return ReportStatus("nlsm", config.status());
   if (Status s = InitLogging("nlsm", config->log_level); !s.ok()) return ReportStatus("nlsm", s);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  // Blocked before any thread starts, so that only sigwait below sees them.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Blocked before any thread starts, so that only the wait below sees them.
+  const sigset_t signals = BlockTerminationSignals();
   SystemClock clock;
   SystemRandom rng;
   auto daemon = nlsm::NodeDaemon::Start(dir, *config, clock, rng);
   if (!daemon.ok()) return ReportStatus("nlsm", daemon.status());
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = WaitForTerminationSignal(signals);
   spdlog::info("received signal {}; stopping services and shutting down", signal);
   (*daemon)->Shutdown(true);
   return kExitOk;

@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
+#include "pki/ca_files.h"
 #include "pki/profile.h"
-#include "pki/verifier.h"
 
 namespace sitechain::nlsm {
 
@@ -13,13 +13,7 @@ Result<NodeIdentity> EnrollNode(const EnrollOptions& o, const Clock& clock, Rand
   if (PathExists(o.dir + "/nlsm.json") || PathExists(o.dir + "/node.key")) {
     return AlreadyExists(o.dir + " already holds an enrolled node; use another --dir");
   }
-  SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::Certificate::Load(o.store_root_path));
-  const pki::Verifier verifier(clock);
-  if (auto v = verifier.VerifyIssuedBy(store_root, pki::CertRole::kStoreRoot, store_root);
-      !v.ok()) {
-    return InvalidArgument(o.store_root_path +
-                           " is not a valid store root: " + v.failure->ToString());
-  }
+  SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::LoadStoreRoot(o.store_root_path, clock));
   SITECHAIN_ASSIGN_OR_RETURN(pki::KeyType type, pki::ParseKeyType(o.key_type));
   SITECHAIN_RETURN_IF_ERROR(MakeDirectories(o.dir, 0700));
   SITECHAIN_ASSIGN_OR_RETURN(

@@ -1,6 +1,7 @@
 #include "pki/ca_files.h"
 
 #include "common/files.h"
+#include "pki/verifier.h"
 
 namespace sitechain::pki {
 
@@ -30,6 +31,15 @@ Result<CaFiles> LoadCaFiles(const std::string& dir, const std::string& init_hint
     return DataLoss(dir + "/root.key does not belong to " + dir + "/root.pem");
   }
   return CaFiles{std::move(root), std::move(key)};
+}
+
+Result<Certificate> LoadStoreRoot(const std::string& path, const Clock& clock) {
+  SITECHAIN_ASSIGN_OR_RETURN(Certificate root, Certificate::Load(path));
+  const Verifier verifier(clock);
+  if (auto v = verifier.VerifyIssuedBy(root, CertRole::kStoreRoot, root); !v.ok()) {
+    return InvalidArgument(path + " is not a valid store root: " + v.failure->ToString());
+  }
+  return root;
 }
 
 }  // namespace sitechain::pki

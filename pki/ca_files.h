@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
 #include "pki/certificate.h"
@@ -33,5 +34,10 @@ Result<CaFiles> CreateCaFiles(
 // refusals of PrivateKey::Load (unsafe mode, wrong passphrase).
 Result<CaFiles> LoadCaFiles(const std::string& dir, const std::string& init_hint,
                             const std::optional<std::string>& passphrase);
+
+// Loads a store root that a site or a node is configured to trust: a valid self-signed store CA
+// certificate at the clock's time, INVALID_ARGUMENT naming the file and the verifier's reason
+// otherwise.
+Result<Certificate> LoadStoreRoot(const std::string& path, const Clock& clock);
 
 }  // namespace sitechain::pki

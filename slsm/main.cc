@@ -1,6 +1,5 @@
 // slsm: the sitechain site manager with its site CA. Parses the command line and hands over:
 // `init` to InitSite, `serve` to SlsmServer, the admin commands to admin_commands.h.
-#include <signal.h>
 
 #include <iostream>
 
@@ -21,18 +20,13 @@ int Serve(const std::string& dir, const std::string& config_path,
   auto config = slsm::LoadConfig(dir, config_path);
   if (!config.ok()) return ReportStatus("slsm", config.status());
   if (Status s = InitLogging("slsm", config->log_level); !s.ok()) return ReportStatus("slsm", s);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  // Blocked before gRPC starts its threads, so that only sigwait below sees them.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Blocked before any thread starts, so that only the wait below sees them.
+  const sigset_t signals = BlockTerminationSignals();
   SystemClock clock;
   SystemRandom rng;
   auto server = slsm::SlsmServer::Start(dir, *config, passphrase, clock, rng);
   if (!server.ok()) return ReportStatus("slsm", server.status());
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = WaitForTerminationSignal(signals);
   spdlog::info("received signal {}; shutting down", signal);
   (*server)->Shutdown();
   (*server)->Wait();

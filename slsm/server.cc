@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "common/time_format.h"
 #include "pki/builders.h"
-#include "pki/verifier.h"
+#include "pki/ca_files.h"
 #include "slca/site_ca.h"
 #include "slsm/admin_service.h"
 #include "slsm/grpc_service.h"
@@ -26,13 +26,7 @@ Result<pki::Certificate> InitSite(const InitOptions& o, const Clock& clock, Rand
   if (o.store.empty() || o.store.find(':') == std::string::npos) {
     return InvalidArgument("--store must be the store's host:port");
   }
-  SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::Certificate::Load(o.store_root_path));
-  const pki::Verifier verifier(clock);
-  if (auto v = verifier.VerifyIssuedBy(store_root, pki::CertRole::kStoreRoot, store_root);
-      !v.ok()) {
-    return InvalidArgument(o.store_root_path +
-                           " is not a valid store root: " + v.failure->ToString());
-  }
+  SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::LoadStoreRoot(o.store_root_path, clock));
   SITECHAIN_ASSIGN_OR_RETURN(
       auto ca,
       slca::SiteCa::Init({o.dir, o.site, o.key_type, o.lifetime, o.passphrase}, clock, rng));

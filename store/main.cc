@@ -1,6 +1,5 @@
 // store: the sitechain app store. Parses the command line and hands over: `init` to StoreCa,
 // `serve` to StoreServer, the admin commands to admin_commands.h.
-#include <signal.h>
 
 #include <iostream>
 
@@ -18,18 +17,13 @@ namespace {
 
 // Serves until SIGINT or SIGTERM.
 int Serve(const store::ServeOptions& opts) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  // Blocked before gRPC starts its threads, so that only sigwait below sees them.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Blocked before any thread starts, so that only the wait below sees them.
+  const sigset_t signals = BlockTerminationSignals();
   SystemClock clock;
   SystemRandom rng;
   auto server = store::StoreServer::Start(opts, clock, rng);
   if (!server.ok()) return ReportStatus("store", server.status());
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = WaitForTerminationSignal(signals);
   spdlog::info("received signal {}; shutting down", signal);
   (*server)->Shutdown();
   (*server)->Wait();
