@@ -71,7 +71,11 @@ grpc::Status SiteAdminService::ListNodes(grpc::ServerContext*, const v1::ListNod
   if (!instances.ok()) return Refuse("ListNodes", instances.status());
   std::map<std::string, uint32_t> count;
   for (const auto& i : *instances) ++count[i.node];
-  for (const auto& n : *nodes) {
+  for (auto n : *nodes) {
+    // The database keeps when a stream opened or closed; a live stream's heartbeats are fresher.
+    if (auto beat = hub_.LastHeartbeat(n.name); beat && (!n.last_seen || *beat > *n.last_seen)) {
+      n.last_seen = beat;
+    }
     ToProto(n, hub_.IsUp(n.name), count[n.name], response->add_nodes());
   }
   return grpc::Status::OK;

@@ -63,6 +63,13 @@ bool NodeHub::IsUp(const std::string& node) const {
   return it != sessions_.end() && IsUpLocked(*it->second);
 }
 
+std::optional<TimePoint> NodeHub::LastHeartbeat(const std::string& node) const {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(node);
+  if (it == sessions_.end()) return std::nullopt;
+  return it->second->last_beat_;
+}
+
 uint64_t NodeHub::UpCount() const {
   std::lock_guard lock(mu_);
   uint64_t n = 0;

@@ -58,6 +58,8 @@ class NodeHub final : public NodeNotifier {
 
   // Whether the node has a live stream with a recent heartbeat.
   bool IsUp(const std::string& node) const;
+  // The last heartbeat of the node's current stream (nullopt without one).
+  std::optional<TimePoint> LastHeartbeat(const std::string& node) const;
   uint64_t UpCount() const;
   uint64_t dropped() const;  // commands for nodes that were not connected
   // Closes every session (server shutdown).
