@@ -221,7 +221,11 @@ void NodeManager::Handle(const Command& c) {
       const TimePoint now = clock_.Now();
       for (const auto& service : c.services) {
         auto it = instances_.find(service);
-        if (it == instances_.end()) continue;
+        // A refused or stopped instance does not renew (it waits for a deploy).
+        if (it == instances_.end() || !it->second->key ||
+            (it->second->state != kRunning && it->second->state != kExpired)) {
+          continue;
+        }
         it->second->stale = true;
         it->second->next_attempt = JitteredWithin(now, c.window, rng_);
         spdlog::info("renew-now {}: at {}", service, FormatTime(*it->second->next_attempt));
@@ -360,6 +364,7 @@ Status NodeManager::Launch(Instance& i) {
     (void)runner_.Stop(i.service);  // whatever ran before must not go on unchecked
     i.state = kRefused;
     i.last_error = fd.status().ToString();
+    i.next_attempt.reset();  // a refused instance is not renewed
     return fd.status();
   }
   pki::ChainInput input;
@@ -380,6 +385,7 @@ Status NodeManager::Launch(Instance& i) {
     i.state = expired ? kExpired : kRefused;
     i.last_error = "not started: " + v.failure->ToString();
     if (expired && !i.next_attempt) i.next_attempt = clock_.Now();
+    if (!expired) i.next_attempt.reset();
     spdlog::error("{} {}", i.service, i.last_error);
     return FailedPrecondition(i.last_error);
   }
@@ -389,6 +395,7 @@ Status NodeManager::Launch(Instance& i) {
     i.state = kRefused;
     i.last_error =
         "the sitePolicy cannot be honoured on this node: " + launch_policy.status().message();
+    i.next_attempt.reset();
     spdlog::error("{} {}", i.service, i.last_error);
     return launch_policy.status();
   }
@@ -412,6 +419,7 @@ Status NodeManager::Launch(Instance& i) {
   if (Status s = runner_.Start(launch); !s.ok()) {
     i.state = kRefused;
     i.last_error = "cannot start: " + s.ToString();
+    i.next_attempt.reset();
     return s;
   }
   i.state = kRunning;
@@ -563,6 +571,13 @@ void NodeManager::RenewBatch(const std::vector<std::string>& services) {
   if (!outcomes.ok()) {
     for (const auto& e : entries) retry(*instances_.at(e.service), outcomes.status());
     return;
+  }
+  // An entry the answer leaves out failed too (else it would be asked again at once, forever).
+  for (const auto& e : entries) {
+    if (std::none_of(outcomes->begin(), outcomes->end(),
+                     [&](const RenewalOutcome& o) { return o.service == e.service; })) {
+      retry(*instances_.at(e.service), DataLoss("the site manager did not answer for it"));
+    }
   }
   for (const RenewalOutcome& o : *outcomes) {
     auto it = instances_.find(o.service);

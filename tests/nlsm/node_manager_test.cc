@@ -1,0 +1,966 @@
+// NodeManager tests with an injected ManualClock and fakes that wrap real things: FakeSite is an
+// in-process site manager with a real site CA (slca::SiteCa) and a real release chain
+// (testing::MakeTestPki) that serves the real package bytes and issues real Cert_site; FakeRunner
+// records what it is asked to run (nothing is exec'd). Time moves only when a test moves the
+// clock and pokes the loop; conditions are polled with a deadline, never waited on with a sleep.
+#include "nlsm/node_manager.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/files.h"
+#include "pki/builders.h"
+#include "pki/csr.h"
+#include "pki/hash.h"
+#include "pki/profile.h"
+#include "slca/site_ca.h"
+#include "tests/support/test_chain.h"
+
+namespace sitechain::nlsm {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using testing::MakeTestPki;
+using testing::TempDir;
+using testing::TestPki;
+
+constexpr milliseconds kDeadline{10000};
+constexpr Seconds kLifetime{5000};  // of every Cert_site the fake issues
+const std::string kNode = "node-1";
+const std::string kSite = "site-a";
+
+bool WaitFor(const std::function<bool()>& condition, milliseconds deadline = kDeadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= end) return condition();
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The permission bits of path, 0 if it does not exist.
+mode_t ModeOf(const std::string& path) {
+  auto mode = FileMode(path);
+  return mode.ok() ? *mode : 0;
+}
+
+slca::SiteCa::InitOptions CaOptions(std::string dir) {
+  slca::SiteCa::InitOptions o;
+  o.dir = std::move(dir);
+  o.site = kSite;
+  return o;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::optional<InstanceStatusView> Find(const NodeStatusView& view, const std::string& service) {
+  for (const auto& i : view.instances) {
+    if (i.service == service) return i;
+  }
+  return std::nullopt;
+}
+
+// A package as the slsm keeps it: the bytes and the header that describes them.
+struct Package {
+  std::string bytes;
+  PackageHeader header;
+  std::optional<pki::Certificate> cert_store;
+};
+
+// The command stream's queue, shared by every stream the fake site hands out, so that commands
+// pushed while the node is between connections reach the next stream.
+struct Channel {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Command> queue;  // guarded by mu
+  uint64_t generation = 0;    // guarded by mu: EndStream ends the streams of older generations
+};
+
+class FakeStream final : public CommandStream {
+ public:
+  explicit FakeStream(Channel& channel) : channel_(channel) {
+    std::lock_guard lock(channel_.mu);
+    generation_ = channel_.generation;
+  }
+
+  std::optional<Command> Next() override {
+    std::unique_lock lock(channel_.mu);
+    channel_.cv.wait(lock, [&] { return Ended() || !channel_.queue.empty(); });
+    if (Ended()) return std::nullopt;
+    Command c = std::move(channel_.queue.front());
+    channel_.queue.pop_front();
+    return c;
+  }
+  bool SendHeartbeat(uint64_t) override { return true; }
+  bool SendInstance(const InstanceReport&) override { return true; }
+  void Cancel() override {
+    std::lock_guard lock(channel_.mu);
+    cancelled_ = true;
+    channel_.cv.notify_all();
+  }
+  Status Close() override {
+    Cancel();
+    return Unavailable("the fake stream ended");
+  }
+
+ private:
+  bool Ended() const { return cancelled_ || channel_.generation != generation_; }  // needs mu
+
+  Channel& channel_;
+  uint64_t generation_ = 0;  // guarded by channel_.mu
+  bool cancelled_ = false;   // guarded by channel_.mu
+};
+
+// An in-process site manager: a real site CA, real packages, real Cert_site. Thread-safe (the
+// node manager calls it from its loop and link threads, the test from its own).
+class FakeSite final : public SiteClient {
+ public:
+  enum class RenewMode {
+    kIssue,        // a Cert_site for the requesting node and key
+    kUnavailable,  // the whole call fails with UNAVAILABLE (the slsm is down)
+    kRefuse,       // each entry is refused with `refusal`
+    kWrongNode,    // a valid Cert_site, but for another node
+    kWrongSite,    // a Cert_site from another CA whose root looks like the site's
+    kOtherKey,     // a valid Cert_site for this node, but for another key
+    kBroken,       // bytes that are no certificate
+    kNoAnswer,     // an answer without an outcome for any entry
+  };
+
+  FakeSite(const Clock& clock, slca::SiteCa& ca, slca::SiteCa& other_ca, pki::Certificate node_cert)
+      : clock_(clock),
+        ca_(ca),
+        other_ca_(other_ca),
+        node_cert_(std::move(node_cert)),
+        other_key_(pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_)) {}
+
+  void AddPackage(const std::string& service, Package package) {
+    std::lock_guard lock(mu_);
+    package.header.service = service;
+    packages_.insert_or_assign(service, std::move(package));
+  }
+  void SetPolicy(const std::string& service, std::string json) {
+    std::lock_guard lock(mu_);
+    policies_[service] = std::move(json);
+  }
+  void SetRenewMode(RenewMode mode, Status refusal = PermissionDenied("revoked at the store")) {
+    std::lock_guard lock(mu_);
+    mode_ = mode;
+    refusal_ = std::move(refusal);
+  }
+  // The suggested renewal window, as fractions of the lifetime after the time of issue.
+  void SetWindow(double start, double end) {
+    std::lock_guard lock(mu_);
+    window_start_ = start;
+    window_end_ = end;
+  }
+
+  void Push(Command command) {
+    std::lock_guard lock(channel_.mu);
+    channel_.queue.push_back(std::move(command));
+    channel_.cv.notify_all();
+  }
+
+  std::vector<std::vector<std::string>> renew_calls() const {
+    std::lock_guard lock(mu_);
+    return renew_calls_;
+  }
+  std::vector<std::string> fetches() const {
+    std::lock_guard lock(mu_);
+    return fetches_;
+  }
+  // The window suggested with the last Cert_site issued for the service.
+  std::optional<RenewalWindow> window_given(const std::string& service) const {
+    std::lock_guard lock(mu_);
+    auto it = windows_.find(service);
+    if (it == windows_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  Result<std::vector<RenewalOutcome>> Renew(const std::vector<RenewalEntry>& entries) override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> services;
+    for (const auto& e : entries) services.push_back(e.service);
+    renew_calls_.push_back(services);
+    if (mode_ == RenewMode::kUnavailable) return Unavailable("the site manager is down");
+    if (mode_ == RenewMode::kNoAnswer) return std::vector<RenewalOutcome>{};
+    std::vector<RenewalOutcome> out;
+    const TimePoint now = clock_.Now();
+    for (const auto& e : entries) {
+      RenewalOutcome o;
+      o.service = e.service;
+      o.status = Issue(e, now, o);
+      out.push_back(std::move(o));
+    }
+    return out;
+  }
+
+  Status FetchPackage(const std::string& service,
+                      const std::function<Status(const PackageHeader&)>& on_header,
+                      const std::function<Status(std::span<const uint8_t>)>& on_chunk) override {
+    std::optional<Package> package;
+    {
+      std::lock_guard lock(mu_);
+      fetches_.push_back(service);
+      auto it = packages_.find(service);
+      if (it != packages_.end()) package = it->second;
+    }
+    if (!package) return NotFound("no package for " + service);
+    SITECHAIN_RETURN_IF_ERROR(on_header(package->header));
+    const auto* data = reinterpret_cast<const uint8_t*>(package->bytes.data());
+    constexpr size_t kChunk = 64 << 10;
+    for (size_t at = 0; at < package->bytes.size(); at += kChunk) {
+      const size_t n = std::min(kChunk, package->bytes.size() - at);
+      SITECHAIN_RETURN_IF_ERROR(on_chunk(std::span<const uint8_t>(data + at, n)));
+    }
+    return Status::Ok();
+  }
+
+  Result<pki::Certificate> RenewNode(std::span<const uint8_t>) override {
+    std::lock_guard lock(mu_);
+    return ca_.RenewNode(node_cert_, Seconds(30 * 86400), {clock_, rng_});
+  }
+
+  Result<std::unique_ptr<CommandStream>> Connect(const std::vector<InstanceReport>&) override {
+    return std::unique_ptr<CommandStream>(std::make_unique<FakeStream>(channel_));
+  }
+
+  void SetNodeCertificate(const pki::Certificate& certificate) override {
+    std::lock_guard lock(mu_);
+    node_cert_ = certificate;
+  }
+
+ private:
+  // Fills o for one entry as the mode says; needs mu_.
+  Status Issue(const RenewalEntry& e, TimePoint now, RenewalOutcome& o) {
+    if (mode_ == RenewMode::kRefuse) return refusal_;
+    auto package = packages_.find(e.service);
+    if (package == packages_.end()) return NotFound("no such service: " + e.service);
+    SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::FromDer(e.csr_der));
+    pki::SiteBinding binding;
+    binding.node = mode_ == RenewMode::kWrongNode ? "node-2" : kNode;
+    binding.service = e.service;
+    binding.instance_public_key =
+        mode_ == RenewMode::kOtherKey ? other_key_.PublicKeyDer() : csr.PublicKeyDer();
+    auto policy = policies_.find(e.service);
+    binding.site_policy_json = policy == policies_.end() ? "{}" : policy->second;
+    const slca::SiteCa& ca = mode_ == RenewMode::kWrongSite ? other_ca_ : ca_;
+    SITECHAIN_ASSIGN_OR_RETURN(auto cert, ca.IssueCertSite(*package->second.cert_store, binding,
+                                                           kLifetime, {clock_, rng_}));
+    o.cert_site_der = cert.ToDer();
+    if (mode_ == RenewMode::kBroken) o.cert_site_der.resize(o.cert_site_der.size() / 2);
+    const auto lifetime = std::chrono::duration_cast<milliseconds>(kLifetime);
+    o.renew_after = now + std::chrono::duration_cast<milliseconds>(lifetime * window_start_);
+    o.renew_before = now + std::chrono::duration_cast<milliseconds>(lifetime * window_end_);
+    windows_[e.service] = RenewalWindow{o.renew_after, o.renew_before};
+    return Status::Ok();
+  }
+
+  const Clock& clock_;
+  SeededRandom rng_{99};
+  Channel channel_;
+
+  mutable std::mutex mu_;
+  slca::SiteCa& ca_;                                   // guarded by mu_
+  slca::SiteCa& other_ca_;                             // guarded by mu_
+  pki::Certificate node_cert_;                         // guarded by mu_
+  pki::PrivateKey other_key_;                          // guarded by mu_
+  std::map<std::string, Package> packages_;            // guarded by mu_
+  std::map<std::string, std::string> policies_;        // guarded by mu_
+  RenewMode mode_ = RenewMode::kIssue;                 // guarded by mu_
+  Status refusal_;                                     // guarded by mu_
+  double window_start_ = 0.5, window_end_ = 0.75;      // guarded by mu_
+  std::vector<std::vector<std::string>> renew_calls_;  // guarded by mu_
+  std::vector<std::string> fetches_;                   // guarded by mu_
+  std::map<std::string, RenewalWindow> windows_;       // guarded by mu_
+};
+
+// Records what the node manager asks to run. What a Start names by descriptor is hashed and
+// stat'ed at once (the descriptor is only borrowed).
+class FakeRunner final : public ProcessRunner {
+ public:
+  struct Started {
+    LaunchSpec spec;
+    std::string fd_digest;  // hex SHA-256 of what the descriptor reads
+    ino_t inode = 0;
+  };
+
+  Status Start(const LaunchSpec& spec) override {
+    std::lock_guard lock(mu_);
+    Started s{spec, "", 0};
+    if (auto d = pki::HashFd(pki::HashAlgorithm::kSha256, spec.executable_fd); d.ok()) {
+      s.fd_digest = d->Hex();
+    }
+    struct stat st {};
+    if (::fstat(spec.executable_fd, &st) == 0) s.inode = st.st_ino;
+    s.spec.executable_fd = -1;
+    starts_.push_back(std::move(s));
+    events_.push_back("start " + spec.service);
+    ProcessInfo info;
+    info.service = spec.service;
+    info.state = ProcessState::kRunning;
+    info.pid = next_pid_++;
+    running_[spec.service] = info;
+    return Status::Ok();
+  }
+  Status Stop(const std::string& service) override {
+    std::lock_guard lock(mu_);
+    events_.push_back("stop " + service);
+    running_.erase(service);
+    return Status::Ok();
+  }
+  std::optional<ProcessInfo> Info(const std::string& service) const override {
+    std::lock_guard lock(mu_);
+    auto it = running_.find(service);
+    if (it == running_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  bool Running(const std::string& service) const { return Info(service).has_value(); }
+  std::vector<Started> starts(const std::string& service) const {
+    std::lock_guard lock(mu_);
+    std::vector<Started> out;
+    for (const auto& s : starts_) {
+      if (s.spec.service == service) out.push_back(s);
+    }
+    return out;
+  }
+  std::vector<std::string> events() const {
+    std::lock_guard lock(mu_);
+    return events_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Started> starts_;                 // guarded by mu_
+  std::vector<std::string> events_;             // guarded by mu_: "start S", "stop S"
+  std::map<std::string, ProcessInfo> running_;  // guarded by mu_
+  int next_pid_ = 1000;                         // guarded by mu_
+};
+
+class NodeManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(TestPki pki, MakeTestPki(clock_, rng_));
+    pki_.emplace(std::move(pki));
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(auto ca,
+                                   slca::SiteCa::Init(CaOptions(ca_dir_.File("ca")), clock_, rng_));
+    ca_.emplace(std::move(ca));
+    // A look-alike: another CA with the same site name (what a forger would set up).
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(
+        auto other, slca::SiteCa::Init(CaOptions(ca_dir_.File("other")), clock_, rng_));
+    other_ca_.emplace(std::move(other));
+
+    pki::PrivateKey node_key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
+    node_key_pem_ = node_key.ToPem(std::nullopt, rng_);
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(auto csr,
+                                   pki::CertificateRequest::Create(node_key, kNode, rng_));
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::Certificate node_cert,
+                                   ca_->IssueNode(csr, kNode, Seconds(30 * 86400), {clock_, rng_}));
+    node_cert_.emplace(node_cert);
+    site_ = std::make_unique<FakeSite>(clock_, *ca_, *other_ca_, node_cert);
+
+    // "hello": the chain's own release.
+    hello_ = PackageOf(ReadFile(pki_->executable_path), pki_->cert_dev, pki_->cert_store,
+                       pki_->options.release);
+    site_->AddPackage("hello", hello_);
+    // "other": a second release of the same developer under the same store.
+    const std::string other_bytes = testing::DefaultExecutable() + "another release";
+    const pki::ServiceRelease other_release{"other", "2.0.0", 3};
+    const pki::BuildContext ctx{clock_, rng_};
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(
+        auto cert_dev,
+        pki::BuildCertDev(
+            {other_release, pki::HashBytes(pki::HashAlgorithm::kSha256, other_bytes), std::nullopt},
+            pki_->developer_identity, pki_->developer_key, pki::kDefaultCertDevLifetime, ctx));
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(auto cert_store,
+                                   pki::BuildCertStore(cert_dev, pki_->store_root, pki_->store_key,
+                                                       pki::kDefaultCertDevLifetime, ctx));
+    other_ = PackageOf(other_bytes, cert_dev, cert_store, other_release);
+    site_->AddPackage("other", other_);
+  }
+
+  Package PackageOf(std::string bytes, const pki::Certificate& cert_dev,
+                    const pki::Certificate& cert_store, const pki::ServiceRelease& release) const {
+    Package p;
+    p.header.name = release.name;
+    p.header.version = release.version;
+    p.header.release_counter = release.release_counter;
+    p.header.digest_algorithm = "sha256";
+    p.header.digest = pki::HashBytes(pki::HashAlgorithm::kSha256, bytes).Hex();
+    p.header.size = bytes.size();
+    p.header.cert_dev_der = cert_dev.ToDer();
+    p.header.cert_store_der = cert_store.ToDer();
+    p.header.developer_certificate_der = pki_->developer_identity.ToDer();
+    p.bytes = std::move(bytes);
+    p.cert_store = cert_store;
+    return p;
+  }
+
+  NodeFiles Files() const {
+    return NodeFiles{
+        kNode, "fake-slsm:0",
+        NodeIdentity{*node_cert_, pki::PrivateKey::FromPem(node_key_pem_, std::nullopt).value(),
+                     ca_->root()},
+        pki_->store_root};
+  }
+
+  static NodeOptions Options() {
+    NodeOptions o;
+    // The heartbeat would compare the manual clock with acknowledgements the fake never sends.
+    o.heartbeat_interval = Seconds(3600);
+    return o;
+  }
+
+  // A started manager on dir_ (nullptr, with a failure, if Start fails).
+  std::unique_ptr<NodeManager> StartManager(FakeRunner& runner) {
+    auto m = std::make_unique<NodeManager>(dir_.File("node"), Files(), *site_, runner, clock_,
+                                           manager_rng_, Options());
+    const Status s = m->Start();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return s.ok() ? std::move(m) : nullptr;
+  }
+
+  std::string InstanceDir(const std::string& service) const {
+    return dir_.File("node") + "/instances/" + service;
+  }
+  std::string PackagePath(const Package& p) const {
+    return dir_.File("node") + "/packages/sha256-" + p.header.digest;
+  }
+
+  void Deploy(const std::string& service) {
+    Command c;
+    c.kind = Command::Kind::kDeploy;
+    c.services = {service};
+    c.digest = service == "other" ? other_.header.digest : hello_.header.digest;
+    site_->Push(c);
+  }
+
+  // Waits until the service's status satisfies `condition`; returns the status seen last.
+  InstanceStatusView WaitFor(NodeManager& m, const std::string& service,
+                             const std::function<bool(const InstanceStatusView&)>& condition) {
+    std::optional<InstanceStatusView> seen;
+    const bool ok = sitechain::nlsm::WaitFor([&] {
+      seen = Find(m.Snapshot(), service);
+      return seen && condition(*seen);
+    });
+    EXPECT_TRUE(ok) << service << " did not reach the expected status; last seen: "
+                    << (seen ? seen->state + " (" + seen->last_error + ")" : "absent");
+    return seen.value_or(InstanceStatusView{});
+  }
+  InstanceStatusView WaitForState(NodeManager& m, const std::string& service,
+                                  const std::string& state) {
+    return WaitFor(m, service, [&](const InstanceStatusView& v) { return v.state == state; });
+  }
+
+  // Moves the clock to `t` and makes the loop look at it.
+  void MoveTo(NodeManager& m, TimePoint t) {
+    clock_.Set(t);
+    m.Poke();
+  }
+  // Moves the clock to the service's next renewal and waits until the loop has planned another
+  // one (after a success or a failure); returns the status then.
+  InstanceStatusView RenewOnce(NodeManager& m, const std::string& service) {
+    const auto before = Find(m.Snapshot(), service);
+    EXPECT_TRUE(before && before->next_renewal) << service << " has no renewal planned";
+    if (!before || !before->next_renewal) return {};
+    const TimePoint at = *before->next_renewal;
+    MoveTo(m, at);
+    return WaitFor(m, service, [&](const InstanceStatusView& v) {
+      return v.next_renewal && *v.next_renewal > at;
+    });
+  }
+
+  ManualClock clock_{testing::kTestEpoch};
+  SeededRandom rng_{1};
+  SeededRandom manager_rng_{7};
+  TempDir ca_dir_, dir_;
+  std::optional<TestPki> pki_;
+  std::optional<slca::SiteCa> ca_, other_ca_;
+  std::string node_key_pem_;
+  std::optional<pki::Certificate> node_cert_;
+  std::unique_ptr<FakeSite> site_;
+  Package hello_, other_;
+};
+
+// 1. A deploy command: fetched, certified, verified, started from the verified descriptor with
+// the policy's arguments and environment and the service's identity in its runtime directory.
+TEST_F(NodeManagerTest, DeployVerifiesAndStartsFromTheVerifiedDescriptor) {
+  const std::string policy =
+      R"({"args":["--port","8080"],"env":{"GREETING":"hi"},"restart":"always"})";
+  site_->SetPolicy("hello", policy);
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  const InstanceStatusView v = WaitForState(*m, "hello", "running");
+
+  EXPECT_EQ(site_->fetches(), std::vector<std::string>{"hello"});
+  EXPECT_EQ(site_->renew_calls(), std::vector<std::vector<std::string>>{{"hello"}});
+  EXPECT_EQ(v.release, "hello 1.0.0 (release 7)");
+  EXPECT_EQ(v.digest, hello_.header.digest);
+  EXPECT_EQ(v.policy_json, policy);
+  EXPECT_EQ(v.pid, 1000);
+  EXPECT_TRUE(v.last_error.empty()) << v.last_error;
+
+  const auto starts = runner.starts("hello");
+  ASSERT_EQ(starts.size(), 1u);
+  const FakeRunner::Started& s = starts[0];
+  // The very file kept by digest, read through the descriptor handed over.
+  EXPECT_EQ(s.fd_digest, hello_.header.digest);
+  struct stat blob {};
+  ASSERT_EQ(::stat(PackagePath(hello_).c_str(), &blob), 0);
+  EXPECT_EQ(s.inode, blob.st_ino);
+  EXPECT_EQ(s.spec.args, (std::vector<std::string>{"--port", "8080"}));
+  EXPECT_EQ(s.spec.restart, RestartPolicy::kAlways);
+  const std::string dir = InstanceDir("hello");
+  const std::map<std::string, std::string> env = {
+      {"GREETING", "hi"},
+      {"SITECHAIN_SERVICE", "hello"},
+      {"SITECHAIN_SPIFFE_ID", pki::ServiceSpiffeId(kSite, kNode, "hello")},
+      {"SITECHAIN_CERT_FILE", dir + "/cert-site.pem"},
+      {"SITECHAIN_KEY_FILE", dir + "/instance.key"},
+      {"SITECHAIN_TRUST_BUNDLE_FILE", dir + "/bundle.pem"},
+      {"SITECHAIN_POLICY_FILE", dir + "/policy.json"}};
+  EXPECT_EQ(s.spec.env, env);
+  EXPECT_EQ(s.spec.working_dir, dir);
+  EXPECT_EQ(s.spec.stdout_path, dir + "/stdout.log");
+  EXPECT_EQ(s.spec.stderr_path, dir + "/stderr.log");
+
+  // The runtime directory: private, with the key only for the service.
+  EXPECT_EQ(ModeOf(dir), 0700u);
+  EXPECT_EQ(ModeOf(dir + "/instance.key"), 0600u);
+  EXPECT_EQ(ModeOf(dir + "/cert-site.pem"), 0644u);
+  EXPECT_EQ(ModeOf(dir + "/bundle.pem"), 0644u);
+  EXPECT_EQ(ModeOf(dir + "/policy.json"), 0644u);
+  EXPECT_EQ(ModeOf(PackagePath(hello_)), 0555u);
+  EXPECT_EQ(ReadFile(dir + "/policy.json"), policy + "\n");
+  EXPECT_EQ(ReadFile(dir + "/bundle.pem"), ca_->root().ToPem() + pki_->store_root.ToPem());
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto cert_site, pki::Certificate::Load(dir + "/cert-site.pem"));
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto key,
+                                 pki::PrivateKey::Load(dir + "/instance.key", std::nullopt));
+  EXPECT_EQ(cert_site.PublicKeyDer(), key.PublicKeyDer());
+  EXPECT_EQ(cert_site.UriSans(),
+            std::vector<std::string>{pki::ServiceSpiffeId(kSite, kNode, "hello")});
+  EXPECT_EQ(v.not_after, cert_site.NotAfter());
+  // The same chain checks out with the shared verifier, from the files the service gets.
+  pki::ChainInput input;
+  input.store_root = pki_->store_root;
+  input.site_root = ca_->root();
+  input.developer_identity = pki::Certificate::Load(dir + "/developer.pem").value();
+  input.cert_dev = pki::Certificate::Load(dir + "/cert-dev.pem").value();
+  input.cert_store = pki::Certificate::Load(dir + "/cert-store.pem").value();
+  input.cert_site = cert_site;
+  input.executable_path = PackagePath(hello_);
+  input.expected_node_id = pki::NodeSpiffeId(kSite, kNode);
+  const pki::Verification verification = pki::Verifier(clock_).Verify(input);
+  EXPECT_TRUE(verification.ok()) << testing::Describe(verification);
+}
+
+// 2a. The next renewal lies in the window the slsm suggested; when the clock passes it the
+// Cert_site is renewed (same policy: the process is not restarted).
+TEST_F(NodeManagerTest, RenewsInTheSuggestedWindowWhenTheClockPassesIt) {
+  site_->SetWindow(0.2, 0.3);  // outside the node's default window (50 %..75 %)
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  const InstanceStatusView v = WaitForState(*m, "hello", "running");
+  auto window = site_->window_given("hello");
+  ASSERT_TRUE(window && v.next_renewal && v.not_after);
+  EXPECT_GE(*v.next_renewal, window->renew_after);
+  EXPECT_LE(*v.next_renewal, window->renew_before);
+
+  const std::string first_cert = ReadFile(InstanceDir("hello") + "/cert-site.pem");
+  const InstanceStatusView renewed = RenewOnce(*m, "hello");
+  EXPECT_EQ(site_->renew_calls().size(), 2u);
+  EXPECT_EQ(renewed.state, "running");
+  ASSERT_TRUE(renewed.not_after);
+  EXPECT_GT(*renewed.not_after, *v.not_after);
+  window = site_->window_given("hello");
+  ASSERT_TRUE(window && renewed.next_renewal);
+  EXPECT_GE(*renewed.next_renewal, window->renew_after);
+  EXPECT_LE(*renewed.next_renewal, window->renew_before);
+  EXPECT_NE(ReadFile(InstanceDir("hello") + "/cert-site.pem"), first_cert);
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto on_disk,
+                                 pki::Certificate::Load(InstanceDir("hello") + "/cert-site.pem"));
+  EXPECT_EQ(on_disk.NotAfter(), *renewed.not_after);
+  EXPECT_EQ(runner.starts("hello").size(), 1u);
+  EXPECT_TRUE(runner.Running("hello"));
+}
+
+// 2b. Instances due within batch_interval of the first one renew in one call; one due later
+// does not join it.
+TEST_F(NodeManagerTest, InstancesDueWithinTheBatchIntervalRenewInOneCall) {
+  site_->SetWindow(0.5, 0.5004);  // 2 s wide: deployed together, due within 2 s
+  for (const char* s : {"alpha", "beta", "gamma", "delta"}) site_->AddPackage(s, hello_);
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  for (const char* s : {"alpha", "beta", "gamma"}) Deploy(s);
+  for (const char* s : {"alpha", "beta", "gamma"}) WaitForState(*m, s, "running");
+  clock_.Advance(Seconds(100));
+  Deploy("delta");
+  const InstanceStatusView delta = WaitForState(*m, "delta", "running");
+  ASSERT_EQ(site_->renew_calls().size(), 4u);
+
+  std::optional<TimePoint> first;
+  std::map<std::string, TimePoint> not_after;
+  for (const char* s : {"alpha", "beta", "gamma"}) {
+    const auto v = Find(m->Snapshot(), s);
+    ASSERT_TRUE(v && v->next_renewal && v->not_after);
+    if (!first || *v->next_renewal < *first) first = v->next_renewal;
+    not_after[s] = *v->not_after;
+  }
+  MoveTo(*m, *first);
+  for (const char* s : {"alpha", "beta", "gamma"}) {
+    WaitFor(*m, s, [&](const InstanceStatusView& v) { return v.not_after > not_after[s]; });
+  }
+  const auto calls = site_->renew_calls();
+  ASSERT_EQ(calls.size(), 5u);
+  EXPECT_EQ(calls.back(), (std::vector<std::string>{"alpha", "beta", "gamma"}));
+  EXPECT_EQ(Find(m->Snapshot(), "delta")->not_after, delta.not_after);
+}
+
+// 3. While the slsm is down: retries with capped backoff, never past notAfter; at notAfter the
+// service is stopped (fail closed); the first successful renewal starts it again.
+TEST_F(NodeManagerTest, FailedRenewalsBackOffUntilExpiryThenStopAndRecover) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  InstanceStatusView v = WaitForState(*m, "hello", "running");
+  ASSERT_TRUE(v.not_after && v.next_renewal);
+  const TimePoint not_after = *v.not_after;
+  const RenewalPolicyConfig config;
+  site_->SetRenewMode(FakeSite::RenewMode::kUnavailable);
+
+  bool expired = false;
+  int failures = 1;
+  for (; failures < 100 && !expired; ++failures) {
+    const TimePoint at = *v.next_renewal;
+    v = RenewOnce(*m, "hello");
+    ASSERT_TRUE(v.next_renewal);
+    EXPECT_TRUE(Contains(v.last_error, "renewal failed")) << v.last_error;
+    EXPECT_TRUE(Contains(v.last_error, "site manager is down")) << v.last_error;
+    if (at < not_after) {
+      EXPECT_EQ(v.state, "running");
+      EXPECT_TRUE(runner.Running("hello"));
+      EXPECT_LE(*v.next_renewal, not_after) << "a retry planned past notAfter";
+      // The n-th retry waits a uniform time in [d/2, d], d = min(max, initial * 2^(n-1)) —
+      // unless notAfter comes first (the last try is at expiry).
+      Seconds d = config.retry_initial;
+      for (int i = 1; i < failures && d < config.retry_max; ++i) d *= 2;
+      d = std::min(d, config.retry_max);
+      if (*v.next_renewal < not_after) {
+        EXPECT_GE(*v.next_renewal - at, d / 2) << "retry " << failures;
+        EXPECT_LE(*v.next_renewal - at, d) << "retry " << failures;
+      }
+    } else {
+      // Reached notAfter unrenewed: stopped, and still asking.
+      EXPECT_EQ(at, not_after);
+      expired = true;
+    }
+  }
+  ASSERT_TRUE(expired);
+  EXPECT_GE(failures, 6);  // 10 s doubling to the 300 s cap over >= 1250 s before expiry
+  v = WaitForState(*m, "hello", "expired");
+  EXPECT_FALSE(runner.Running("hello"));
+  EXPECT_EQ(runner.events().back(), "stop hello");
+  EXPECT_TRUE(Contains(v.last_error, "expired")) << v.last_error;
+  ASSERT_TRUE(v.next_renewal);
+  EXPECT_GT(*v.next_renewal, not_after);
+
+  // The slsm is back: the next attempt succeeds and the service runs again.
+  site_->SetRenewMode(FakeSite::RenewMode::kIssue);
+  MoveTo(*m, *v.next_renewal);
+  v = WaitForState(*m, "hello", "running");
+  EXPECT_TRUE(runner.Running("hello"));
+  EXPECT_EQ(runner.starts("hello").size(), 2u);
+  ASSERT_TRUE(v.not_after);
+  EXPECT_GT(*v.not_after, clock_.Now());
+}
+
+// A refusal by the slsm is a failed attempt like any other (retried, the service runs on).
+TEST_F(NodeManagerTest, RefusedRenewalIsRetriedAndReported) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  const InstanceStatusView before = WaitForState(*m, "hello", "running");
+  site_->SetRenewMode(FakeSite::RenewMode::kRefuse, PermissionDenied("revoked at the store"));
+  const InstanceStatusView v = RenewOnce(*m, "hello");
+  EXPECT_EQ(v.state, "running");
+  EXPECT_TRUE(Contains(v.last_error, "revoked at the store")) << v.last_error;
+  EXPECT_EQ(v.not_after, before.not_after);
+  ASSERT_TRUE(v.next_renewal && v.not_after);
+  EXPECT_LE(*v.next_renewal, *v.not_after);
+}
+
+// An answer that leaves an instance out is a failed attempt for it: retried with backoff, not
+// asked again at once, over and over.
+TEST_F(NodeManagerTest, RenewalAnswerWithoutTheInstanceIsRetriedWithBackoff) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  const InstanceStatusView before = WaitForState(*m, "hello", "running");
+  site_->SetRenewMode(FakeSite::RenewMode::kNoAnswer);
+  const size_t calls = site_->renew_calls().size();
+  const InstanceStatusView v = RenewOnce(*m, "hello");
+  EXPECT_EQ(site_->renew_calls().size(), calls + 1);
+  EXPECT_EQ(v.state, "running");
+  EXPECT_EQ(v.not_after, before.not_after);
+  EXPECT_TRUE(Contains(v.last_error, "renewal failed")) << v.last_error;
+}
+
+// 4. renew-now: the renewal moves to a point within [now, now + window]; a new policy in the new
+// Cert_site restarts the process with the new arguments.
+TEST_F(NodeManagerTest, RenewNowRenewsWithinTheWindowAndANewPolicyRestarts) {
+  site_->SetPolicy("hello", R"({"args":["--port","8080"]})");
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  WaitForState(*m, "hello", "running");
+  clock_.Advance(Seconds(30));
+
+  const std::string policy = R"({"args":["--port","9090"],"colour":"blue"})";
+  site_->SetPolicy("hello", policy);
+  Command c;
+  c.kind = Command::Kind::kRenewNow;
+  c.services = {"hello", "unknown"};
+  c.window = Seconds(60);
+  const TimePoint now = clock_.Now();
+  site_->Push(c);
+  InstanceStatusView v = WaitFor(*m, "hello", [&](const InstanceStatusView& i) {
+    return i.next_renewal && *i.next_renewal <= now + Seconds(60);
+  });
+  ASSERT_TRUE(v.next_renewal);
+  EXPECT_GE(*v.next_renewal, now);
+
+  MoveTo(*m, *v.next_renewal);
+  v = WaitFor(*m, "hello", [&](const InstanceStatusView& i) { return i.policy_json == policy; });
+  EXPECT_EQ(v.state, "running");
+  const auto starts = runner.starts("hello");
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[1].spec.args, (std::vector<std::string>{"--port", "9090"}));
+  EXPECT_EQ(starts[1].fd_digest, hello_.header.digest);
+  const auto events = runner.events();
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2], "stop hello");
+  EXPECT_EQ(events.back(), "start hello");
+  EXPECT_EQ(ReadFile(InstanceDir("hello") + "/policy.json"), policy + "\n");
+  EXPECT_EQ(site_->renew_calls().back(), std::vector<std::string>{"hello"});
+}
+
+// 5. A renewed Cert_site that does not verify is never used: the old one stays on disk and in
+// force, and the renewal is retried.
+TEST_F(NodeManagerTest, RenewedCertSiteThatDoesNotVerifyIsNotUsed) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  const InstanceStatusView first = WaitForState(*m, "hello", "running");
+  const std::string cert_file = InstanceDir("hello") + "/cert-site.pem";
+  const std::string first_cert = ReadFile(cert_file);
+
+  const std::vector<std::pair<FakeSite::RenewMode, std::string>> cases = {
+      {FakeSite::RenewMode::kWrongNode, "WRONG_NODE"},
+      {FakeSite::RenewMode::kWrongSite, "BAD_SIGNATURE"},
+      {FakeSite::RenewMode::kOtherKey, "not for this instance's key"},
+      {FakeSite::RenewMode::kBroken, "renewal failed"},
+  };
+  for (const auto& [mode, reason] : cases) {
+    SCOPED_TRACE(reason);
+    site_->SetRenewMode(mode);
+    const size_t calls = site_->renew_calls().size();
+    const InstanceStatusView v = RenewOnce(*m, "hello");
+    EXPECT_EQ(site_->renew_calls().size(), calls + 1);
+    EXPECT_EQ(v.state, "running");
+    EXPECT_TRUE(Contains(v.last_error, reason)) << v.last_error;
+    EXPECT_EQ(v.not_after, first.not_after);
+    EXPECT_EQ(ReadFile(cert_file), first_cert);
+    EXPECT_TRUE(runner.Running("hello"));
+    EXPECT_EQ(runner.starts("hello").size(), 1u);
+  }
+  // A good one is taken.
+  site_->SetRenewMode(FakeSite::RenewMode::kIssue);
+  const InstanceStatusView v = RenewOnce(*m, "hello");
+  EXPECT_GT(v.not_after, first.not_after);
+  EXPECT_TRUE(v.last_error.empty()) << v.last_error;
+  EXPECT_NE(ReadFile(cert_file), first_cert);
+}
+
+// 6. A stop command: the process is stopped, the instance forgotten on disk, the reason shown;
+// it is not renewed any more.
+TEST_F(NodeManagerTest, StopCommandStopsAndForgetsTheInstance) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  const InstanceStatusView running = WaitForState(*m, "hello", "running");
+  ASSERT_TRUE(fs::exists(InstanceDir("hello")));
+
+  Command c;
+  c.kind = Command::Kind::kStop;
+  c.services = {"hello"};
+  c.reason = "undeployed by the operator";
+  site_->Push(c);
+  const InstanceStatusView v = WaitForState(*m, "hello", "stopped");
+  EXPECT_EQ(v.last_error, "undeployed by the operator");
+  EXPECT_FALSE(v.next_renewal);
+  EXPECT_FALSE(runner.Running("hello"));
+  EXPECT_EQ(runner.events().back(), "stop hello");
+  EXPECT_FALSE(fs::exists(InstanceDir("hello")));
+
+  // Long past its renewal and expiry: nothing is renewed for it. (The deploy of another service
+  // in the same pass of the loop shows that the pass has run.)
+  clock_.Set(*running.not_after + Seconds(10));
+  m->Poke();
+  Deploy("other");
+  WaitForState(*m, "other", "running");
+  for (const auto& call : site_->renew_calls()) {
+    if (call != std::vector<std::string>{"hello"}) {
+      EXPECT_EQ(call, std::vector<std::string>{"other"});
+    }
+  }
+  EXPECT_EQ(site_->renew_calls().size(), 2u);
+  EXPECT_EQ(runner.starts("hello").size(), 1u);
+}
+
+// 7. A restart relaunches what still verifies, without asking the slsm; a package changed on
+// disk is refused with DIGEST_MISMATCH, and a fresh copy fetched at the next deploy runs.
+TEST_F(NodeManagerTest, RestartRelaunchesWhatVerifiesAndRefusesATamperedPackage) {
+  {
+    FakeRunner runner;
+    auto m = StartManager(runner);
+    ASSERT_NE(m, nullptr);
+    Deploy("hello");
+    Deploy("other");
+    WaitForState(*m, "hello", "running");
+    WaitForState(*m, "other", "running");
+    m->Shutdown(false);
+  }
+  const auto fetches = site_->fetches().size();
+  const auto renewals = site_->renew_calls().size();
+  {
+    FakeRunner runner;  // the new daemon's supervisor runs nothing yet
+    auto m = StartManager(runner);
+    ASSERT_NE(m, nullptr);
+    const NodeStatusView view = m->Snapshot();  // recovery happens in Start
+    for (const auto& [service, p] : {std::pair{"hello", &hello_}, {"other", &other_}}) {
+      const auto v = Find(view, service);
+      ASSERT_TRUE(v) << service;
+      EXPECT_EQ(v->state, "running") << service << ": " << v->last_error;
+      const auto starts = runner.starts(service);
+      ASSERT_EQ(starts.size(), 1u) << service;
+      EXPECT_EQ(starts[0].fd_digest, p->header.digest);
+    }
+    EXPECT_EQ(site_->fetches().size(), fetches);
+    EXPECT_EQ(site_->renew_calls().size(), renewals);
+    m->Shutdown(false);
+  }
+
+  // Change one byte of hello's kept package (the store keeps packages read-only).
+  const std::string path = PackagePath(hello_);
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(1000);
+    char c = 0;
+    f.get(c);
+    f.seekp(1000);
+    f.put(static_cast<char>(c ^ 0x01));
+  }
+  ASSERT_EQ(::chmod(path.c_str(), 0555), 0);
+
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  const NodeStatusView view = m->Snapshot();
+  const auto hello = Find(view, "hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->state, "refused");
+  EXPECT_TRUE(Contains(hello->last_error, "DIGEST_MISMATCH")) << hello->last_error;
+  EXPECT_FALSE(hello->next_renewal);
+  EXPECT_TRUE(runner.starts("hello").empty());
+  EXPECT_FALSE(runner.Running("hello"));
+  const auto other = Find(view, "other");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->state, "running") << other->last_error;
+
+  // The slsm deploys it again: a fresh copy is fetched, verified and run; what went wrong stays
+  // in the status.
+  Deploy("hello");
+  const InstanceStatusView v = WaitForState(*m, "hello", "running");
+  EXPECT_TRUE(Contains(v.last_error, "DIGEST_MISMATCH")) << v.last_error;
+  const auto starts = runner.starts("hello");
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].fd_digest, hello_.header.digest);
+  EXPECT_EQ(site_->fetches().size(), fetches + 1);
+}
+
+// 8. A policy the node cannot honour is refused with a clear status and never started — at the
+// deploy, and when a renewal brings it to a running service.
+TEST_F(NodeManagerTest, PolicyTheNodeCannotHonourIsRefused) {
+  site_->SetPolicy("hello", R"({"env":{"LD_PRELOAD":"/tmp/evil.so"}})");
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  const InstanceStatusView v = WaitForState(*m, "hello", "refused");
+  EXPECT_TRUE(Contains(v.last_error, "cannot be honoured")) << v.last_error;
+  EXPECT_TRUE(Contains(v.last_error, "LD_PRELOAD")) << v.last_error;
+  EXPECT_TRUE(runner.starts("hello").empty());
+  EXPECT_FALSE(runner.Running("hello"));
+  // Nothing is planned for it (it waits for a deploy), and renew-now does not change that: a
+  // renewal planned for an instance that never renews would keep the loop awake once due.
+  EXPECT_FALSE(v.next_renewal);
+  Command renew_now;
+  renew_now.kind = Command::Kind::kRenewNow;
+  renew_now.services = {"hello"};
+  site_->Push(renew_now);
+
+  Deploy("other");  // handled after the renew-now
+  WaitForState(*m, "other", "running");
+  EXPECT_FALSE(Find(m->Snapshot(), "hello")->next_renewal);
+  EXPECT_EQ(site_->renew_calls().size(), 2u);
+  site_->SetPolicy("other", R"({"restart":"sometimes"})");
+  Command c;
+  c.kind = Command::Kind::kRenewNow;
+  c.services = {"other"};
+  site_->Push(c);  // window 0: renewed in the same pass of the loop
+  const InstanceStatusView o = WaitForState(*m, "other", "refused");
+  EXPECT_TRUE(Contains(o.last_error, "restart")) << o.last_error;
+  EXPECT_FALSE(o.next_renewal);
+  EXPECT_FALSE(runner.Running("other"));
+  EXPECT_EQ(runner.starts("other").size(), 1u);
+}
+
+}  // namespace
+}  // namespace sitechain::nlsm
