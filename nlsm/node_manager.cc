@@ -160,6 +160,17 @@ void NodeManager::Publish() {
     view.instances.push_back(std::move(v));
   }
   std::lock_guard lock(mu_);
+  // Tell the slsm what changed since the last pass (`slsm instances` shows it).
+  if (stream_ != nullptr && connected_) {
+    for (const auto& now : view.instances) {
+      auto before = std::find_if(snapshot_.instances.begin(), snapshot_.instances.end(),
+                                 [&](const auto& b) { return b.service == now.service; });
+      if (before == snapshot_.instances.end() || before->state != now.state ||
+          before->last_error != now.last_error) {
+        stream_->SendInstance({now.service, now.state, now.last_error, now.not_after});
+      }
+    }
+  }
   snapshot_ = std::move(view);
 }
 
@@ -333,10 +344,13 @@ void NodeManager::Schedule(Instance& i) {
 
 // --- verification and launch -----------------------------------------------------------------
 
-Status NodeManager::VerifyInstance(const Instance& i) {
+Result<UniqueFd> NodeManager::OpenPackage(const Instance& i) const {
   SITECHAIN_ASSIGN_OR_RETURN(auto alg, pki::ParseHashAlgorithm(i.digest_algorithm));
   SITECHAIN_ASSIGN_OR_RETURN(auto bytes, HexDecode(i.digest));
-  SITECHAIN_ASSIGN_OR_RETURN(UniqueFd fd, packages_.Open(pki::Digest{alg, bytes}));
+  return packages_.Open(pki::Digest{alg, bytes});
+}
+
+pki::ChainInput NodeManager::ChainFor(const Instance& i, int executable_fd) const {
   pki::ChainInput input;
   input.store_root = node_.store_root;
   input.site_root = node_.identity.site_root;
@@ -344,10 +358,15 @@ Status NodeManager::VerifyInstance(const Instance& i) {
   input.cert_dev = i.cert_dev;
   input.cert_store = i.cert_store;
   input.cert_site = i.cert_site;
-  input.executable_fd = fd.get();
+  input.executable_fd = executable_fd;
   input.expected_node_id =
       pki::NodeSpiffeId(node_.identity.site_root.Subject().common_name, node_.node);
-  const pki::Verification v = verifier_.Verify(input);
+  return input;
+}
+
+Status NodeManager::VerifyInstance(const Instance& i) {
+  SITECHAIN_ASSIGN_OR_RETURN(UniqueFd fd, OpenPackage(i));
+  const pki::Verification v = verifier_.Verify(ChainFor(i, fd.get()));
   if (!v.ok()) return FailedPrecondition(v.failure->ToString());
   if (i.key && i.cert_site->PublicKeyDer() != i.key->PublicKeyDer()) {
     return FailedPrecondition("the Cert_site is not for this instance's key");
@@ -357,9 +376,7 @@ Status NodeManager::VerifyInstance(const Instance& i) {
 
 Status NodeManager::Launch(Instance& i) {
   // Verify from the descriptor that will be exec'd: no window between check and use.
-  SITECHAIN_ASSIGN_OR_RETURN(auto alg, pki::ParseHashAlgorithm(i.digest_algorithm));
-  SITECHAIN_ASSIGN_OR_RETURN(auto bytes, HexDecode(i.digest));
-  auto fd = packages_.Open(pki::Digest{alg, bytes});
+  auto fd = OpenPackage(i);
   if (!fd.ok()) {
     (void)runner_.Stop(i.service);  // whatever ran before must not go on unchecked
     i.state = kRefused;
@@ -367,17 +384,7 @@ Status NodeManager::Launch(Instance& i) {
     i.next_attempt.reset();  // a refused instance is not renewed
     return fd.status();
   }
-  pki::ChainInput input;
-  input.store_root = node_.store_root;
-  input.site_root = node_.identity.site_root;
-  input.developer_identity = i.developer;
-  input.cert_dev = i.cert_dev;
-  input.cert_store = i.cert_store;
-  input.cert_site = i.cert_site;
-  input.executable_fd = fd->get();
-  input.expected_node_id =
-      pki::NodeSpiffeId(node_.identity.site_root.Subject().common_name, node_.node);
-  const pki::Verification v = verifier_.Verify(input);
+  const pki::Verification v = verifier_.Verify(ChainFor(i, fd->get()));
   if (!v.ok()) {
     const bool expired = v.failure->reason == pki::Reason::kExpired &&
                          v.failure->certificate == pki::CertRole::kCertSite;
@@ -424,8 +431,10 @@ Status NodeManager::Launch(Instance& i) {
   }
   i.state = kRunning;
   i.last_error.clear();
-  spdlog::info("started {} {} (verified rules 1-8; Cert_site until {})", i.service, i.Release(),
-               FormatTime(i.cert_site->NotAfter()));
+  std::string rules;
+  for (int r : v.rules_checked) rules += (rules.empty() ? "" : " ") + std::to_string(r);
+  spdlog::info("started {} {} (verified rules {}; Cert_site until {})", i.service, i.Release(),
+               rules, FormatTime(i.cert_site->NotAfter()));
   return Status::Ok();
 }
 
@@ -701,7 +710,6 @@ void NodeManager::Link() {
         connected_ = true;
       }
       spdlog::info("connected to the site manager at {}", node_.slsm);
-      backoff = options_.reconnect_initial;
       Post({Event::Kind::kConnected, {}});
       // Heartbeats beside the reader; a missing acknowledgement ends the stream.
       std::atomic<bool> done{false};
@@ -725,6 +733,8 @@ void NodeManager::Link() {
         }
       });
       while (auto command = (*stream)->Next()) {
+        // The slsm answered: the stream is really up (a refused one ends before anything comes).
+        backoff = options_.reconnect_initial;
         if (command->kind == Command::Kind::kHeartbeatAck) {
           last_ack = ToUnixSeconds(clock_.Now());
           continue;

@@ -125,6 +125,9 @@ class NodeManager final {
   void OnReconnect(TimePoint now);
   Status Launch(Instance& instance);
   Status Recover(const std::string& service);
+  Result<UniqueFd> OpenPackage(const Instance& instance) const;
+  // What the verifier checks for the instance (rules 1–8 but 7), with the package's descriptor.
+  pki::ChainInput ChainFor(const Instance& instance, int executable_fd) const;
   // Rules 1–8 for the instance's files now; the failure's text, or OK.
   Status VerifyInstance(const Instance& instance);
   Status SaveInstance(const Instance& instance);
