@@ -35,12 +35,11 @@ void JsonConfigKeys::Strings(const std::string& key, std::vector<std::string>& o
 
 void JsonConfigKeys::Duration(const std::string& key, Seconds& out) {
   setters_[key] = [&out, key](const nlohmann::json& v) -> Status {
-    if (v.is_number_unsigned()) {
-      out = Seconds(v.get<int64_t>());
-      return Status::Ok();
-    }
-    SITECHAIN_RETURN_IF_ERROR(Expect(v.is_string(), key, "a duration such as \"5000s\" or \"24h\""));
-    auto d = ParseDuration(v.get<std::string>());
+    SITECHAIN_RETURN_IF_ERROR(Expect(v.is_string() || v.is_number_unsigned(), key,
+                                     "a duration such as \"5000s\" or \"24h\""));
+    // A number of seconds passes the same checks (at most 100 years) as "<n>s".
+    auto d = ParseDuration(v.is_string() ? v.get<std::string>()
+                                         : std::to_string(v.get<uint64_t>()) + "s");
     if (!d.ok()) return d.status().WithContext("key '" + key + "'");
     out = *d;
     return Status::Ok();

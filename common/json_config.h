@@ -26,7 +26,8 @@ class JsonConfigKeys final {
 
   void String(const std::string& key, std::string& out);
   void Strings(const std::string& key, std::vector<std::string>& out);
-  // A duration string ("5000s", "24h", "7d") or a number of seconds.
+  // A duration string ("5000s", "24h", "7d") or a number of seconds; at most 100 years either way
+  // (ParseDuration).
   void Duration(const std::string& key, Seconds& out);
   void Number(const std::string& key, double& out);
   void Unsigned(const std::string& key, uint64_t& out);

@@ -42,6 +42,19 @@ Result<std::vector<uint8_t>> SinglePemBlock(std::string_view pem, const std::str
   }
 }
 
+// Botan turns a validity time into a std::chrono::system_clock time point (nanoseconds) only
+// for the years 1970 to 2261: it throws for earlier ones and overflows for later ones. Such a
+// certificate is refused when parsed, so that NotBefore and NotAfter never fail.
+Status CheckRepresentable(const Botan::X509_Time& t, const char* which) {
+  const std::string readable = t.readable_string();  // "YYYY/MM/DD HH:MM:SS UTC"
+  const int year = std::stoi(readable.substr(0, 4));
+  if (year < 1970 || year > 2261) {
+    return InvalidArgument(std::string("certificate ") + which + " " + readable +
+                           " is outside the years 1970 to 2261 that sitechain represents");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string DistinguishedName::ToString() const {
@@ -62,6 +75,8 @@ Result<Certificate> Certificate::FromDer(const std::vector<uint8_t>& der) {
       return InvalidArgument("certificate is not in canonical DER or has trailing bytes");
     }
     if (cert.x509_version() != 3) return InvalidArgument("certificate is not X.509 version 3");
+    SITECHAIN_RETURN_IF_ERROR(CheckRepresentable(cert.not_before(), "notBefore"));
+    SITECHAIN_RETURN_IF_ERROR(CheckRepresentable(cert.not_after(), "notAfter"));
     return internal::Wrap(std::move(cert));
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("malformed certificate: ") + e.what());

@@ -39,7 +39,8 @@ inline constexpr size_t kMaxCertificateBytes = 64 * 1024;
 class Certificate final {
  public:
   // Parsing refuses oversized input (RESOURCE_EXHAUSTED) and anything that is not exactly one
-  // well-formed certificate (INVALID_ARGUMENT).
+  // well-formed certificate (INVALID_ARGUMENT), including a validity time outside the years
+  // 1970 to 2261, which a TimePoint cannot hold.
   static Result<Certificate> FromPem(std::string_view pem);
   static Result<Certificate> FromDer(const std::vector<uint8_t>& der);
   static Result<Certificate> Load(const std::string& path);  // PEM file

@@ -55,7 +55,10 @@ nlohmann::json DescribeCertificate(const Certificate& cert) {
   j["ipAddresses"] = cert.IpSans();
   j["extensions"] = nlohmann::json::array();
   for (const auto& ext : cert.Extensions()) j["extensions"].push_back(DecodeExtension(ext));
-  return j;
+  // Names, SANs and decoder messages hold the certificate's bytes, which need not be UTF-8
+  // (a PrintableString is copied as it is): replace what is not with U+FFFD, so that dump()
+  // of the result never throws.
+  return nlohmann::json::parse(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string DescribeCertificateText(const Certificate& cert) {

@@ -1,0 +1,2 @@
+
+tokenNode 1
