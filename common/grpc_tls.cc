@@ -1,5 +1,7 @@
 #include "common/grpc_tls.h"
 
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -7,9 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <grpcpp/security/tls_certificate_verifier.h>
-#include <grpcpp/security/tls_credentials_options.h>
 
 namespace sitechain {
 
@@ -49,8 +48,7 @@ std::shared_ptr<grpc::Channel> DialTlsUnverified(const std::string& target) {
   grpc::experimental::TlsChannelCredentialsOptions options;
   options.set_verify_server_certs(false);
   options.set_check_call_host(false);
-  options.set_certificate_verifier(
-      std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
+  options.set_certificate_verifier(std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
   return grpc::CreateChannel(target, grpc::experimental::TlsCredentials(options));
 }
 

@@ -79,9 +79,7 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
   return server;
 }
 
-StoreServer::~StoreServer() {
-  Shutdown(std::chrono::milliseconds(0));
-}
+StoreServer::~StoreServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 void StoreServer::Wait() {
   if (public_server_) public_server_->Wait();

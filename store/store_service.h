@@ -21,9 +21,9 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "pki/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/verifier.h"
-#include "pki/blob_store.h"
 #include "store/records.h"
 #include "store/store_ca.h"
 #include "store/store_db.h"
@@ -67,9 +67,9 @@ class StoreService final {
 
   // Wires the parts of an opened store together and removes blobs that no release refers to
   // (what a crash between storing a blob and committing its release leaves behind).
-  static Result<std::unique_ptr<StoreService>> Create(StoreCa ca, StoreDatabase db, pki::BlobStore blobs,
-                                                      const Clock& clock, Random& rng,
-                                                      StoreLimits limits);
+  static Result<std::unique_ptr<StoreService>> Create(StoreCa ca, StoreDatabase db,
+                                                      pki::BlobStore blobs, const Clock& clock,
+                                                      Random& rng, StoreLimits limits);
   StoreService(const StoreService&) = delete;
   StoreService& operator=(const StoreService&) = delete;
 
