@@ -97,25 +97,7 @@ class NodeServer final {
   // clean shutdown, its services stopped) within `deadline`; any other signal with 128 + sig.
   ::testing::AssertionResult Stop(int sig = SIGTERM,
                                   std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-    if (!process_.running()) {
-      return ::testing::AssertionFailure() << "nlsm serve is not running\n" << process_.Describe();
-    }
-    process_.Signal(sig);
-    const std::optional<int> code = process_.WaitForExit(deadline);
-    if (!code) {
-      process_.Signal(SIGKILL);
-      (void)process_.WaitForExit(std::chrono::seconds(10));
-      return ::testing::AssertionFailure() << "nlsm serve did not exit within " << deadline.count()
-                                           << " ms of signal " << sig << "\n"
-                                           << process_.Describe();
-    }
-    const int expected = sig == SIGTERM || sig == SIGINT ? 0 : 128 + sig;
-    if (*code != expected) {
-      return ::testing::AssertionFailure()
-             << "nlsm serve exited with " << *code << ", not " << expected << "\n"
-             << process_.Describe();
-    }
-    return ::testing::AssertionSuccess();
+    return StopServer(process_, "nlsm serve", sig, deadline);
   }
 
   // Stop(sig) then Start() on the same directory (with the current config()).

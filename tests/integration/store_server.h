@@ -174,6 +174,32 @@ class ChildProcess final {
 };
 
 // `store serve` on one state directory as a child process.
+// Sends `sig` to a server process and waits for it to exit: SIGTERM/SIGINT must end it with
+// exit 0 (a clean shutdown) within `deadline`, any other signal with 128 + sig. `what` names the
+// server in failures ("store serve"). A server that does not exit is killed.
+inline ::testing::AssertionResult StopServer(ChildProcess& process, const std::string& what,
+                                             int sig, std::chrono::milliseconds deadline) {
+  if (!process.running()) {
+    return ::testing::AssertionFailure() << what << " is not running\n" << process.Describe();
+  }
+  process.Signal(sig);
+  const std::optional<int> code = process.WaitForExit(deadline);
+  if (!code) {
+    process.Signal(SIGKILL);
+    (void)process.WaitForExit(std::chrono::seconds(10));
+    return ::testing::AssertionFailure()
+           << what << " did not exit within " << deadline.count() << " ms of signal " << sig << "\n"
+           << process.Describe();
+  }
+  const int expected = sig == SIGTERM || sig == SIGINT ? 0 : 128 + sig;
+  if (*code != expected) {
+    return ::testing::AssertionFailure()
+           << what << " exited with " << *code << ", not " << expected << "\n"
+           << process.Describe();
+  }
+  return ::testing::AssertionSuccess();
+}
+
 class StoreServer final {
  public:
   // store_binary: the `store` program. cwd: the working directory of the server (the test's
@@ -228,25 +254,7 @@ class StoreServer final {
   // shutdown) within `deadline`; SIGKILL with 128 + 9.
   ::testing::AssertionResult Stop(int sig = SIGTERM,
                                   std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-    if (!process_.running()) {
-      return ::testing::AssertionFailure() << "the server is not running\n" << process_.Describe();
-    }
-    process_.Signal(sig);
-    const std::optional<int> code = process_.WaitForExit(deadline);
-    if (!code) {
-      process_.Signal(SIGKILL);
-      (void)process_.WaitForExit(std::chrono::seconds(10));
-      return ::testing::AssertionFailure() << "store serve did not exit within " << deadline.count()
-                                           << " ms of signal " << sig << "\n"
-                                           << process_.Describe();
-    }
-    const int expected = sig == SIGTERM || sig == SIGINT ? 0 : 128 + sig;
-    if (*code != expected) {
-      return ::testing::AssertionFailure()
-             << "store serve exited with " << *code << ", not " << expected << "\n"
-             << process_.Describe();
-    }
-    return ::testing::AssertionSuccess();
+    return StopServer(process_, "store serve", sig, deadline);
   }
 
   // Stop(sig) then Start() on the same directory.
