@@ -2,7 +2,11 @@
 #
 #   sitechain_library(NAME SOURCES ... DEPS ...)     static library rooted at the repo top
 #   sitechain_executable(NAME SOURCES ... DEPS ...)  program
-#   sitechain_test(NAME SOURCES ... DEPS ...)        GoogleTest program registered with ctest
+#   sitechain_test(NAME SOURCES ... DEPS ... [SHARDS suffix filter ...])
+#                                                    GoogleTest program registered with ctest,
+#                                                    once, or once per (suffix, gtest filter)
+#                                                    pair as NAME_suffix so ctest -j runs the
+#                                                    shards side by side
 
 set(SITECHAIN_WARNINGS -Wall -Wextra -Werror -Wpedantic -Wshadow -Wnon-virtual-dtor)
 # GCC 12 at -O3 reports a false -Wrestrict on "literal" + std::string (GCC bug 105329).
@@ -30,13 +34,23 @@ function(sitechain_executable name)
 endfunction()
 
 function(sitechain_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;SHARDS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   _sitechain_common(${name})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  set(tests)
+  if(ARG_SHARDS)
+    while(ARG_SHARDS)
+      list(POP_FRONT ARG_SHARDS suffix filter)
+      add_test(NAME ${name}_${suffix} COMMAND ${name} --gtest_filter=${filter})
+      list(APPEND tests ${name}_${suffix})
+    endwhile()
+  else()
+    add_test(NAME ${name} COMMAND ${name})
+    set(tests ${name})
+  endif()
   # Tests find the built programs and the openssl binary through the environment.
-  add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES
+  set_tests_properties(${tests} PROPERTIES
     ENVIRONMENT "SITECHAIN_BIN_DIR=${CMAKE_BINARY_DIR}/bin;SITECHAIN_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
-    TIMEOUT 600)
+    TIMEOUT 900)
 endfunction()
