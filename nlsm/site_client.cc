@@ -7,6 +7,7 @@
 
 #include "common/grpc_status.h"
 #include "common/grpc_tls.h"
+#include "nlsm/site_messages.h"
 #include "pki/csr.h"
 #include "sitechain/v1/site.grpc.pb.h"
 
@@ -27,37 +28,6 @@ Status CallStatus(const grpc::Status& status, const std::string& address) {
                        status.error_message());
   }
   return FromGrpcStatus(status);
-}
-
-Status StatusFromCode(int32_t code, const std::string& message) {
-  return code == 0 ? Status::Ok()
-                   : FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), message));
-}
-
-Command FromProto(const v1::NodeCommand& in) {
-  Command c;
-  switch (in.kind_case()) {
-    case v1::NodeCommand::kDeploy:
-      c.kind = Command::Kind::kDeploy;
-      c.services = {in.deploy().service()};
-      c.digest = in.deploy().digest();
-      break;
-    case v1::NodeCommand::kStop:
-      c.kind = Command::Kind::kStop;
-      c.services = {in.stop().service()};
-      c.reason = in.stop().reason();
-      break;
-    case v1::NodeCommand::kRenewNow:
-      c.kind = Command::Kind::kRenewNow;
-      c.services = {in.renew_now().services().begin(), in.renew_now().services().end()};
-      c.window = Seconds(in.renew_now().window_seconds());
-      break;
-    default:
-      c.kind = Command::Kind::kHeartbeatAck;
-      c.heartbeat = in.heartbeat_ack();
-      break;
-  }
-  return c;
 }
 
 void ToProto(const InstanceReport& in, v1::InstanceStatus* out) {
@@ -84,7 +54,7 @@ class GrpcCommandStream final : public CommandStream {
       ended_ = true;
       return std::nullopt;
     }
-    return FromProto(command);
+    return CommandFromProto(command);
   }
   bool SendHeartbeat(uint64_t counter) override {
     v1::NodeMessage m;
@@ -181,12 +151,7 @@ Result<std::vector<RenewalOutcome>> GrpcSiteClient::Renew(
   v1::RenewResponse response;
   const grpc::Status status = impl_->stub()->Renew(&context, request, &response);
   if (!status.ok()) return CallStatus(status, impl_->address);
-  std::vector<RenewalOutcome> out;
-  for (const auto& c : response.certificates()) {
-    out.push_back({c.service(), StatusFromCode(c.code(), c.message()), BytesOf(c.cert_site_der()),
-                   FromUnixSeconds(c.renew_after()), FromUnixSeconds(c.renew_before())});
-  }
-  return out;
+  return OutcomesFromProto(response);
 }
 
 Status GrpcSiteClient::FetchPackage(
@@ -207,10 +172,7 @@ Status GrpcSiteClient::FetchPackage(
         break;
       }
       header_seen = true;
-      const auto& h = message.header();
-      failure = on_header({h.service(), h.name(), h.version(), h.release_counter(),
-                           h.digest_algorithm(), h.digest(), h.size(), BytesOf(h.cert_dev_der()),
-                           BytesOf(h.cert_store_der()), BytesOf(h.developer_certificate_der())});
+      failure = on_header(HeaderFromProto(message.header()));
     } else if (!header_seen) {
       failure = DataLoss("the site manager sent data before the package header");
     } else {

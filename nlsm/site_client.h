@@ -3,7 +3,8 @@
 // and its implementation over gRPC with mutual TLS (GrpcSiteClient). Enroll is the first
 // contact: it authenticates the slsm by the site root fingerprint the join token carries.
 //
-// Plain structs cross this interface; protobuf types stay in site_client.cc.
+// Plain structs cross this interface; protobuf types stay in site_client.cc and
+// site_messages.h (the reading of the slsm's messages).
 // Thread-safety: GrpcSiteClient's calls may be made from several threads. A CommandStream has
 // one reader (Next, Close); Send* and Cancel may be called from other threads.
 

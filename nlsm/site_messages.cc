@@ -1,0 +1,65 @@
+#include "nlsm/site_messages.h"
+
+#include "common/grpc_status.h"
+
+namespace sitechain::nlsm {
+namespace {
+
+std::vector<uint8_t> BytesOf(const std::string& s) { return {s.begin(), s.end()}; }
+
+Status StatusFromCode(int32_t code, const std::string& message) {
+  return code == 0 ? Status::Ok()
+                   : FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), message));
+}
+
+}  // namespace
+
+Command CommandFromProto(const v1::NodeCommand& in) {
+  Command c;
+  switch (in.kind_case()) {
+    case v1::NodeCommand::kDeploy:
+      c.kind = Command::Kind::kDeploy;
+      c.services = {in.deploy().service()};
+      c.digest = in.deploy().digest();
+      break;
+    case v1::NodeCommand::kStop:
+      c.kind = Command::Kind::kStop;
+      c.services = {in.stop().service()};
+      c.reason = in.stop().reason();
+      break;
+    case v1::NodeCommand::kRenewNow:
+      c.kind = Command::Kind::kRenewNow;
+      c.services = {in.renew_now().services().begin(), in.renew_now().services().end()};
+      c.window = Seconds(in.renew_now().window_seconds());
+      break;
+    default:
+      c.kind = Command::Kind::kHeartbeatAck;
+      c.heartbeat = in.heartbeat_ack();
+      break;
+  }
+  return c;
+}
+
+std::vector<RenewalOutcome> OutcomesFromProto(const v1::RenewResponse& response) {
+  std::vector<RenewalOutcome> out;
+  for (const auto& c : response.certificates()) {
+    out.push_back({c.service(), StatusFromCode(c.code(), c.message()), BytesOf(c.cert_site_der()),
+                   FromUnixSeconds(c.renew_after()), FromUnixSeconds(c.renew_before())});
+  }
+  return out;
+}
+
+PackageHeader HeaderFromProto(const v1::PackageHeader& h) {
+  return {h.service(),
+          h.name(),
+          h.version(),
+          h.release_counter(),
+          h.digest_algorithm(),
+          h.digest(),
+          h.size(),
+          BytesOf(h.cert_dev_der()),
+          BytesOf(h.cert_store_der()),
+          BytesOf(h.developer_certificate_der())};
+}
+
+}  // namespace sitechain::nlsm
