@@ -5,6 +5,7 @@
 #include <botan/ec_group.h>
 #include <botan/ecdsa.h>
 #include <botan/ed25519.h>
+#include <botan/numthry.h>
 #include <botan/pem.h>
 #include <botan/pkcs8.h>
 #include <botan/pubkey.h>
@@ -24,6 +25,34 @@ std::string Padding(const std::string& algo) {
   if (algo == "Ed25519") return "Pure";
   if (algo == "RSA") return "EMSA3(SHA-256)";
   return "EMSA1(SHA-256)";
+}
+
+// A key file whose parts do not fit together — a flipped bit in an RSA factor, exponent or CRT
+// value, an EC public point that is not the private scalar's — loads, and then makes signatures
+// that do not verify, or makes Botan throw in the middle of one (its RSA consistency check).
+// Such a key is refused at load. Deterministic arithmetic only: no randomness, no prime tests
+// (a damaged factor no longer multiplies to n).
+Status CheckKeyConsistent(const Botan::Private_Key& key) {
+  try {
+    if (const auto* rsa = dynamic_cast<const Botan::RSA_PrivateKey*>(&key)) {
+      const Botan::BigInt &n = rsa->get_n(), &e = rsa->get_e(), &d = rsa->get_d();
+      const Botan::BigInt &p = rsa->get_p(), &q = rsa->get_q();
+      const bool ok = p > 2 && q > 2 && p != q && p * q == n && e > 2 && e.is_odd() && d > 1 &&
+                      rsa->get_d1() == d % (p - 1) && rsa->get_d2() == d % (q - 1) &&
+                      rsa->get_c() == Botan::inverse_mod(q, p) &&
+                      (e * d) % Botan::lcm(p - 1, q - 1) == 1;
+      if (!ok) return DataLoss("the RSA key's numbers do not fit together (corrupted?)");
+    } else if (const auto* ec = dynamic_cast<const Botan::ECDSA_PrivateKey*>(&key)) {
+      const Botan::BigInt& x = ec->private_value();
+      const Botan::EC_Group& group = ec->domain();
+      if (x <= 0 || x >= group.get_order() || group.get_base_point() * x != ec->public_point()) {
+        return DataLoss("the EC key's public point is not its private scalar's (corrupted?)");
+      }
+    }
+  } catch (const std::exception& e) {
+    return DataLoss(std::string("the key's numbers cannot be checked (corrupted?): ") + e.what());
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -120,6 +149,7 @@ Result<PrivateKey> PrivateKey::FromPem(std::string_view pem,
                     e.what());
   }
   SITECHAIN_ASSIGN_OR_RETURN(KeyType type, internal::ClassifyKey(*key));
+  SITECHAIN_RETURN_IF_ERROR(CheckKeyConsistent(*key));
   auto impl = std::make_unique<Impl>();
   impl->key = std::move(key);
   return PrivateKey(type, std::move(impl));

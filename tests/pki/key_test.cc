@@ -74,6 +74,24 @@ std::vector<uint8_t> PemBody(const std::string& text) {
   return out;
 }
 
+// A PEM block of der under label (test helper).
+std::string ToPemBlock(const std::vector<uint8_t>& der, const std::string& label) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string b64;
+  for (size_t i = 0; i < der.size(); i += 3) {
+    uint32_t n = static_cast<uint32_t>(der[i]) << 16;
+    if (i + 1 < der.size()) n |= static_cast<uint32_t>(der[i + 1]) << 8;
+    if (i + 2 < der.size()) n |= der[i + 2];
+    b64 += kAlphabet[(n >> 18) & 63];
+    b64 += kAlphabet[(n >> 12) & 63];
+    b64 += i + 1 < der.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    b64 += i + 2 < der.size() ? kAlphabet[n & 63] : '=';
+  }
+  std::string out = "-----BEGIN " + label + "-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
+  return out + "-----END " + label + "-----\n";
+}
+
 bool Contains(const std::vector<uint8_t>& haystack, const std::vector<uint8_t>& needle) {
   return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end()) !=
          haystack.end();
@@ -410,6 +428,82 @@ TEST_F(PrivateKeyLoadTest, EmptyOrGarbageFileIsDataLoss) {
     ASSERT_FALSE(r.ok()) << content;
     EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << content << ": " << r.status().ToString();
   }
+}
+
+// A key file with one bit flipped in its body is refused (DATA_LOSS; INVALID_ARGUMENT if it became
+// a key of an unsupported size or kind), or is still a key whose signatures verify: never one
+// that loads and then signs wrongly or throws in the middle of a signature. Found by
+// tests/fuzz/private_key_fuzz: an RSA key with a flipped bit loaded, and signing with it threw
+// Botan's "RSA consistency check" out of SignMessage (std::terminate in a daemon).
+TEST(PrivateKeyCorruptionTest, FlippedBitIsRefusedOrStillSignsCorrectly) {
+  for (KeyType type : {KeyType::kEd25519, KeyType::kEcdsaP256, KeyType::kRsa2048}) {
+    SeededRandom rng(7);
+    const std::vector<uint8_t> der = PemBody(CachedKey(type).ToPem(std::nullopt, rng));
+    ASSERT_FALSE(der.empty());
+    size_t refused = 0, tried = 0;
+    const size_t stride = type == KeyType::kRsa2048 ? 5 : 1;  // RSA: ~240 of its ~1200 bytes
+    for (size_t i = 0; i < der.size(); i += stride) {
+      for (int bit : {0, 7}) {
+        std::vector<uint8_t> bad = der;
+        bad[i] ^= static_cast<uint8_t>(1u << bit);
+        ++tried;
+        Result<PrivateKey> r = PrivateKey::FromPem(ToPemBlock(bad, "PRIVATE KEY"), std::nullopt);
+        if (!r.ok()) {
+          ++refused;
+          EXPECT_TRUE(r.status().code() == StatusCode::kDataLoss ||
+                      r.status().code() == StatusCode::kInvalidArgument)
+              << KeyTypeName(type) << " byte " << i << " bit " << bit << ": "
+              << r.status().ToString();
+          continue;
+        }
+        const std::vector<uint8_t> signature = SignMessage(*r, "message", rng);
+        EXPECT_TRUE(VerifyMessage(r->PublicKeyDer(), "message", signature))
+            << KeyTypeName(type) << " byte " << i << " bit " << bit << " loaded and signs wrongly";
+      }
+    }
+    // Ed25519 keeps only its 32-byte seed: a flipped seed bit is another valid key.
+    EXPECT_GT(refused, type == KeyType::kEd25519 ? 0 : tried / 2) << KeyTypeName(type);
+  }
+}
+
+// An RSA-2048 key with one bit flipped by tests/fuzz/private_key_fuzz (corpus/private_key/
+// rsa-flipped-bit.pem): it used to load, and signing with it then threw.
+constexpr const char* kRsaFlippedBitPem =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCpqpWb/u3/rSgk\n"
+    "wj9PdLAK0ridTAq8oNI1tQwmZHrzdB3vIeNioSzbzQk4CbpfKjabOka77o7AYzRG\n"
+    "dBzPfYO1sJuazShoa6eVS7OPcDwUhyvhT09SoabEMXWuI+lvGTHOvxg7eV47lN0w\n"
+    "aAmnk3JjbOyH0gzexgxjY9FTXtTRXu59b5gCmla+aQcxuRdxGlFZL4Nbcw3wupre\n"
+    "wZIdij4MzSwo0A8VBgGCku0ELIm68ecYZ+M3V9v+Zh1xeohmihl5kjT8x+lw4ISZ\n"
+    "KnmPJ0lTXxVfB0W1mBoWwRfk59SqWGDzCbxD/abaYAW294/THRh3vPlcsjeVJYi1\n"
+    "fgDjuNg1AgMBAAECggEAAkk1GNP3evFnUA958OUelha+vAfRQTddfbHBxyalbXBM\n"
+    "EvO+745CX3fEvweKhku4TqEbYN7W94qeorBfzv/e7WzCu/Q1rip9KIrLkYwukww7\n"
+    "MB70b6WT7KLJ9h2vwHpzbFiwx+Rbu6vGyycrsiFPcj1+dloDKGE8u34VzOzDK0r5\n"
+    "ho0pJZf2kNt+VmWLadKrVN+myw3zjbRL3CiP5jedyOyd1LtP9kMKrnIGakE0DpBJ\n"
+    "DBR2i+ri4aLG4DK33HSl3JFtgNscCzvNt5lvHcxXg2unfRtc303sI5sJS2shEO6C\n"
+    "/I/2evCBKOUfsz0U5h4nWuPf9Z0+kT61hfCniZIDYQKBgQDZu6cyHfpcBpr3INc8\n"
+    "akY6HKhf3ewdtihksaYlZiMITALz3Vxu6GKPSMkWX/zstfJg5Q9el9ZmSiNVNPqj\n"
+    "BX9zeeGfjar1ROnFcjtoud9/fGv8QhkHmLnspwLuIJL1O7fq/Hv5TELlsa5Fenfe\n"
+    "58z8B/Ly/KyCXnfBJen/kgI3+QKBgQDHfErzJ9rJe8Ytq3G2GaY9DwPmsTUBJN7g\n"
+    "hIpylCxa/wGqbCvQbLW6RlcR/nZDgGe39gZJ8uCcsSu66EAYpQZ/YHB9lAuWbYe4\n"
+    "qDHUdlfvBLVfDZufCvPLABKPG3mNXe8NkfdHx5tqESDobiN02QhdE4cYycjFmOG+\n"
+    "GF6FdTbJHQKBgBZJMs/aaanJs0rgPaedaRrBnCpT2LshzfighlUfo0hSH2s+mRtx\n"
+    "BcWMuahkosrHxMtOJsiT2goWRI+QIKdXBLiZHRLruTfpmdPv4UzS2aF+5r6nNVCl\n"
+    "vUIPxikBhIk9V5Hhzf6yY5aHHUNXSbWzHDQfzCo62p1tdex7KPxTwY5hAoGASMUD\n"
+    "hk38ltFLCu/mrDoRFWb70lTEdCViFF7lLkT1JUCu99874G03obr1GkBMHfWiYE4k\n"
+    "Hye1XhOXUzhT4WmZxC+G+Zhe3cIY53ibrNh63VtHWmRZZ5wUMPJW0tN/9NzWTon3\n"
+    "vbyH6hpTedZror1lOqbb+mPplINfnfu/x0lp8dUCgYEAsHrA/YXe7+wGX4DuiaFW\n"
+    "YF8891TH6KsAL3pUMmdrSWyfNMXv4Ul8q3NyoUCyrO56tBuETzQrm6dMn3s4H95t\n"
+    "k59VifLxDRGIGlE+Z5SxJzskqzgv7HWupyb/62cHj5C+MSPWWYeawi7ECOoDLagF\n"
+    "Uit0M4rfhtmABCR8BcSVE9k=\n"
+    "-----END PRIVATE KEY-----\n";
+
+TEST(PrivateKeyCorruptionTest, RsaKeyWithInconsistentNumbersIsDataLoss) {
+  Result<PrivateKey> r = PrivateKey::FromPem(kRsaFlippedBitPem, std::nullopt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("do not fit together"), std::string::npos)
+      << r.status().ToString();
 }
 
 // The header: "UNAUTHENTICATED for a missing or wrong passphrase; DATA_LOSS for a truncated or
