@@ -7,9 +7,16 @@ namespace {
 
 std::vector<uint8_t> BytesOf(const std::string& s) { return {s.begin(), s.end()}; }
 
+// A refusal's google.rpc.Code as the slsm sent it. A number that is no code (outside 1..16) is
+// read as UNKNOWN, naming the number: casting it into grpc::StatusCode is undefined behaviour.
 Status StatusFromCode(int32_t code, const std::string& message) {
-  return code == 0 ? Status::Ok()
-                   : FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), message));
+  if (code == 0) return Status::Ok();
+  if (code < 0 || code > grpc::StatusCode::UNAUTHENTICATED) {
+    return FromGrpcStatus(grpc::Status(
+        grpc::StatusCode::UNKNOWN, "the site manager refused with code " + std::to_string(code) +
+                                       ", which is no code: " + message));
+  }
+  return FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), message));
 }
 
 }  // namespace
