@@ -13,7 +13,16 @@ using Seconds = std::chrono::seconds;
 inline int64_t ToUnixSeconds(TimePoint t) {
   return std::chrono::duration_cast<Seconds>(t.time_since_epoch()).count();
 }
-inline TimePoint FromUnixSeconds(int64_t s) { return TimePoint(Seconds(s)); }
+// A TimePoint holds about 292 years either side of 1970 (nanoseconds in 64 bits); seconds beyond
+// that come only from a peer or a damaged file, and saturate to TimePoint::min()/max() instead
+// of overflowing (undefined behaviour).
+inline TimePoint FromUnixSeconds(int64_t s) {
+  constexpr int64_t kLimit =
+      std::chrono::duration_cast<Seconds>(TimePoint::duration::max()).count();
+  if (s > kLimit) return TimePoint::max();
+  if (s < -kLimit) return TimePoint::min();
+  return TimePoint(Seconds(s));
+}
 
 // Clock is the only way sitechain code learns the time, so that tests and the simulator drive
 // the very code that runs in production. Implementations are thread-safe.
