@@ -113,8 +113,15 @@ std::optional<TimePoint> RenewalPolicy::NextRetry(const CertificateTimes& cert, 
 
 TimePoint UniformBetween(TimePoint from, TimePoint to, Random& rng) {
   if (to <= from) return from;
-  const auto span = duration_cast<milliseconds>(to - from).count();
-  return from + milliseconds(static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(span) + 1)));
+  // In unsigned nanoseconds: to - from may not fit a signed duration (times from the slsm, such
+  // as a suggested window, span the whole range when they are absurd), and from + offset <= to.
+  using Ticks = TimePoint::duration::rep;
+  const uint64_t span_ns = static_cast<uint64_t>(to.time_since_epoch().count()) -
+                           static_cast<uint64_t>(from.time_since_epoch().count());
+  const uint64_t offset_ms = rng.Uniform(span_ns / 1'000'000 + 1);
+  const uint64_t at =
+      static_cast<uint64_t>(from.time_since_epoch().count()) + offset_ms * 1'000'000;
+  return TimePoint(TimePoint::duration(static_cast<Ticks>(at)));
 }
 
 TimePoint JitteredWithin(TimePoint now, Seconds window, Random& rng) {

@@ -167,6 +167,21 @@ TEST(Jitter, UniformWithinTheWindowAndZeroMeansNow) {
   EXPECT_EQ(UniformBetween(kIssued, kIssued - Seconds(1), rng), kIssued);
 }
 
+// A window wider than a signed duration holds (an absurd suggestion from the slsm, saturated
+// Unix seconds): the span overflowed (undefined behaviour; found by tests/fuzz/renew_response).
+TEST(Jitter, UniformBetweenTheWholeRangeStaysInside) {
+  SeededRandom rng(7);
+  for (int i = 0; i < 1000; ++i) {
+    const TimePoint t = UniformBetween(TimePoint::min(), TimePoint::max(), rng);
+    ASSERT_GE(t, TimePoint::min());
+    ASSERT_LE(t, TimePoint::max());
+  }
+  EXPECT_EQ(UniformBetween(TimePoint::max(), TimePoint::max(), rng), TimePoint::max());
+  const TimePoint near_end = TimePoint::max() - Seconds(1);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_GE(UniformBetween(near_end, TimePoint::max(), rng), near_end);
+}
+
 std::vector<ReconnectCandidate> Candidates(TimePoint now) {
   return {
       {0, now + Seconds(4000), now + Seconds(1000), false},  // valid, not due
