@@ -178,6 +178,40 @@ def main():
                    field(10, ders[2 % len(ders)])))
     write("package_header", "chunk.pb", field(2, b"\x00" * 16))
     write("package_header", "bad-hex.pb", field(1, field(5, "sha512") + field(6, "zz")))
+    add_site_answers(certs)
+
+
+def int64(n):
+    """An int64 field value as protobuf puts it on the wire (two's complement varint)."""
+    return n & (2**64 - 1)
+
+
+def add_site_answers(certs):
+    """renew_response and node_command: what a node decodes from its site manager."""
+    site = next((c for n, c in certs.items() if "site" in n and "root" not in n), None)
+    if site is None:
+        return
+    der = site.public_bytes(Encoding.DER)
+    nb = int(site.not_valid_before_utc.timestamp())
+    na = int(site.not_valid_after_utc.timestamp())
+    life = na - nb
+    write("renew_response", "issued.pb",
+          field(1, field(1, "hello") + field(2, der) + field(5, nb + life // 2) +
+                   field(6, nb + life * 3 // 4)))
+    write("renew_response", "window-outside.pb",
+          field(1, field(1, "hello") + field(2, der) + field(5, int64(-1)) +
+                   field(6, na + 86400)))
+    write("renew_response", "refused-rate.pb",
+          field(1, field(1, "echo") + field(3, 8) + field(4, "issuance rate exceeded") +
+                   field(5, nb + 60) + field(6, nb + 90)) +
+          field(1, field(1, "hello") + field(3, 7) + field(4, "revoked")))
+    write("renew_response", "unknown-code.pb", field(1, field(1, "echo") + field(3, 999)))
+    write("node_command", "deploy.pb", field(1, field(1, "echo") + field(2, "ab" * 32)))
+    write("node_command", "stop.pb", field(2, field(1, "echo") + field(2, "revoked")))
+    write("node_command", "renew-now.pb",
+          field(3, field(1, "echo") + field(1, "hello") + field(2, 30)))
+    write("node_command", "renew-now-max.pb", field(3, field(1, "echo") + field(2, 2**32 - 1)))
+    write("node_command", "heartbeat-ack.pb", field(4, 12))
 
 
 if __name__ == "__main__":

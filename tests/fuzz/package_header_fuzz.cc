@@ -1,12 +1,13 @@
 // sitechain.v1.FetchPackageResponse, which a node decodes from its site manager (nothing in it
-// is believed until verified), and what nlsm::FetchAndVerify reads from its PackageHeader before
-// the chain check: the hash algorithm, the hex digest and the three certificates' DER.
+// is believed until verified), read as the node reads its header (nlsm::HeaderFromProto), and
+// what nlsm::FetchAndVerify reads from it before the chain check: the hash algorithm, the hex
+// digest and the three certificates' DER.
 
 #include "common/hex.h"
+#include "nlsm/site_messages.h"
 #include "pki/certificate.h"
 #include "pki/hash.h"
 #include "pki/profile.h"
-#include "sitechain/v1/site.pb.h"
 #include "tests/fuzz/proto_fuzz.h"
 
 using namespace sitechain;
@@ -14,17 +15,17 @@ using namespace sitechain;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto response = fuzz::ParseMessage<v1::FetchPackageResponse>(data, size);
   if (!response || !response->has_header()) return 0;
-  const auto& h = response->header();
-  (void)pki::ValidateIdentifier("service", h.service());
-  auto alg = pki::ParseHashAlgorithm(h.digest_algorithm());
-  auto digest = HexDecode(h.digest());
+  const nlsm::PackageHeader h = nlsm::HeaderFromProto(response->header());
+  (void)pki::ValidateIdentifier("service", h.service);
+  auto alg = pki::ParseHashAlgorithm(h.digest_algorithm);
+  auto digest = HexDecode(h.digest);
   if (alg.ok() && digest.ok()) {
     (void)(digest->size() == pki::DigestSize(*alg));
   }
-  for (const std::string* der :
-       {&h.cert_dev_der(), &h.cert_store_der(), &h.developer_certificate_der()}) {
-    auto cert = pki::Certificate::FromDer(fuzz::Bytes(*der));
-    if (cert.ok()) FUZZ_CHECK(cert->ToDer() == fuzz::Bytes(*der), "accepted DER re-encodes");
+  for (const std::vector<uint8_t>* der :
+       {&h.cert_dev_der, &h.cert_store_der, &h.developer_certificate_der}) {
+    auto cert = pki::Certificate::FromDer(*der);
+    if (cert.ok()) FUZZ_CHECK(cert->ToDer() == *der, "accepted DER re-encodes");
   }
   return 0;
 }

@@ -1,0 +1,3 @@
+
+H
+echo@abababababababababababababababababababababababababababababababab

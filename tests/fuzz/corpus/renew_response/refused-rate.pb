@@ -1,0 +1,5 @@
+
+,
+echo"issuance rate exceeded(ใ๊บุ0๋บุ
+
+hello"revoked
