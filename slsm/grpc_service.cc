@@ -81,10 +81,12 @@ grpc::Status SiteGrpcService::Connect(
     while (stream->Read(&message)) {
       if (message.has_hello()) {
         std::vector<std::string> reported;
+        std::vector<SiteDatabase::InstanceState> states;
         for (const auto& i : message.hello().instances()) {
-          service_.ReportInstance(node->name, i.service(), i.state(), i.detail());
+          states.push_back({i.service(), i.state(), i.detail()});
           reported.push_back(i.service());
         }
+        service_.ReportInstances(node->name, std::move(states));
         hub_.Heartbeat(*session, 0);
         if (Status s = service_.Reconcile(node->name, reported); !s.ok()) {
           spdlog::error("cannot reconcile node={}: {}", node->name, s.ToString());

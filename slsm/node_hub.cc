@@ -26,11 +26,31 @@ void NodeHub::Detach(const std::shared_ptr<Session>& session) {
   if (it != sessions_.end() && it->second == session) sessions_.erase(it);
 }
 
+void NodeHub::ReleaseDue(Session& session) const {
+  const TimePoint now = clock_.Now();
+  while (!session.scheduled_.empty() && session.scheduled_.begin()->first <= now) {
+    session.queue_.push_back(std::move(session.scheduled_.begin()->second));
+    session.scheduled_.erase(session.scheduled_.begin());
+  }
+}
+
 std::optional<NodeCommand> NodeHub::Next(Session& session, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  session.cv_.wait_for(lock, timeout, [&] {
-    return session.closed_ || !session.queue_.empty() || session.closing_.has_value();
-  });
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    ReleaseDue(session);
+    if (session.closed_ || !session.queue_.empty() || session.closing_.has_value()) break;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (wait.count() <= 0) break;
+    if (!session.scheduled_.empty()) {
+      // Wake when the next scheduled command is due (+1 ms: the clock has reached it then).
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                session.scheduled_.begin()->first - clock_.Now()) +
+                                std::chrono::milliseconds(1));
+    }
+    session.cv_.wait_for(lock, wait);
+  }
   if (session.queue_.empty() && session.closing_) session.closed_ = true;  // all sent: end it
   if (session.closed_ || session.queue_.empty()) return std::nullopt;
   NodeCommand command = std::move(session.queue_.front());
@@ -92,14 +112,18 @@ void NodeHub::Shutdown() {
   sessions_.clear();
 }
 
-void NodeHub::Push(const std::string& node, NodeCommand command) {
+void NodeHub::Push(const std::string& node, NodeCommand command, TimePoint not_before) {
   std::lock_guard lock(mu_);
   auto it = sessions_.find(node);
   if (it == sessions_.end() || it->second->closed_) {
     ++dropped_;
     return;
   }
-  it->second->queue_.push_back(std::move(command));
+  if (not_before > clock_.Now()) {
+    it->second->scheduled_.emplace(not_before, std::move(command));
+  } else {
+    it->second->queue_.push_back(std::move(command));
+  }
   it->second->cv_.notify_all();
 }
 
@@ -126,8 +150,8 @@ void NodeHub::Stop(const std::string& node, const std::string& service, const st
 }
 
 void NodeHub::RenewNow(const std::string& node, const std::vector<std::string>& services,
-                       Seconds window) {
-  Push(node, {NodeCommand::Kind::kRenewNow, services, "", "", window, 0});
+                       Seconds window, TimePoint not_before) {
+  Push(node, {NodeCommand::Kind::kRenewNow, services, "", "", window, 0}, not_before);
 }
 
 }  // namespace sitechain::slsm

@@ -4,6 +4,9 @@
 // NodeHub implements SiteService's NodeNotifier by queueing commands on the node's session; a
 // command for a node that is not connected is dropped (and counted), never waited on.
 //
+// A command may wait in the session until a given time (RenewNow's not_before: the site
+// manager's push queue); Next hands it out once the injected clock reaches it.
+//
 // A node is up while its session is attached and its last heartbeat is younger than
 // heartbeat_timeout; the time comes from the injected clock.
 //
@@ -70,14 +73,17 @@ class NodeHub final : public NodeNotifier {
               const std::string& digest) override;
   void Stop(const std::string& node, const std::string& service,
             const std::string& reason) override;
-  void RenewNow(const std::string& node, const std::vector<std::string>& services,
-                Seconds window) override;
+  // Queued at once; handed out by Next no earlier than not_before.
+  void RenewNow(const std::string& node, const std::vector<std::string>& services, Seconds window,
+                TimePoint not_before) override;
   void Disconnect(const std::string& node, const Status& reason) override;
   // Why the session was ended by Disconnect (nullopt: it was not).
   std::optional<Status> CloseReason(const Session& session) const;
 
  private:
-  void Push(const std::string& node, NodeCommand command);
+  void Push(const std::string& node, NodeCommand command, TimePoint not_before = TimePoint{});
+  // Moves the session's scheduled commands that are due into its queue.  requires mu_
+  void ReleaseDue(Session& session) const;
   bool IsUpLocked(const Session& session) const;  // requires mu_
 
   const Clock& clock_;
@@ -98,6 +104,8 @@ class NodeHub::Session final {
   const std::string node_;
   std::condition_variable cv_;
   std::deque<NodeCommand> queue_;  // guarded by NodeHub::mu_
+  // Commands to send no earlier than their time (in order of it); guarded by NodeHub::mu_.
+  std::multimap<TimePoint, NodeCommand> scheduled_;
   TimePoint last_beat_;            // guarded by NodeHub::mu_
   bool closed_ = false;            // guarded by NodeHub::mu_
   std::optional<Status> closing_;  // guarded by NodeHub::mu_: Disconnect's reason

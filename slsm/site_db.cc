@@ -502,42 +502,65 @@ Result<std::vector<InstanceRecord>> SiteDatabase::ListInstances(const std::strin
 
 Status SiteDatabase::SetInstanceState(const std::string& service, const std::string& node,
                                       const std::string& state, const std::string& detail) {
+  // Unchanged rows are not written (nothing to commit).
   SITECHAIN_ASSIGN_OR_RETURN(auto st,
                              db_.Prepare("UPDATE instances SET node_state = ?1, node_detail = ?2 "
-                                         "WHERE service = ?3 AND node = ?4"));
+                                         "WHERE service = ?3 AND node = ?4 AND "
+                                         "(node_state IS NOT ?1 OR node_detail IS NOT ?2)"));
   return st.Bind(1, state).Bind(2, detail).Bind(3, service).Bind(4, node).Run();
+}
+
+Status SiteDatabase::SetInstanceStates(const std::string& node,
+                                       const std::vector<InstanceState>& states) {
+  if (states.empty()) return Status::Ok();
+  return db_.Transaction([&]() -> Status {
+    for (const auto& s : states) {
+      SITECHAIN_RETURN_IF_ERROR(SetInstanceState(s.service, node, s.state, s.detail));
+    }
+    return Status::Ok();
+  });
 }
 
 // --- issuance log ----------------------------------------------------------------------------
 
 Status SiteDatabase::LogIssued(const IssuedRecord& r) {
+  return db_.Transaction([&] { return InsertIssued(r); });
+}
+
+Status SiteDatabase::LogIssuedAll(const std::vector<IssuedRecord>& issued) {
+  if (issued.empty()) return Status::Ok();
   return db_.Transaction([&]() -> Status {
-    SITECHAIN_ASSIGN_OR_RETURN(
-        auto st, db_.Prepare("INSERT INTO issued (serial, kind, subject, node, service, "
-                             "not_after, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-    SITECHAIN_RETURN_IF_ERROR(st.Bind(1, r.serial)
-                                  .Bind(2, r.kind)
-                                  .Bind(3, r.subject)
-                                  .Bind(4, r.node)
-                                  .Bind(5, r.service)
-                                  .Bind(6, ToUnixSeconds(r.not_after))
-                                  .Bind(7, ToUnixSeconds(r.issued_at))
-                                  .Run());
-    if (r.kind == "site") {
-      SITECHAIN_ASSIGN_OR_RETURN(
-          auto inst,
-          db_.Prepare("UPDATE instances SET certificate_serial = ?1, certificate_not_after = ?2 "
-                      "WHERE service = ?3 AND node = ?4"));
-      SITECHAIN_RETURN_IF_ERROR(inst.Bind(1, r.serial)
-                                    .Bind(2, ToUnixSeconds(r.not_after))
-                                    .Bind(3, r.service)
-                                    .Bind(4, r.node)
-                                    .Run());
-    } else {
-      SITECHAIN_RETURN_IF_ERROR(UpdateNodeCertificate(r.node, r.serial, r.not_after));
-    }
+    for (const auto& r : issued) SITECHAIN_RETURN_IF_ERROR(InsertIssued(r));
     return Status::Ok();
   });
+}
+
+Status SiteDatabase::InsertIssued(const IssuedRecord& r) {
+  SITECHAIN_ASSIGN_OR_RETURN(
+      auto st, db_.Prepare("INSERT INTO issued (serial, kind, subject, node, service, "
+                           "not_after, issued_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  SITECHAIN_RETURN_IF_ERROR(st.Bind(1, r.serial)
+                                .Bind(2, r.kind)
+                                .Bind(3, r.subject)
+                                .Bind(4, r.node)
+                                .Bind(5, r.service)
+                                .Bind(6, ToUnixSeconds(r.not_after))
+                                .Bind(7, ToUnixSeconds(r.issued_at))
+                                .Run());
+  if (r.kind == "site") {
+    SITECHAIN_ASSIGN_OR_RETURN(
+        auto inst,
+        db_.Prepare("UPDATE instances SET certificate_serial = ?1, certificate_not_after = ?2 "
+                    "WHERE service = ?3 AND node = ?4"));
+    SITECHAIN_RETURN_IF_ERROR(inst.Bind(1, r.serial)
+                                  .Bind(2, ToUnixSeconds(r.not_after))
+                                  .Bind(3, r.service)
+                                  .Bind(4, r.node)
+                                  .Run());
+  } else {
+    SITECHAIN_RETURN_IF_ERROR(UpdateNodeCertificate(r.node, r.serial, r.not_after));
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<IssuedRecord>> SiteDatabase::ListIssued(uint32_t limit) {

@@ -72,10 +72,18 @@ class SiteDatabase final {
                                                     const std::string& node);
   Status SetInstanceState(const std::string& service, const std::string& node,
                           const std::string& state, const std::string& detail);
+  struct InstanceState {
+    std::string service, state, detail;
+  };
+  // SetInstanceState for several instances of a node in one transaction (a node's hello).
+  Status SetInstanceStates(const std::string& node, const std::vector<InstanceState>& states);
 
   // --- issuance log
   // Records an issuance; for kind "site" also stores the serial and notAfter on the instance.
   Status LogIssued(const IssuedRecord& issued);
+  // Records several issuances in one transaction (one commit, one fsync, for a whole Renew
+  // call): all of them or, on failure, none.
+  Status LogIssuedAll(const std::vector<IssuedRecord>& issued);
   Result<std::vector<IssuedRecord>> ListIssued(uint32_t limit);
 
   Result<SiteCounts> Counts();
@@ -83,6 +91,7 @@ class SiteDatabase final {
  private:
   explicit SiteDatabase(sql::Database db) : db_(std::move(db)) {}
   Status Audit(TimePoint now, const std::string& action, const std::string& detail);
+  Status InsertIssued(const IssuedRecord& issued);  // inside a transaction
 
   sql::Database db_;
 };

@@ -265,12 +265,8 @@ Result<ServiceView> SiteService::SetPolicy(const std::string& service,
   SITECHAIN_ASSIGN_OR_RETURN(auto record, db_.FindService(service));
   SITECHAIN_ASSIGN_OR_RETURN(auto release, db_.FindReleaseById(record.release_id));
   SITECHAIN_ASSIGN_OR_RETURN(auto instances, db_.ListInstances(service, ""));
-  // Spread the re-issuance so that it stays under the rate limit: n instances at the sustained
-  // rate need n / rate seconds.
-  const auto needed = Seconds(static_cast<int64_t>(
-      std::ceil(static_cast<double>(instances.size()) / options_.max_issuance_per_second)));
-  const Seconds window = std::max(options_.policy_push_window, needed);
-  for (const auto& i : instances) nodes_.RenewNow(i.node, {service}, window);
+  SITECHAIN_ASSIGN_OR_RETURN(auto push, SchedulePush(instances.size(), clock_.Now()));
+  for (const auto& i : instances) nodes_.RenewNow(i.node, {service}, push.second, push.first);
   return ServiceView{std::move(record), std::move(release),
                      static_cast<uint32_t>(instances.size())};
 }
@@ -510,8 +506,29 @@ bool SiteService::TakeIssuanceToken(TimePoint now) {
   return true;
 }
 
+Result<std::pair<TimePoint, Seconds>> SiteService::SchedulePush(size_t count, TimePoint now) {
+  // The rate the limit leaves for pushes: what the regular renewals of every instance (one per
+  // lifetime, in the suggested window) do not use, at least a tenth of the limit.
+  SITECHAIN_ASSIGN_OR_RETURN(auto counts, db_.Counts());
+  const double mean_renewal_age = static_cast<double>(options_.cert_site_lifetime.count()) *
+                                  (options_.renew_window_start + options_.renew_window_end) / 2;
+  const double regular = static_cast<double>(counts.instances) / std::max(1.0, mean_renewal_age);
+  const double rate = options_.max_issuance_per_second;
+  const double push_rate = std::max(0.1 * rate, 0.9 * rate - regular);
+  // n re-issuances at push_rate need n / push_rate seconds; each push is spread over at least
+  // policy_push_window. Pushes queue behind each other: the next one starts when this one's
+  // share of the rate is used, so that however many are queued their sum stays at push_rate.
+  const double needed_s = static_cast<double>(count) / push_rate;
+  const TimePoint start = std::max(now, push_free_at_);
+  push_free_at_ = start + std::chrono::duration_cast<TimePoint::duration>(
+                              std::chrono::duration<double>(needed_s));
+  const Seconds window =
+      std::max(options_.policy_push_window, Seconds(static_cast<int64_t>(std::ceil(needed_s))));
+  return std::pair{start <= now ? TimePoint{} : start, window};
+}
+
 Result<RenewalResult> SiteService::IssueOne(const NodeRecord& node, const RenewalRequest& request,
-                                            TimePoint now) {
+                                            TimePoint now, std::vector<IssuedRecord>& issued) {
   RenewalResult out;
   out.service = request.service;
   auto refuse = [&](Status s) -> Result<RenewalResult> {
@@ -546,8 +563,8 @@ Result<RenewalResult> SiteService::IssueOne(const NodeRecord& node, const Renewa
   pki::SiteBinding binding{node.name, request.service, csr->PublicKeyDer(), service.policy_json};
   auto cert = ca_.IssueCertSite(cert_store, binding, options_.cert_site_lifetime, {clock_, rng_});
   if (!cert.ok()) return refuse(cert.status());
-  SITECHAIN_RETURN_IF_ERROR(db_.LogIssued({cert->SerialHex(), "site", cert->Subject().ToString(),
-                                           node.name, request.service, cert->NotAfter(), now}));
+  issued.push_back({cert->SerialHex(), "site", cert->Subject().ToString(), node.name,
+                    request.service, cert->NotAfter(), now});
   const Seconds lifetime = options_.cert_site_lifetime;
   out.renew_after = now + Scaled(lifetime, options_.renew_window_start);
   out.renew_before = now + Scaled(lifetime, options_.renew_window_end);
@@ -566,10 +583,14 @@ Result<std::vector<RenewalResult>> SiteService::Renew(const NodeRecord& node,
   const TimePoint now = clock_.Now();
   std::vector<RenewalResult> out;
   out.reserve(requests.size());
+  std::vector<IssuedRecord> issued;
   for (const auto& r : requests) {
-    SITECHAIN_ASSIGN_OR_RETURN(auto result, IssueOne(node, r, now));
+    SITECHAIN_ASSIGN_OR_RETURN(auto result, IssueOne(node, r, now, issued));
     out.push_back(std::move(result));
   }
+  // One commit for the whole call: a commit (and its fsync) per certificate, under mu_, capped
+  // the site at ~1 / fsync-time certificates per second. Nothing is handed out unless logged.
+  SITECHAIN_RETURN_IF_ERROR(db_.LogIssuedAll(issued));
   return out;
 }
 
@@ -577,6 +598,16 @@ void SiteService::ReportInstance(const std::string& node, const std::string& ser
                                  const std::string& state, const std::string& detail) {
   std::lock_guard lock(mu_);
   (void)db_.SetInstanceState(service, node, state.substr(0, 64), detail.substr(0, 1024));
+}
+
+void SiteService::ReportInstances(const std::string& node,
+                                  std::vector<SiteDatabase::InstanceState> states) {
+  for (auto& s : states) {
+    s.state = s.state.substr(0, 64);
+    s.detail = s.detail.substr(0, 1024);
+  }
+  std::lock_guard lock(mu_);
+  (void)db_.SetInstanceStates(node, states);
 }
 
 void SiteService::NodeSeen(const std::string& node) {
@@ -589,11 +620,23 @@ Status SiteService::Reconcile(const std::string& node,
   std::lock_guard lock(mu_);
   SITECHAIN_ASSIGN_OR_RETURN(auto instances, db_.ListInstances("", node));
   std::set<std::string> should_run;
+  std::vector<std::string> stale;
   for (const auto& i : instances) {
-    SITECHAIN_ASSIGN_OR_RETURN(auto release, ReleaseOfService(i.service));
+    SITECHAIN_ASSIGN_OR_RETURN(auto service, db_.FindService(i.service));
+    SITECHAIN_ASSIGN_OR_RETURN(auto release, db_.FindReleaseById(service.release_id));
     if (release.revoked) continue;
     should_run.insert(i.service);
     nodes_.Deploy(node, i.service, release.digest);
+    // Issued (notAfter - lifetime) no later than the policy's last change, to the second: the
+    // node missed the push while it was away, or it was queued when the node left.
+    if (i.certificate_not_after &&
+        *i.certificate_not_after - options_.cert_site_lifetime <= service.updated_at) {
+      stale.push_back(i.service);
+    }
+  }
+  if (!stale.empty()) {
+    SITECHAIN_ASSIGN_OR_RETURN(auto push, SchedulePush(stale.size(), clock_.Now()));
+    nodes_.RenewNow(node, stale, push.second, push.first);
   }
   for (const auto& s : reported_services) {
     if (!should_run.contains(s)) nodes_.Stop(node, s, "not deployed to this node (any more)");

@@ -63,8 +63,12 @@ class NodeNotifier {
                       const std::string& digest) = 0;
   virtual void Stop(const std::string& node, const std::string& service,
                     const std::string& reason) = 0;
+  // Renew-now for the node's services, each at a uniform point in [t, t + window], where t is
+  // the moment the command is sent: not before `not_before` (it waits in the node's queue until
+  // then; TimePoint{} sends it at once). A node that disconnects meanwhile loses it (Reconcile
+  // sends it again).
   virtual void RenewNow(const std::string& node, const std::vector<std::string>& services,
-                        Seconds window) = 0;
+                        Seconds window, TimePoint not_before) = 0;
   // Ends the node's stream with `reason` once the commands already queued have been sent.
   virtual void Disconnect(const std::string& node, const Status& reason) = 0;
 };
@@ -86,7 +90,9 @@ struct SiteOptions {
   double max_issuance_per_second = 100;
   double issuance_burst = 200;
   // Renew-now after a policy change: spread over at least this window, longer when the affected
-  // instances would otherwise exceed the rate limit.
+  // instances would otherwise exceed the rate limit. Pushes of several policy changes (and the
+  // catch-up of nodes that were away) queue behind each other at the rate the limit leaves
+  // beside the regular renewals, so that they never add up to a stampede.
   Seconds policy_push_window{10};
   uint64_t max_executable_bytes = 1ull << 30;
   size_t max_policy_bytes = 4096;
@@ -201,10 +207,13 @@ class SiteService final {
   // What a node reports of its instances (hello and changes).
   void ReportInstance(const std::string& node, const std::string& service, const std::string& state,
                       const std::string& detail);
+  // The same for every instance of a hello, in one transaction (one fsync, not one each).
+  void ReportInstances(const std::string& node, std::vector<SiteDatabase::InstanceState> states);
   void NodeSeen(const std::string& node);
   // A node (re)connected and said what it runs: push Deploy for each instance it should run
-  // (it may have missed commands while away) and Stop for each service it reports that is not
-  // deployed to it any more or whose release was revoked.
+  // (it may have missed commands while away), renew-now (in the push queue) for each instance
+  // whose last Cert_site is older than its service's policy (it missed the push), and Stop for
+  // each service it reports that is not deployed to it any more or whose release was revoked.
   Status Reconcile(const std::string& node, const std::vector<std::string>& reported_services);
 
   // --- store feed
@@ -226,9 +235,14 @@ class SiteService final {
   Result<NodeRecord> Authenticate(const std::optional<std::string>& peer_pem,
                                   Seconds expired_grace);
   Result<ReleaseRecord> ReleaseOfService(const std::string& service);  // requires mu_
+  // Issues (or refuses) one entry; what it issued is appended to `issued`, for the caller to
+  // log in one transaction.
   Result<RenewalResult> IssueOne(const NodeRecord& node, const RenewalRequest& request,
-                                 TimePoint now);                                 // requires mu_
-  bool TakeIssuanceToken(TimePoint now);                                         // requires mu_
+                                 TimePoint now, std::vector<IssuedRecord>& issued);  // requires mu_
+  bool TakeIssuanceToken(TimePoint now);                                             // requires mu_
+  // Queues a renew-now push of `count` re-issuances: returns when its commands are sent and
+  // over which window the nodes spread them.                                        requires mu_
+  Result<std::pair<TimePoint, Seconds>> SchedulePush(size_t count, TimePoint now);
   Status StopEverywhere(const std::string& service, const std::string& reason);  // requires mu_
 
   const Clock& clock_;
@@ -245,6 +259,7 @@ class SiteService final {
   Random& rng_;                 // guarded by mu_
   double bucket_ = 0;           // issuance tokens available; guarded by mu_
   TimePoint bucket_updated_{};  // guarded by mu_
+  TimePoint push_free_at_{};    // guarded by mu_: when the pushes queued so far are sent
 };
 
 }  // namespace sitechain::slsm

@@ -134,8 +134,9 @@ struct SentCommand {
   Kind kind;
   std::string node;
   std::vector<std::string> services;
-  std::string detail;  // digest (deploy), reason (stop, disconnect)
-  Seconds window{0};   // renew-now
+  std::string detail;      // digest (deploy), reason (stop, disconnect)
+  Seconds window{0};       // renew-now
+  TimePoint not_before{};  // renew-now: held back until then (TimePoint{}: sent at once)
 };
 
 class RecordingNotifier final : public NodeNotifier {
@@ -148,9 +149,9 @@ class RecordingNotifier final : public NodeNotifier {
             const std::string& reason) override {
     Record({SentCommand::Kind::kStop, node, {service}, reason, Seconds(0)});
   }
-  void RenewNow(const std::string& node, const std::vector<std::string>& services,
-                Seconds window) override {
-    Record({SentCommand::Kind::kRenewNow, node, services, "", window});
+  void RenewNow(const std::string& node, const std::vector<std::string>& services, Seconds window,
+                TimePoint not_before) override {
+    Record({SentCommand::Kind::kRenewNow, node, services, "", window, not_before});
   }
   void Disconnect(const std::string& node, const Status& reason) override {
     Record({SentCommand::Kind::kDisconnect, node, {}, reason.message(), Seconds(0)});

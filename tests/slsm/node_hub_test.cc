@@ -36,11 +36,35 @@ class NodeHubTest : public ::testing::Test {
   NodeHub hub_{clock_, kTimeout};
 };
 
+TEST_F(NodeHubTest, AScheduledRenewNowWaitsForItsTime) {
+  auto a = hub_.Attach("node-a");
+  hub_.RenewNow("node-a", {"hello"}, Seconds(5), clock_.Now() + Seconds(30));
+  hub_.Deploy("node-a", "world", "sha256:abc");  // not held back behind it
+  std::optional<NodeCommand> c = hub_.Next(*a, kNoWait);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, Kind::kDeploy);
+  EXPECT_FALSE(hub_.Next(*a, kNoWait));  // the renew-now is not due yet
+  clock_.Advance(Seconds(29));
+  EXPECT_FALSE(hub_.Next(*a, kNoWait));
+  clock_.Advance(Seconds(1));
+  c = hub_.Next(*a, kNoWait);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, Kind::kRenewNow);
+  EXPECT_EQ(c->services, std::vector<std::string>{"hello"});
+  EXPECT_EQ(c->window, Seconds(5));
+  // A node that leaves loses what was still held back (Reconcile sends it again).
+  hub_.RenewNow("node-a", {"hello"}, Seconds(5), clock_.Now() + Seconds(30));
+  hub_.Detach(a);
+  auto again = hub_.Attach("node-a");
+  clock_.Advance(Seconds(60));
+  EXPECT_FALSE(hub_.Next(*again, kNoWait));
+}
+
 TEST_F(NodeHubTest, CommandsQueueInOrderPerNode) {
   auto a = hub_.Attach("node-a");
   auto b = hub_.Attach("node-b");
   hub_.Deploy("node-a", "hello", "sha256:abc");
-  hub_.RenewNow("node-b", {"hello", "world"}, Seconds(12));
+  hub_.RenewNow("node-b", {"hello", "world"}, Seconds(12), TimePoint{});
   hub_.Stop("node-a", "hello", "undeployed");
 
   std::optional<NodeCommand> c = hub_.Next(*a, kNoWait);
@@ -76,7 +100,7 @@ TEST_F(NodeHubTest, CommandsForNodesThatAreNotConnectedAreDroppedAndCounted) {
 
   // A detached node's commands are dropped again.
   hub_.Detach(x);
-  hub_.RenewNow("node-x", {"hello"}, Seconds(1));
+  hub_.RenewNow("node-x", {"hello"}, Seconds(1), TimePoint{});
   EXPECT_EQ(hub_.dropped(), 3u);
 }
 

@@ -396,6 +396,54 @@ TEST_F(SiteServiceTest, SetPolicySpreadsThePushToHonourTheRateLimit) {
   }
 }
 
+TEST_F(SiteServiceTest, PolicyPushesQueueBehindEachOtherAtTheRateLeft) {
+  SiteOptions o;
+  o.max_issuance_per_second = 1;  // push rate: 0.9/s minus the regular renewals
+  o.policy_push_window = Seconds(1);
+  ASSERT_NO_FATAL_FAILURE(Reconfigure(o));
+  std::vector<TestNode> nodes;
+  ASSERT_NO_FATAL_FAILURE(InstallAndDeploy({"node-1", "node-2", "node-3"}, &nodes));
+  notifier_.Take();
+  const TimePoint now = clock_.Now();
+  ASSERT_TRUE(service().SetPolicy(kHello, R"({"a":1})").ok());
+  ASSERT_TRUE(service().SetPolicy(kHello, R"({"a":2})").ok());
+  std::vector<SentCommand> sent = notifier_.Take();
+  ASSERT_EQ(sent.size(), 6u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(sent[i].not_before, TimePoint{}) << "the first push goes out at once";
+    EXPECT_GE(sent[i].window, Seconds(4));  // 3 / 0.9 s
+  }
+  for (size_t i = 3; i < 6; ++i) {
+    // Behind the first push's 3 / 0.9 s, not on top of it.
+    EXPECT_GE(sent[i].not_before, now + Seconds(3)) << sent[i].node;
+    EXPECT_LE(sent[i].not_before, now + Seconds(4)) << sent[i].node;
+    EXPECT_GE(sent[i].window, Seconds(4));
+  }
+}
+
+TEST_F(SiteServiceTest, ReconcileRenewsNowWhatPredatesThePolicy) {
+  std::vector<TestNode> nodes;
+  ASSERT_NO_FATAL_FAILURE(InstallAndDeploy({"node-1", "node-2"}, &nodes));
+  ASSERT_TRUE(RenewOne(nodes[0], kHello).ok());
+  ASSERT_TRUE(RenewOne(nodes[1], kHello).ok());
+  clock_.Advance(Seconds(10));
+  // node-1 is away when the policy changes: its push is dropped by the hub.
+  ASSERT_TRUE(service().SetPolicy(kHello, R"({"a":1})").ok());
+  clock_.Advance(Seconds(10));
+  ASSERT_TRUE(RenewOne(nodes[1], kHello).ok());  // node-2 got it and renewed
+  notifier_.Take();
+  ASSERT_TRUE(service().Reconcile("node-1", {kHello}).ok());
+  ASSERT_TRUE(service().Reconcile("node-2", {kHello}).ok());
+  std::vector<std::string> renew_now;
+  for (const auto& c : notifier_.Take()) {
+    if (c.kind != Kind::kRenewNow) continue;
+    EXPECT_EQ(c.services, std::vector<std::string>{kHello});
+    EXPECT_GE(c.window, options_.policy_push_window);
+    renew_now.push_back(c.node);
+  }
+  EXPECT_EQ(renew_now, std::vector<std::string>{"node-1"});
+}
+
 // === Restart ====================================================================================
 
 TEST_F(SiteServiceTest, ARestartKeepsEverything) {
