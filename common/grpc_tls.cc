@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,7 +32,7 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTlsOp
 }
 
 std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTlsOptions& options,
-                                       size_t max_message_bytes) {
+                                       size_t max_message_bytes, const ChannelLiveness& liveness) {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = options.server_roots_pem;
   if (options.certificate_chain_pem && options.private_key_pem) {
@@ -41,6 +42,26 @@ std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTl
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   args.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
+  auto ms = [](std::chrono::milliseconds d) { return static_cast<int>(d.count()); };
+  if (liveness.keepalive_time.count() > 0) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms(liveness.keepalive_time));
+    // Pings only while calls are open (a server refuses them otherwise), and without a limit
+    // on pings between data frames (a silent stream must still be probed).
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
+  if (liveness.keepalive_timeout.count() > 0) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(liveness.keepalive_timeout));
+  }
+  if (liveness.max_reconnect_backoff.count() > 0) {
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ms(liveness.max_reconnect_backoff));
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                std::min(1000, ms(liveness.max_reconnect_backoff)));
+  }
+  if (liveness.connect_timeout.count() > 0) {
+    // gRPC's name for the shortest time a connection attempt is given.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ms(liveness.connect_timeout));
+  }
   return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
 }
 

@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -43,10 +44,26 @@ struct ClientTlsOptions {
 // Largest message either side accepts by default: a 1 MiB data chunk plus headers.
 inline constexpr size_t kDefaultMaxMessageBytes = 4 << 20;
 
+// How a client channel notices a dead link and how fast it dials again; zero: gRPC's default.
+// Without keepalive a connection whose peer went silent (a cut cable, a lost NAT entry, a
+// blackholing firewall) stays "ready" forever: every call on it waits for its deadline.
+struct ChannelLiveness {
+  // A ping after this long without any frame received; the connection is closed (and every call
+  // on it fails UNAVAILABLE) if its answer takes longer than keepalive_timeout. The server
+  // must tolerate the rate (gRPC servers do while they send data, e.g. heartbeat answers).
+  std::chrono::milliseconds keepalive_time{0};
+  std::chrono::milliseconds keepalive_timeout{0};
+  // The longest wait between two connection attempts (gRPC: 120 s), and how long one attempt
+  // (TCP + TLS handshake) may take (gRPC: 20 s).
+  std::chrono::milliseconds max_reconnect_backoff{0};
+  std::chrono::milliseconds connect_timeout{0};
+};
+
 // A channel to "host:port" over TLS. The server certificate must chain to server_roots_pem
 // and name the host. Connection happens lazily, on the first call.
 std::shared_ptr<grpc::Channel> DialTls(const std::string& target, const ClientTlsOptions& options,
-                                       size_t max_message_bytes = kDefaultMaxMessageBytes);
+                                       size_t max_message_bytes = kDefaultMaxMessageBytes,
+                                       const ChannelLiveness& liveness = {});
 
 // A TLS channel that does NOT verify the server: only for fetching a root certificate that the
 // caller then checks against a fingerprint it already holds (a node's first contact with its

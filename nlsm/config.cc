@@ -26,9 +26,19 @@ Result<NlsmConfig> LoadNlsmConfig(const std::string& path) {
   keys.Duration("reconnect_initial", c.node.reconnect_initial);
   keys.Duration("reconnect_max", c.node.reconnect_max);
   keys.Duration("clock_skew", c.node.verify.clock_skew);
+  keys.Duration("call_timeout", c.site.call_timeout);
+  keys.Duration("keepalive_time", c.site.keepalive_time);
+  keys.Duration("keepalive_timeout", c.site.keepalive_timeout);
+  keys.Duration("connect_timeout", c.site.connect_timeout);
   SITECHAIN_RETURN_IF_ERROR(keys.ApplyFile(path));
   SITECHAIN_ASSIGN_OR_RETURN(r.kind, ParseRenewalPolicy(policy));
   if (Status s = r.Validate(); !s.ok()) return s.WithContext(path);
+  if (c.site.call_timeout < Seconds(1) || c.site.keepalive_time < Seconds(1) ||
+      c.site.keepalive_timeout < Seconds(1) || c.site.connect_timeout < Seconds(1)) {
+    return InvalidArgument(path +
+                           ": call_timeout, keepalive_time, keepalive_timeout and "
+                           "connect_timeout must be at least 1s");
+  }
   if (c.node.heartbeat_interval < Seconds(1) || c.node.reconnect_initial < Seconds(1) ||
       c.node.reconnect_max < c.node.reconnect_initial) {
     return InvalidArgument(path +

@@ -6,6 +6,7 @@
 
 #include "common/result.h"
 #include "nlsm/node_manager.h"
+#include "nlsm/site_client.h"
 
 namespace sitechain::nlsm {
 
@@ -15,6 +16,7 @@ struct NlsmConfig {
   std::string ready_file;  // written once serving: {"admin_socket": ...}
   Seconds stop_grace{5};   // SIGTERM, then SIGKILL after this
   NodeOptions node;
+  SiteClientOptions site;  // call_timeout, keepalive_time, keepalive_timeout, connect_timeout
 };
 
 // path empty: the defaults.

@@ -65,7 +65,10 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
   sup.stop_grace = config.stop_grace;
   SITECHAIN_ASSIGN_OR_RETURN(p.supervisor, Supervisor::Create(sup, clock, rng));
   p.runner = std::make_unique<SupervisorRunner>(*p.supervisor, config.stop_grace);
-  p.site = std::make_unique<GrpcSiteClient>(node.slsm, node.identity, rng);
+  SiteClientOptions site = config.site;
+  // Between connection attempts no longer than the manager's own reconnect backoff.
+  site.max_reconnect_backoff = config.node.reconnect_max;
+  p.site = std::make_unique<GrpcSiteClient>(node.slsm, node.identity, rng, site);
   const std::string name = node.node, slsm = node.slsm;
   p.manager = std::make_unique<NodeManager>(dir, std::move(node), *p.site, *p.runner, clock, rng,
                                             config.node);

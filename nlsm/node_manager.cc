@@ -60,6 +60,10 @@ struct NodeManager::Instance {
   std::optional<RenewalWindow> suggested;
   int failures = 0;
   bool stale = false;  // must renew regardless of its plan (renew-now)
+  // Refused for a reason a fresh deploy may cure (the package could not be fetched or kept, the
+  // kept copy no longer matches its digest): deployed again at next_attempt.
+  bool redeploy = false;
+  std::string cause;  // why it was refused before being deployed again (kept for the status)
 
   std::string Release() const {
     return name + " " + version + " (release " + std::to_string(release_counter) + ")";
@@ -95,6 +99,11 @@ Status NodeManager::Start() {
   }
   if (ec) return ErrnoStatus("cannot list", dir_ + "/instances", ec.value());
   node_renewal_ = policy_.FirstAttempt(TimesOf(node_.identity.certificate, std::nullopt), rng_);
+  {
+    std::lock_guard lock(mu_);
+    node_not_before_ = node_.identity.certificate.NotBefore();
+  }
+  if (const std::string hint = ClockHint(clock_.Now()); !hint.empty()) spdlog::error("{}", hint);
   Publish();
   loop_ = std::thread([this] { Loop(); });
   link_ = std::thread([this] { Link(); });
@@ -114,6 +123,22 @@ void NodeManager::Shutdown(bool stop_services) {
   if (stop_services) {
     for (auto& [service, instance] : instances_) (void)runner_.Stop(service);
   }
+}
+
+std::string NodeManager::ClockHint(TimePoint now) const {
+  TimePoint not_before;
+  {
+    std::lock_guard lock(mu_);
+    not_before = node_not_before_;
+  }
+  if (now + options_.verify.clock_skew >= not_before) return "";
+  return "this node's clock says " + FormatTime(now) +
+         ", before its node certificate's notBefore " + FormatTime(not_before) + " by " +
+         std::to_string(std::chrono::duration_cast<Seconds>(not_before - now).count()) +
+         " s, more than the clock-skew allowance of " +
+         std::to_string(options_.verify.clock_skew.count()) +
+         " s: is this node's clock behind? (NOT_YET_VALID: the site manager's certificates "
+         "cannot verify here either)";
 }
 
 void NodeManager::Post(Event event) {
@@ -147,7 +172,7 @@ void NodeManager::Publish() {
     }
     v.policy_json = i->policy_json;
     if (i->cert_site) v.not_after = i->cert_site->NotAfter();
-    v.next_renewal = i->next_attempt;
+    if (!i->redeploy) v.next_renewal = i->next_attempt;  // (else: the next deploy attempt)
     if (auto info = runner_.Info(service)) {
       v.pid = info->pid;
       v.restarts = static_cast<uint32_t>(info->restarts);
@@ -269,7 +294,12 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
   // verified copy runs.
   std::string earlier;
   if (it != instances_.end()) {
-    if (it->second->state == kRefused) earlier = it->second->last_error;
+    const Instance& before = *it->second;
+    if (!before.cause.empty()) {
+      earlier = before.cause;
+    } else if (before.state == kRefused && !before.redeploy) {
+      earlier = before.last_error;
+    }
     StopInstance(service,
                  it->second->digest == digest ? "fetched again" : "replaced by a new release",
                  false);
@@ -278,8 +308,11 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
   auto checked = FetchAndVerify(site_, packages_, node_, service, highest, verifier_, rng_);
   if (!checked.ok()) {
     instance->state = kRefused;
-    instance->last_error = "cannot get " + service + ": " + checked.status().ToString();
+    instance->cause = earlier;
+    instance->last_error = (earlier.empty() ? "" : earlier + "; then ") + "cannot get " + service +
+                           ": " + checked.status().ToString();
     instance->next_attempt = clock_.Now() + options_.renewal.retry_max;
+    instance->redeploy = true;
     spdlog::warn("deploy {}: {}", service, instance->last_error);
     instances_[service] = std::move(instance);
     return;
@@ -305,8 +338,12 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
     return;
   }
   if (Status s = SaveInstance(ref); !s.ok()) {
+    // (A full or read-only disk, say: tried again until it can be kept.)
     ref.state = kRefused;
     ref.last_error = "cannot keep the instance: " + s.ToString();
+    ref.next_attempt = clock_.Now() + options_.renewal.retry_max;
+    ref.redeploy = true;
+    spdlog::error("deploy {}: {}", service, ref.last_error);
     return;
   }
   Schedule(ref);
@@ -334,6 +371,14 @@ void NodeManager::StopInstance(const std::string& service, const std::string& re
     i.cert_site.reset();
     i.key.reset();
   }
+}
+
+void NodeManager::RefetchLater(Instance& i) {
+  i.redeploy = true;
+  i.cause = i.last_error;
+  i.next_attempt = clock_.Now() + options_.renewal.retry_initial;
+  spdlog::warn("{}: its package will be fetched again at {}", i.service,
+               FormatTime(*i.next_attempt));
 }
 
 void NodeManager::Schedule(Instance& i) {
@@ -393,6 +438,19 @@ Status NodeManager::Launch(Instance& i) {
     i.last_error = "not started: " + v.failure->ToString();
     if (expired && !i.next_attempt) i.next_attempt = clock_.Now();
     if (!expired) i.next_attempt.reset();
+    if (v.failure->reason == pki::Reason::kDigestMismatch) RefetchLater(i);
+    spdlog::error("{} {}", i.service, i.last_error);
+    return FailedPrecondition(i.last_error);
+  }
+  if (!i.key || i.cert_site->PublicKeyDer() != i.key->PublicKeyDer()) {
+    // (A damaged instance.key that still parses as a key: never hand the service a key that
+    // its certificate does not name.)
+    (void)runner_.Stop(i.service);
+    i.state = kRefused;
+    i.last_error = "not started: " + i.dir +
+                   "/instance.key is not the key of its Cert_site (damaged?); waiting for the "
+                   "site manager to deploy it again";
+    i.next_attempt.reset();
     spdlog::error("{} {}", i.service, i.last_error);
     return FailedPrecondition(i.last_error);
   }
@@ -541,14 +599,16 @@ void NodeManager::RenewDue(TimePoint now) {
     }
   }
   if (!due.empty()) RenewBatch(due);
-  // A deploy that failed earlier (no key yet) is retried when its time comes.
+  // A deploy that failed earlier for a reason a fresh one may cure is retried when its time
+  // comes (Deploy replaces the entry: collect first).
+  std::vector<std::pair<std::string, std::string>> again;
   for (auto& [service, i] : instances_) {
-    if (!i->key && i->next_attempt && *i->next_attempt <= now && i->state == kRefused &&
-        i->digest.empty()) {
+    if (i->redeploy && i->next_attempt && *i->next_attempt <= now && i->state == kRefused) {
       i->next_attempt.reset();
-      Deploy(service, "");
+      again.emplace_back(service, i->digest);
     }
   }
+  for (const auto& [service, digest] : again) Deploy(service, digest);
 }
 
 void NodeManager::RenewBatch(const std::vector<std::string>& services) {
@@ -560,7 +620,17 @@ void NodeManager::RenewBatch(const std::vector<std::string>& services) {
     entries.push_back({service, csr->ToDer()});
   }
   if (entries.empty()) return;
-  auto outcomes = site_.Renew(entries);
+  // The call may not hold the loop past the first notAfter of what runs: ExpireDue must stop
+  // that on time however dead the link is (fail closed).
+  std::chrono::milliseconds budget = std::chrono::hours(1);
+  const TimePoint started = clock_.Now();
+  for (const auto& [service, i] : instances_) {
+    if (i->state == kRunning && i->cert_site) {
+      budget = std::min(budget, Until(started, i->cert_site->NotAfter()));
+    }
+  }
+  budget = std::max(budget, std::chrono::milliseconds(200));
+  auto outcomes = site_.RenewWithin(entries, budget);
   const TimePoint now = clock_.Now();
   auto retry = [&](Instance& i, const Status& why) {
     ++i.failures;
@@ -613,20 +683,28 @@ void NodeManager::RenewBatch(const std::vector<std::string>& services) {
       i.cert_site = previous;
       Status old = previous && previous->NotAfter() > now ? VerifyInstance(i) : Status::Ok();
       if (!old.ok()) {
+        // What verified at launch does not any more: the package kept on disk changed.
         (void)runner_.Stop(i.service);
         i.state = kRefused;
         i.last_error = "stopped: " + old.message();
         i.next_attempt.reset();
         spdlog::error("{} {}", i.service, i.last_error);
+        RefetchLater(i);
         continue;
       }
       retry(i, FailedPrecondition("the renewed Cert_site does not verify: " + s.message()));
       continue;
     }
     i.policy_json = PolicyOf(*i.cert_site);
+    const std::optional<RenewalWindow> previous_window = i.suggested;
     i.suggested = RenewalWindow{o.renew_after, o.renew_before};
     if (Status s = SaveInstance(i); !s.ok()) {
-      retry(i, s);
+      // Not kept (a full or read-only disk): go on with what is on disk, and with its
+      // notAfter, which the service's own files show (the renewed one is not used).
+      i.cert_site = previous;
+      i.policy_json = previous_policy;
+      i.suggested = previous_window;
+      retry(i, Status(s.code(), "cannot keep the renewed Cert_site: " + s.message()));
       continue;
     }
     Schedule(i);
@@ -650,6 +728,10 @@ void NodeManager::RenewNodeCertificateIfDue(TimePoint now) {
       SaveNodeCertificate(dir_, *cert).ok()) {
     node_.identity.certificate = std::move(*cert);
     site_.SetNodeCertificate(node_.identity.certificate);
+    {
+      std::lock_guard lock(mu_);
+      node_not_before_ = node_.identity.certificate.NotBefore();
+    }
     node_failures_ = 0;
     node_renewal_ = policy_.FirstAttempt(TimesOf(node_.identity.certificate, std::nullopt), rng_);
     spdlog::info("renewed the node certificate until {}",
@@ -756,7 +838,9 @@ void NodeManager::Link() {
       Post({Event::Kind::kDisconnected, {}});
       spdlog::warn("the command stream to {} ended: {}", node_.slsm, ended.ToString());
     } else {
-      spdlog::warn("cannot connect to the site manager: {}", stream.status().ToString());
+      const std::string hint = ClockHint(clock_.Now());
+      spdlog::warn("cannot connect to the site manager: {}{}", stream.status().ToString(),
+                   hint.empty() ? "" : "; " + hint);
     }
     // Jittered, capped exponential backoff before the next attempt.
     const auto wait = std::chrono::milliseconds(

@@ -132,8 +132,15 @@ class NodeManager final {
   Status VerifyInstance(const Instance& instance);
   Status SaveInstance(const Instance& instance);
   void Schedule(Instance& instance);
+  // The kept package no longer verifies: deploy the instance again (fetching a fresh copy) at
+  // retry_initial from now.
+  void RefetchLater(Instance& instance);
   std::optional<TimePoint> NextWake() const;
   void Publish();
+
+  // Why the node's own clock may be the trouble ("" if it looks fine): before its node
+  // certificate's notBefore by more than the clock-skew allowance. Any thread.
+  std::string ClockHint(TimePoint now) const;
 
   // link thread
   void Link();
@@ -160,6 +167,7 @@ class NodeManager final {
   bool stopping_ = false;            // guarded by mu_
   bool connected_ = false;           // guarded by mu_
   CommandStream* stream_ = nullptr;  // guarded by mu_: to close on shutdown
+  TimePoint node_not_before_;        // guarded by mu_: the node certificate's, for ClockHint
   NodeStatusView snapshot_;          // guarded by mu_
   std::thread loop_, link_;
 };

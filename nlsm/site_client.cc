@@ -106,13 +106,14 @@ class GrpcCommandStream final : public CommandStream {
 struct GrpcSiteClient::Impl {
   std::string address;
   Seconds timeout;
+  ChannelLiveness liveness;
   std::string site_root_pem, key_pem;
   mutable std::mutex mu;
   std::shared_ptr<v1::Site::Stub> stub_;  // guarded by mu; replaced by SetNodeCertificate
 
   void Dial(const std::string& certificate_pem) {
-    auto stub = std::shared_ptr<v1::Site::Stub>(
-        v1::Site::NewStub(DialTls(address, {site_root_pem, certificate_pem, key_pem})));
+    auto stub = std::shared_ptr<v1::Site::Stub>(v1::Site::NewStub(DialTls(
+        address, {site_root_pem, certificate_pem, key_pem}, kDefaultMaxMessageBytes, liveness)));
     std::lock_guard lock(mu);
     stub_ = std::move(stub);
   }
@@ -124,9 +125,15 @@ struct GrpcSiteClient::Impl {
 
 GrpcSiteClient::GrpcSiteClient(const std::string& address, const NodeIdentity& identity,
                                Random& rng, Seconds call_timeout)
+    : GrpcSiteClient(address, identity, rng, SiteClientOptions{.call_timeout = call_timeout}) {}
+
+GrpcSiteClient::GrpcSiteClient(const std::string& address, const NodeIdentity& identity,
+                               Random& rng, const SiteClientOptions& options)
     : impl_(std::make_unique<Impl>()) {
   impl_->address = address;
-  impl_->timeout = call_timeout;
+  impl_->timeout = options.call_timeout;
+  impl_->liveness = {options.keepalive_time, options.keepalive_timeout,
+                     options.max_reconnect_backoff, options.connect_timeout};
   impl_->site_root_pem = identity.site_root.ToPem();
   impl_->key_pem = identity.key.ToPem(std::nullopt, rng);
   impl_->Dial(identity.certificate.ToPem());
@@ -140,6 +147,11 @@ GrpcSiteClient::~GrpcSiteClient() = default;
 
 Result<std::vector<RenewalOutcome>> GrpcSiteClient::Renew(
     const std::vector<RenewalEntry>& entries) {
+  return RenewWithin(entries, impl_->timeout);
+}
+
+Result<std::vector<RenewalOutcome>> GrpcSiteClient::RenewWithin(
+    const std::vector<RenewalEntry>& entries, std::chrono::milliseconds budget) {
   v1::RenewRequest request;
   for (const auto& e : entries) {
     auto* i = request.add_instances();
@@ -147,7 +159,8 @@ Result<std::vector<RenewalOutcome>> GrpcSiteClient::Renew(
     i->set_csr_der(AsBytes(e.csr_der));
   }
   grpc::ClientContext context;
-  SetDeadline(context, impl_->timeout);
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::min(budget, std::chrono::milliseconds(impl_->timeout)));
   v1::RenewResponse response;
   const grpc::Status status = impl_->stub()->Renew(&context, request, &response);
   if (!status.ok()) return CallStatus(status, impl_->address);

@@ -8,6 +8,7 @@
 // Thread-safety: GrpcSiteClient's calls may be made from several threads. A CommandStream has
 // one reader (Next, Close); Send* and Cancel may be called from other threads.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -81,6 +82,15 @@ class SiteClient {
  public:
   virtual ~SiteClient() = default;
   virtual Result<std::vector<RenewalOutcome>> Renew(const std::vector<RenewalEntry>& entries) = 0;
+  // Renew, answered within `budget` at the latest (DEADLINE_EXCEEDED then; the call's own
+  // timeout still applies): the node manager must be back in time to stop what expires
+  // meanwhile, however dead the link. An implementation whose calls cannot hang may keep this
+  // default.
+  virtual Result<std::vector<RenewalOutcome>> RenewWithin(const std::vector<RenewalEntry>& entries,
+                                                          std::chrono::milliseconds budget) {
+    (void)budget;
+    return Renew(entries);
+  }
   // Streams the service's package: on_header once, then on_chunk per piece.
   virtual Status FetchPackage(const std::string& service,
                               const std::function<Status(const PackageHeader&)>& on_header,
@@ -100,15 +110,30 @@ struct NodeIdentity {
   pki::Certificate site_root;
 };
 
+// How GrpcSiteClient talks to the slsm. Every call has a deadline; keepalive pings on the
+// channel find a dead link (its calls then fail UNAVAILABLE and the next one dials again)
+// instead of leaving the node waiting on a connection that will never answer.
+struct SiteClientOptions {
+  Seconds call_timeout{30};  // per unary call; a package fetch gets 20 times this
+  Seconds keepalive_time{20};
+  Seconds keepalive_timeout{10};
+  Seconds connect_timeout{10};        // one connection attempt (TCP + TLS handshake)
+  Seconds max_reconnect_backoff{30};  // between connection attempts
+};
+
 class GrpcSiteClient final : public SiteClient {
  public:
   // `address`: host:port of the slsm. The server must present a certificate that chains to
   // identity.site_root; the client presents the node certificate.
   GrpcSiteClient(const std::string& address, const NodeIdentity& identity, Random& rng,
                  Seconds call_timeout = Seconds(30));
+  GrpcSiteClient(const std::string& address, const NodeIdentity& identity, Random& rng,
+                 const SiteClientOptions& options);
   ~GrpcSiteClient() override;
 
   Result<std::vector<RenewalOutcome>> Renew(const std::vector<RenewalEntry>& entries) override;
+  Result<std::vector<RenewalOutcome>> RenewWithin(const std::vector<RenewalEntry>& entries,
+                                                  std::chrono::milliseconds budget) override;
   Status FetchPackage(const std::string& service,
                       const std::function<Status(const PackageHeader&)>& on_header,
                       const std::function<Status(std::span<const uint8_t>)>& on_chunk) override;

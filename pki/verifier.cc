@@ -177,13 +177,21 @@ MaybeFailure CheckLink(const Certificate& cert, CertRole role, const Certificate
                 "the " + name + "'s signature does not verify with the key of '" +
                     issuer.Subject().ToString() + "'");
   }
+  // Both name the evaluation time: a clock that is off shows here first.
   if (ev.t + ev.skew < cert.NotBefore()) {
-    return Fail(rule, role, Reason::kNotYetValid,
-                "the " + name + " is not valid before " + FormatTime(cert.NotBefore()));
+    return Fail(
+        rule, role, Reason::kNotYetValid,
+        "the " + name + " is not valid before " + FormatTime(cert.NotBefore()) +
+            ", and this clock says " + FormatTime(ev.t) + ", " +
+            std::to_string(std::chrono::duration_cast<Seconds>(cert.NotBefore() - ev.t).count()) +
+            " s earlier, more than the clock-skew allowance of " + std::to_string(ev.skew.count()) +
+            " s (is this clock behind?)");
   }
   if (ev.t > cert.NotAfter()) {
     return Fail(rule, role, Reason::kExpired,
-                "the " + name + " expired at " + FormatTime(cert.NotAfter()));
+                "the " + name + " expired at " + FormatTime(cert.NotAfter()) +
+                    ", and this clock says " + FormatTime(ev.t) +
+                    " (no allowance after notAfter; is this clock ahead?)");
   }
   return CheckProfile(cert, role, issuer);
 }
