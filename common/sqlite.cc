@@ -45,6 +45,8 @@ Status SqliteError(int rc, std::string_view what, std::string_view detail, std::
       return ResourceExhausted(std::move(message));
     case SQLITE_CANTOPEN:
       return FailedPrecondition(std::move(message));
+    case SQLITE_READONLY:  // a read-only file or file system, as EROFS is in common/files.h
+      return PermissionDenied(std::move(message));
     default:
       return Internal(std::move(message));
   }
@@ -208,6 +210,26 @@ std::optional<std::string> Statement::ColumnOptionalText(int column) const {
 
 // --- Database -----------------------------------------------------------------------------------
 
+namespace {
+
+// PRAGMA quick_check (every b-tree page, record and index order; not the index contents): OK
+// when it answers "ok", DATA_LOSS naming the file and its first complaint otherwise.
+Status QuickCheck(Database& db, const std::string& path) {
+  const std::string hint = "; restore it from a backup or move it away";
+  SITECHAIN_ASSIGN_OR_RETURN(Statement check, db.Prepare("PRAGMA quick_check"));
+  Result<bool> row = check.Step();
+  if (!row.ok()) {
+    return DataLoss("sqlite open " + path + ": the database is damaged (" + row.status().message() +
+                    ")" + hint);
+  }
+  const std::string first = *row ? check.ColumnText(0) : std::string("no answer");
+  if (first == "ok") return Status::Ok();
+  return DataLoss("sqlite open " + path +
+                  ": the database is damaged (quick_check: " + first.substr(0, 300) + ")" + hint);
+}
+
+}  // namespace
+
 Result<Database> Database::Open(const std::string& path, const Options& options) {
   if (path.empty()) return InvalidArgument("sqlite open: empty database path");
   if (path.find('\0') != std::string::npos) {
@@ -253,22 +275,21 @@ Result<Database> Database::Open(const std::string& path, const Options& options)
   sqlite3_extended_result_codes(handle, 1);
   sqlite3_busy_timeout(handle, options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 0);
 
-  {
+  // Every failure below names the file (a damaged header fails the first statement already).
+  Status configured = [&]() -> Status {
     SITECHAIN_ASSIGN_OR_RETURN(Statement wal, db.Prepare("PRAGMA journal_mode=WAL"));
     SITECHAIN_ASSIGN_OR_RETURN(bool row, wal.Step());
     std::string mode = row ? wal.ColumnText(0) : std::string();
     if (mode != "wal") {
-      return FailedPrecondition("sqlite open " + path +
-                                ": could not switch to WAL journal mode (got '" + mode + "')");
+      return FailedPrecondition("could not switch to WAL journal mode (got '" + mode + "')");
     }
-  }
-  SITECHAIN_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"));
-  // Read the schema now so that a damaged file is reported by Open, not by a later query.
-  {
+    SITECHAIN_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"));
+    // Read the schema now so that a damaged file is reported by Open, not by a later query.
     SITECHAIN_ASSIGN_OR_RETURN(Statement check, db.Prepare("SELECT count(*) FROM sqlite_master"));
-    SITECHAIN_ASSIGN_OR_RETURN(bool row, check.Step());
-    (void)row;
-  }
+    return check.Step().status();
+  }();
+  if (!configured.ok()) return configured.WithContext("sqlite open " + path);
+  if (options.quick_check) SITECHAIN_RETURN_IF_ERROR(QuickCheck(db, path));
   return db;
 }
 

@@ -10,7 +10,8 @@
 // Error mapping (one place, sqlite.cc): SQLITE_CONSTRAINT → ALREADY_EXISTS (a UNIQUE or PRIMARY
 // KEY clash is the only constraint the callers rely on), SQLITE_BUSY/LOCKED → UNAVAILABLE,
 // SQLITE_CORRUPT/NOTADB → DATA_LOSS, SQLITE_FULL → RESOURCE_EXHAUSTED, SQLITE_CANTOPEN →
-// FAILED_PRECONDITION, everything else INTERNAL. Messages carry sqlite3_errmsg and the SQL.
+// FAILED_PRECONDITION, SQLITE_READONLY → PERMISSION_DENIED, everything else INTERNAL. Messages
+// carry sqlite3_errmsg and the SQL.
 //
 // Thread-safety: a Database and its Statements are not thread-safe; the owner serialises access
 // (the store keeps one Database behind a mutex). Statements must not outlive their Database.
@@ -79,10 +80,14 @@ class Database final {
     int busy_timeout_ms = 5000;
     // Create the file if missing (mode 0600). When false, a missing file is FAILED_PRECONDITION.
     bool create = true;
+    // Run PRAGMA quick_check at open: a damaged file (flipped bytes, a torn copy) is refused
+    // with DATA_LOSS naming it instead of being half-read later. Reads the whole file once.
+    bool quick_check = true;
   };
 
   // Opens (or creates) the database at `path` and sets journal_mode=WAL, synchronous=FULL (a
-  // commit that returned is on disk), foreign_keys=ON and the busy timeout.
+  // commit that returned is on disk), foreign_keys=ON and the busy timeout. DATA_LOSS, naming
+  // the file, for a file that is not a database or fails quick_check.
   static Result<Database> Open(const std::string& path, const Options& options);
   static Result<Database> Open(const std::string& path) { return Open(path, Options{}); }
 
