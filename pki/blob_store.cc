@@ -108,7 +108,8 @@ Status BlobStore::Writer::Append(std::span<const uint8_t> bytes) {
       if (errno == EINTR) continue;
       int err = errno;
       s.spoiled = true;
-      return Internal("cannot write " + s.temp_path + ": " + std::strerror(err));
+      // ENOSPC/EDQUOT: RESOURCE_EXHAUSTED ("No space left on device"), EROFS: PERMISSION_DENIED.
+      return ErrnoStatus("cannot write", s.temp_path, err);
     }
     p += n;
     left -= static_cast<size_t>(n);
@@ -126,12 +127,12 @@ Result<Digest> BlobStore::Writer::Finish() {
   if (::fsync(s.fd.get()) != 0) {
     int err = errno;
     s.spoiled = true;
-    return Internal("cannot fsync " + s.temp_path + ": " + std::strerror(err));
+    return ErrnoStatus("cannot fsync", s.temp_path, err);
   }
   if (::close(s.fd.release()) != 0) {
     int err = errno;
     s.spoiled = true;
-    return Internal("cannot close " + s.temp_path + ": " + std::strerror(err));
+    return ErrnoStatus("cannot close", s.temp_path, err);
   }
   s.finished = true;
   s.digest = s.hasher.Final();
@@ -167,8 +168,10 @@ Result<BlobStore> BlobStore::Open(const std::string& dir, mode_t file_mode) {
   std::error_code ec;
   std::filesystem::directory_iterator it(tmp, ec);
   if (ec) return ErrnoStatus("cannot list", tmp, ec.value());
+  size_t removed = 0;
   for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
     if (ec) break;
+    ++removed;
     std::error_code rm_ec;
     std::filesystem::remove_all(it->path(), rm_ec);
     if (rm_ec) {
@@ -176,7 +179,9 @@ Result<BlobStore> BlobStore::Open(const std::string& dir, mode_t file_mode) {
     }
   }
   if (ec) return ErrnoStatus("cannot list", tmp, ec.value());
-  return BlobStore(dir, file_mode);
+  BlobStore store(dir, file_mode);
+  store.removed_leftovers_ = removed;
+  return store;
 }
 
 std::string BlobStore::BlobName(const Digest& digest) {

@@ -49,11 +49,14 @@ class BlobStore final {
   Result<std::vector<std::string>> List() const;
 
   const std::string& dir() const { return dir_; }
+  // How many interrupted uploads Open removed from tmp/ (for the owner's log).
+  size_t removed_leftovers() const { return removed_leftovers_; }
 
  private:
   BlobStore(std::string dir, mode_t file_mode) : dir_(std::move(dir)), file_mode_(file_mode) {}
   std::string dir_;
   mode_t file_mode_;
+  size_t removed_leftovers_ = 0;
 };
 
 class BlobStore::Writer final {
@@ -62,12 +65,14 @@ class BlobStore::Writer final {
   Writer& operator=(Writer&&) noexcept;
   ~Writer();  // removes the temporary file unless committed
 
-  // Writes and hashes the bytes. RESOURCE_EXHAUSTED past max_bytes; INTERNAL on a write error.
+  // Writes and hashes the bytes. RESOURCE_EXHAUSTED past max_bytes; on a write error the
+  // ErrnoStatus of common/files.h (RESOURCE_EXHAUSTED for a full disk), naming the file.
   Status Append(std::span<const uint8_t> bytes);
   uint64_t size() const;
 
-  // Flushes and fsyncs the temporary file and returns the digest of everything appended. After
-  // Finish only Commit (or destruction) is allowed.
+  // Flushes and fsyncs the temporary file and returns the digest of everything appended (the
+  // ErrnoStatus of a failed fsync or close otherwise). After Finish only Commit (or
+  // destruction) is allowed.
   Result<Digest> Finish();
 
   // Renames the finished file to its digest name (replacing an identical blob if one exists)

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "common/grpc_status.h"
 #include "common/grpc_tls.h"
 #include "common/log.h"
+#include "pki/hash.h"
 #include "store/convert.h"
 
 namespace sitechain::store {
@@ -115,24 +117,48 @@ grpc::Status StoreGrpcService::Download(grpc::ServerContext* context,
   if (!writer->Write(message)) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
   }
+  // The blob is hashed as it is read, and each chunk is sent only once the next one has been
+  // read, so that the last chunk goes out only after the digest matched: a damaged blob (a
+  // flipped byte on disk) is never served whole as the release.
+  auto alg = pki::ParseHashAlgorithm(release->digest_algorithm);
+  if (!alg.ok()) return Refuse("Download", *context, alg.status());
+  pki::Hasher hasher(*alg);
   std::string buffer(kDownloadChunkBytes, '\0');
-  uint64_t sent = 0;
-  while (sent < release->size) {
-    const ssize_t n = ::pread(fd->get(), buffer.data(), buffer.size(), static_cast<off_t>(sent));
+  std::string pending;  // read and hashed, not yet sent
+  uint64_t read = 0, sent = 0;
+  auto send_pending = [&] {
+    if (pending.empty()) return true;
+    message.Clear();
+    message.set_chunk(std::move(pending));
+    pending.clear();
+    if (!writer->Write(message)) return false;
+    sent += message.chunk().size();
+    return true;
+  };
+  while (read < release->size) {
+    const size_t want =
+        static_cast<size_t>(std::min<uint64_t>(buffer.size(), release->size - read));
+    const ssize_t n = ::pread(fd->get(), buffer.data(), want, static_cast<off_t>(read));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       return Refuse("Download", *context,
                     DataLoss("the stored executable of " + release->name + " " + release->version +
-                             " is shorter than recorded (" +
+                             " (blob " + release->blob + ") is shorter than recorded (" +
                              (n < 0 ? std::strerror(errno) : "end of file") + ")"));
     }
-    message.Clear();
-    message.set_chunk(buffer.data(), static_cast<size_t>(n));
-    if (!writer->Write(message)) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
-    }
-    sent += static_cast<uint64_t>(n);
+    hasher.Update(reinterpret_cast<const uint8_t*>(buffer.data()), static_cast<size_t>(n));
+    read += static_cast<uint64_t>(n);
+    if (!send_pending()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+    pending.assign(buffer.data(), static_cast<size_t>(n));
   }
+  if (hasher.Final().Hex() != release->digest) {
+    return Refuse("Download", *context,
+                  DataLoss("the stored executable of " + release->name + " " + release->version +
+                           " (blob " + release->blob +
+                           ") does not match its digest: the file is damaged and is not served; "
+                           "the developer must publish it again"));
+  }
+  if (!send_pending()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
   spdlog::info("download name={} version={} bytes={} peer={}", release->name, release->version,
                sent, context->peer());
   return grpc::Status::OK;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/hex.h"
+#include "common/log.h"
 #include "common/time_format.h"
 #include "pki/builders.h"
 #include "pki/csr.h"
@@ -62,8 +63,17 @@ Result<std::unique_ptr<StoreService>> StoreService::Create(StoreCa ca, StoreData
   SITECHAIN_ASSIGN_OR_RETURN(auto referenced, db.ReferencedBlobs());
   SITECHAIN_ASSIGN_OR_RETURN(auto present, blobs.List());
   const std::set<std::string> keep(referenced.begin(), referenced.end());
+  size_t orphans = 0;
   for (const auto& name : present) {
-    if (!keep.contains(name)) SITECHAIN_RETURN_IF_ERROR(blobs.Remove(name));
+    if (keep.contains(name)) continue;
+    SITECHAIN_RETURN_IF_ERROR(blobs.Remove(name));
+    spdlog::warn("removed orphan blob {}/{}: no release refers to it (a crash before its commit)",
+                 blobs.dir(), name);
+    ++orphans;
+  }
+  if (blobs.removed_leftovers() > 0 || orphans > 0) {
+    spdlog::warn("startup sweep of {}: removed {} interrupted upload(s) and {} orphan blob(s)",
+                 blobs.dir(), blobs.removed_leftovers(), orphans);
   }
   SITECHAIN_ASSIGN_OR_RETURN(uint64_t last, db.LastRevocationSequence());
   std::unique_ptr<StoreService> service(
