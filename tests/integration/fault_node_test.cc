@@ -1,0 +1,605 @@
+// Node-side fault scenarios (issue 7), with real `store serve`, `slsm serve` and `nlsm serve`
+// processes running examples/echo-service (the NlsmTest fixture of nlsm_fixture.h):
+//
+//   FaultNodeCutOff        a node behind a TCP proxy (tcp_proxy.h) that blackholes its link for
+//                          longer than the certificate lifetime: it notices the dead link, its
+//                          service stops at notAfter (fail closed), and after the heal (only new
+//                          connections pass: the old ones stay dead) it renews and runs again;
+//                          the node beside it is not disturbed.
+//   FaultRevocationBound   a revocation at the store (devkit revoke) with two of four nodes cut
+//                          off (one blackholed, one refused): stopped everywhere within one
+//                          lifetime plus the skew allowance; never running again after the heal.
+//   FaultClockSkew         nodes whose clock is off (nlsm serve under libfaketime): within the
+//                          allowance they run and renew; beyond it a coded error naming the
+//                          clock, and nothing runs.
+//   FaultNodeDisk          the state directory on a small tmpfs, filled up, then read-only (a
+//                          read-only bind mount): clear errors, nothing damaged, recovery.
+//   FaultNodeCorruption    flipped bytes in an instance's state record, a package blob, an
+//                          instance key and the node key: detected, reported with the file,
+//                          never used; what a fresh deploy cures is fetched again.
+//
+// Every figure is printed on a line starting with "[figure] ". Times of certificates have second
+// precision and statuses are polled, so bounds on them allow a few seconds.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/time_format.h"
+#include "tests/integration/nlsm_fixture.h"
+#include "tests/integration/tcp_proxy.h"
+
+namespace sitechain::testutil {
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+// A node that finds a dead link quickly: keepalive pings after 2 s of silence, answered within
+// 2 s; one connection attempt may take 3 s.
+json FastLinkConfig() {
+  return {{"keepalive_time", "2s"}, {"keepalive_timeout", "2s"}, {"connect_timeout", "3s"}};
+}
+
+long long Ms(Clock::duration d) { return std::chrono::duration_cast<milliseconds>(d).count(); }
+
+// Fixture of every suite here: the site and node fixture plus mounts that TearDown undoes.
+class FaultNodeTest : public NlsmTest {
+ protected:
+  void TearDown() override {
+    NlsmTest::TearDown();
+    for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) {
+      if (::umount2(it->c_str(), MNT_DETACH) != 0) {
+        ADD_FAILURE() << "cannot unmount " << *it << ": " << std::strerror(errno);
+      }
+    }
+    mounts_.clear();
+  }
+
+  // The node's status entry of `service` and whether a process of it runs.
+  bool Runs(const std::string& node, const std::string& service) {
+    return StateOf(InstanceStatus(node, service)) == "running" &&
+           !InstanceProcesses(node, service).empty();
+  }
+  bool Connected(const std::string& node) {
+    const json s = NodeStatus(node);
+    return s.is_object() && s.value("connected", false);
+  }
+
+  // A script that runs nlsm with its clock shifted by `offset` (libfaketime's FAKETIME syntax,
+  // e.g. "+30s", "-300s"); only the wall clock: gRPC's timers use the monotonic one.
+  std::string FaketimeNlsm(const std::string& name, const std::string& offset) {
+    std::string lib;
+    for (const char* candidate : {"/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+                                  "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+                                  "/usr/lib/faketime/libfaketimeMT.so.1"}) {
+      if (std::filesystem::exists(candidate)) lib = candidate;
+    }
+    if (lib.empty()) return "";
+    const std::string script = Path(name + ".sh");
+    WriteWholeFile(script, "#!/bin/sh\nLD_PRELOAD=" + lib + " FAKETIME='" + offset +
+                               "' FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_NO_CACHE=1 exec " +
+                               Bin("nlsm") + " \"$@\"\n");
+    ::chmod(script.c_str(), 0755);
+    return script;
+  }
+
+  // As root: a tmpfs of `size` at path (created). False, with why, if the mount is refused.
+  bool MountTmpfs(const std::string& path, const std::string& size, std::string* why) {
+    std::filesystem::create_directories(path);
+    const std::string options = "size=" + size + ",mode=0700";
+    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+      *why = std::string("mount tmpfs: ") + std::strerror(errno);
+      return false;
+    }
+    mounts_.push_back(path);
+    return true;
+  }
+  // A read-only bind mount of path over itself (open files keep writing; new writes fail).
+  bool MountReadOnly(const std::string& path, std::string* why) {
+    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      *why = std::string("bind mount: ") + std::strerror(errno);
+      return false;
+    }
+    mounts_.push_back(path);
+    if (::mount(nullptr, path.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+      *why = std::string("remount read-only: ") + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+  void Unmount(const std::string& path) {
+    ASSERT_EQ(::umount2(path.c_str(), 0), 0) << path << ": " << std::strerror(errno);
+    auto it = std::find(mounts_.rbegin(), mounts_.rend(), path);
+    if (it != mounts_.rend()) mounts_.erase(std::next(it).base());
+  }
+
+  std::vector<std::string> mounts_;  // innermost last
+};
+
+// Fills the file system of `path` (a new file there) until it has no byte left.
+void FillUp(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr) << path << ": " << std::strerror(errno);
+  std::setvbuf(f, nullptr, _IONBF, 0);
+  std::string block(64 << 10, 'x');
+  for (size_t size = block.size(); size > 0; size /= 2) {
+    while (std::fwrite(block.data(), 1, size, f) == size) {
+    }
+    std::clearerr(f);
+  }
+  std::fclose(f);
+}
+
+// Replaces `path` by a copy with byte `at` changed (a new inode: the running executable of a
+// package keeps its own; what an attacker with write access to the directory would do). For a
+// PEM file, `at` counts in the base64 body and the byte stays a base64 letter.
+void FlipByte(const std::string& path, size_t at, bool keep_base64 = false) {
+  std::string bytes = ReadWholeFile(path);
+  ASSERT_FALSE(bytes.empty()) << path;
+  size_t pos = at;
+  if (keep_base64) {
+    const size_t body = bytes.find('\n') + 1;
+    pos = body + at;
+    ASSERT_LT(pos, bytes.find("-----END")) << path;
+    bytes[pos] = bytes[pos] == 'A' ? 'B' : 'A';
+  } else {
+    ASSERT_LT(pos, bytes.size()) << path;
+    bytes[pos] = static_cast<char>(bytes[pos] ^ 0x20);
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+  const std::string tmp = path + ".flipped";
+  ASSERT_TRUE(WriteWholeFile(tmp, bytes));
+  ASSERT_EQ(::chmod(tmp.c_str(), st.st_mode & 07777), 0);
+  ASSERT_EQ(::rename(tmp.c_str(), path.c_str()), 0) << std::strerror(errno);
+}
+
+// --- a node cut off for longer than the lifetime ---------------------------------------------
+
+class FaultNodeCutOff : public FaultNodeTest {};
+
+TEST_F(FaultNodeCutOff, DeadLinkLongerThanTheLifetimeFailsClosedAndRecoversOthersUndisturbed) {
+  StartSite({{"cert_site_lifetime", "15s"}});
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  TcpProxy proxy(site().port());
+  ASSERT_NE(proxy.port(), 0);
+  StartNode("cut", FastLinkConfig(), proxy.address());
+  StartNode("calm", FastLinkConfig());
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "cut,calm"));
+  const json calm_before = WaitForRunning("calm", "echo");
+  WaitForRunning("cut", "echo");
+  ASSERT_TRUE(WaitUntil([&] { return Connected("cut"); }, kStateDeadline, kPoll));
+
+  // A dead link: the node's open connection and every new one see silence.
+  proxy.SetMode(TcpProxy::Mode::kBlackhole);
+  const auto cut = Clock::now();
+  const SteadyTime cut_steady = std::chrono::steady_clock::now();
+  // (The status is published once a second; no renewal can pass the proxy any more.)
+  std::this_thread::sleep_for(milliseconds(1500));
+  const json at_cut = InstanceStatus("cut", "echo");
+  const TimePoint not_after = NotAfter(at_cut);
+  const pid_t pid = at_cut.value("pid", 0);
+  ASSERT_GT(pid, 0) << at_cut.dump();
+
+  // It notices: the stream's missing heartbeat answers end it.
+  ASSERT_TRUE(WaitUntil([&] { return !Connected("cut"); }, seconds(15), kPoll))
+      << Node("cut").log();
+  const milliseconds noticed = Since(cut_steady);
+  std::cout << "[figure] cut-off node: dead link noticed (status not connected) after "
+            << noticed.count() << " ms (heartbeat 1 s, keepalive 2 s + 2 s)\n";
+
+  // Runs until notAfter, then stops (fail closed), however dead the link.
+  bool early_stop = false;
+  std::optional<TimePoint> stopped_at;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const json i = InstanceStatus("cut", "echo");
+        const auto now = Clock::now();
+        if (StateOf(i) == "expired" && !Alive(pid)) {
+          stopped_at = now;
+          return true;
+        }
+        if (now < not_after - seconds(1) && !(StateOf(i) == "running" && Alive(pid))) {
+          early_stop = true;
+        }
+        return false;
+      },
+      std::chrono::duration_cast<milliseconds>(not_after - Clock::now()) + seconds(15), kPoll))
+      << InstanceStatus("cut", "echo").dump(2) << Node("cut").log();
+  EXPECT_FALSE(early_stop) << "stopped before notAfter";
+  const long long after_expiry = Ms(*stopped_at - not_after);
+  std::cout << "[figure] cut-off node: service stopped " << after_expiry
+            << " ms after its Cert_site's notAfter " << FormatTime(not_after)
+            << " (status polled every " << kPoll.count() << " ms)\n";
+  EXPECT_LE(after_expiry, 3000) << Node("cut").log();
+  EXPECT_TRUE(InstanceProcesses("cut", "echo").empty());
+  EXPECT_TRUE(Contains(Node("cut").log(), "without renewal; stopped (fail closed)"))
+      << Node("cut").log();
+
+  // Cut for longer than a lifetime; then the link heals, but the connections that were open
+  // stay dead: the node must dial again by itself.
+  WaitUntil([&] { return Clock::now() > cut + seconds(17); }, seconds(30), kPoll);
+  const SteadyTime healed = std::chrono::steady_clock::now();
+  proxy.HealForNewConnectionsOnly();
+  const json back = WaitForInstance("cut", "echo", "running", seconds(60), [&](const json& i) {
+    return i.value("pid", 0) > 0 && NotAfter(i) > not_after;
+  });
+  const milliseconds to_running = Since(healed);
+  std::cout << "[figure] cut-off node: heal to the service running again: " << to_running.count()
+            << " ms (cut " << Ms(Clock::now() - cut) / 1000 << " s, lifetime 15 s)\n";
+  EXPECT_LT(to_running, seconds(30)) << Node("cut").log();
+  EXPECT_EQ(InstanceProcesses("cut", "echo"), std::vector<pid_t>{back.value("pid", 0)});
+
+  // The node beside it ran all along: the same process, never restarted, renewed meanwhile.
+  const json calm = InstanceStatus("calm", "echo");
+  EXPECT_EQ(StateOf(calm), "running") << calm.dump();
+  EXPECT_EQ(calm.value("pid", 0), calm_before.value("pid", -1)) << calm.dump();
+  EXPECT_EQ(calm.value("restarts", -1), 0) << calm.dump();
+  EXPECT_GT(NotAfter(calm), NotAfter(calm_before) + seconds(15)) << calm.dump();
+  EXPECT_FALSE(Contains(Node("calm").log(), "stopped")) << Node("calm").log();
+  std::cout << "[figure] undisturbed node: renewed " << Count(Node("calm").log(), "renewed echo")
+            << " times during the cut, 0 restarts\n";
+}
+
+// --- revocation with nodes cut off -------------------------------------------------------------
+
+class FaultRevocationBound : public FaultNodeTest {};
+
+TEST_F(FaultRevocationBound, RevokedReleaseStopsOnEveryNodeWithinOneLifetimePlusSkew) {
+  const seconds lifetime(15);
+  const seconds skew(60);  // pki/verifier.h's default clock_skew, the nodes' setting
+  StartSite({{"cert_site_lifetime", "15s"}});
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  TcpProxy dark(site().port()), refusing(site().port());
+  ASSERT_NE(dark.port(), 0);
+  ASSERT_NE(refusing.port(), 0);
+  StartNode("n1", FastLinkConfig());
+  StartNode("n2", FastLinkConfig());
+  StartNode("dark", FastLinkConfig(), dark.address());
+  StartNode("refusing", FastLinkConfig(), refusing.address());
+  const std::vector<std::string> names = {"n1", "n2", "dark", "refusing"};
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1,n2,dark,refusing"));
+  for (const auto& n : names) WaitForRunning(n, "echo");
+
+  dark.SetMode(TcpProxy::Mode::kBlackhole);
+  refusing.SetMode(TcpProxy::Mode::kRefuse);
+  std::this_thread::sleep_for(milliseconds(1500));  // no renewal passes any more
+  std::map<std::string, TimePoint> not_after;
+  for (const auto& n : names) not_after[n] = NotAfter(InstanceStatus(n, "echo"));
+
+  const auto revoked = Clock::now();
+  ProcessResult r =
+      Devkit({"revoke", "echo", "1.0.0", "--reason", "malware report", "--store", store_->address(),
+              "--store-root", "store/root.pem", "--cert", "alice.pem", "--key", "alice.key"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  std::map<std::string, Clock::time_point> stopped;
+  const bool all = WaitUntil(
+      [&] {
+        for (const auto& n : names) {
+          if (stopped.contains(n)) continue;
+          const std::string state = StateOf(InstanceStatus(n, "echo"));
+          if (state != "running" && InstanceProcesses(n, "echo").empty()) {
+            stopped[n] = Clock::now();
+          }
+        }
+        return stopped.size() == names.size();
+      },
+      lifetime + skew + seconds(5), milliseconds(20));
+  std::string figures;
+  long long slowest = 0;
+  for (const auto& n : names) {
+    const long long t = stopped.contains(n) ? Ms(stopped[n] - revoked) : -1;
+    slowest = std::max(slowest, t);
+    figures += " " + n + " " + std::to_string(t) + " ms" +
+               (stopped.contains(n) ? " (" + std::to_string(Ms(stopped[n] - not_after[n])) +
+                                          " ms after its notAfter)"
+                                    : "");
+  }
+  std::cout << "[figure] revocation at the store to the service stopped:" << figures
+            << "; bound one lifetime + skew = " << (lifetime + skew).count() << " s\n";
+  ASSERT_TRUE(all) << figures << "\n" << site().log();
+  EXPECT_LE(slowest, std::chrono::duration_cast<milliseconds>(lifetime + skew).count());
+  // The reachable ones hear it from the slsm (its push); the others stop at their notAfter.
+  for (const char* n : {"n1", "n2"}) {
+    EXPECT_LT(stopped[n], not_after[n]) << n << figures;
+    EXPECT_TRUE(Contains(InstanceStatus(n, "echo").value("last_error", ""), "malware report"));
+  }
+  for (const char* n : {"dark", "refusing"}) {
+    EXPECT_LE(Ms(stopped[n] - not_after[n]), 3000) << n << figures;
+    EXPECT_EQ(StateOf(InstanceStatus(n, "echo")), "expired") << n;
+  }
+
+  // Back on the network, the revoked service does not run again.
+  const SteadyTime healed = std::chrono::steady_clock::now();
+  std::map<std::string, size_t> log_at_heal;
+  for (const char* n : {"dark", "refusing"}) log_at_heal[n] = Node(n).log().size();
+  dark.HealForNewConnectionsOnly();
+  refusing.SetMode(TcpProxy::Mode::kForward);
+  for (const char* n : {"dark", "refusing"}) {
+    ASSERT_TRUE(WaitUntil([&] { return Connected(n); }, seconds(30), kPoll)) << Node(n).log();
+  }
+  std::cout << "[figure] revocation: cut-off nodes reconnected " << Since(healed).count()
+            << " ms after the heal\n";
+  bool ran = false;
+  WaitUntil(
+      [&] {
+        for (const char* n : {"dark", "refusing"}) {
+          ran = ran || Runs(n, "echo");
+        }
+        return ran;
+      },
+      seconds(8), kPoll);
+  EXPECT_FALSE(ran);
+  for (const char* n : {"dark", "refusing"}) {
+    const json i = InstanceStatus(n, "echo");
+    EXPECT_NE(StateOf(i), "running") << i.dump();
+    EXPECT_TRUE(InstanceProcesses(n, "echo").empty()) << n;
+    const std::string since_heal = Node(n).log().substr(log_at_heal[n]);
+    EXPECT_FALSE(Contains(since_heal, "renewed echo: Cert_site"))
+        << n << " renewed a revoked release after the cut:\n"
+        << since_heal;
+  }
+}
+
+// --- clock skew ----------------------------------------------------------------------------------
+
+class FaultClockSkew : public FaultNodeTest {};
+
+TEST_F(FaultClockSkew, WithinTheAllowanceRunsAndRenewsBeyondItACodedErrorAndNothingRuns) {
+  const std::string ahead_ok = FaketimeNlsm("nlsm-plus20", "+20s");
+  if (ahead_ok.empty()) GTEST_SKIP() << "libfaketime is not installed (scripts/install-deps)";
+  // Certificates are issued with notBefore 60 s in the past (pki/builders.h), so a clock 75 s
+  // behind sees a Cert_site that starts 15 s in its future: valid only by the allowance.
+  const std::string behind_ok = FaketimeNlsm("nlsm-minus75", "-75s");
+  const std::string far_ahead = FaketimeNlsm("nlsm-plus150", "+150s");
+  const std::string far_behind = FaketimeNlsm("nlsm-minus300", "-300s");
+  {
+    // Does it shift the clock? (date under the same preload.)
+    const std::string probe = FaketimeNlsm("probe", "+150s");
+    std::string text = ReadWholeFile(probe);
+    text.replace(text.find(Bin("nlsm")), Bin("nlsm").size(), "/bin/date");
+    ASSERT_TRUE(WriteWholeFile(probe, text));
+    ProcessResult date = RunProcess({probe, "+%s"}, dir_.path());
+    ASSERT_EQ(date.exit_code, kExitOk) << date.Describe();
+    const long long shifted =
+        std::stoll(Trim(date.out)) -
+        std::chrono::duration_cast<seconds>(Clock::now().time_since_epoch()).count();
+    std::cout << "[figure] clock skew: libfaketime shifts the wall clock by " << shifted
+              << " s (asked +150 s)\n";
+    ASSERT_NEAR(shifted, 150, 3);
+  }
+  StartSite({{"cert_site_lifetime", "40s"}});
+  const SteadyTime site_started = std::chrono::steady_clock::now();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("plus20", json::object(), "", ahead_ok);
+  StartNode("plus150", json::object(), "", far_ahead);
+  StartNode("minus300", json::object(), "", far_behind);
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "plus20,plus150,minus300"));
+
+  // 20 s ahead: runs and renews (the same process goes on).
+  const json first = WaitForRunning("plus20", "echo");
+  const SteadyTime running = std::chrono::steady_clock::now();
+  WaitForInstance("plus20", "echo", "running", seconds(45), [&](const json& i) {
+    return NotAfter(i) > NotAfter(first) && i.value("pid", 0) == first.value("pid", -1);
+  });
+  std::cout << "[figure] clock skew +20 s: running, renewed " << Since(running).count()
+            << " ms later, same process\n";
+
+  // 150 s ahead: every Cert_site is expired by its clock; the error says so, with the clock.
+  json ahead;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        ahead = InstanceStatus("plus150", "echo");
+        return Contains(ahead.value("last_error", ""), "EXPIRED");
+      },
+      kStateDeadline, kPoll))
+      << ahead.dump(2) << Node("plus150").log();
+  const std::string ahead_error = ahead.value("last_error", "");
+  EXPECT_NE(StateOf(ahead), "running");
+  EXPECT_TRUE(Contains(ahead_error, "cert-site: EXPIRED")) << ahead_error;
+  EXPECT_TRUE(Contains(ahead_error, "this clock says")) << ahead_error;
+  EXPECT_TRUE(Contains(ahead_error, "is this clock ahead?")) << ahead_error;
+  std::cout << "[figure] clock skew +150 s: " << StateOf(ahead) << ": " << ahead_error << "\n";
+
+  // 300 s behind: nothing of the site is valid yet by its clock (not even the TLS certificate
+  // of the site manager): the log says why it cannot connect.
+  ASSERT_TRUE(
+      WaitUntil([&] { return Contains(Node("minus300").log(), "is this node's clock behind?"); },
+                kStateDeadline, kPoll))
+      << Node("minus300").log();
+  const std::string log = Node("minus300").log();
+  EXPECT_TRUE(Contains(log, "NOT_YET_VALID")) << log;
+  EXPECT_TRUE(Contains(log, "more than the clock-skew allowance of 60 s")) << log;
+  EXPECT_FALSE(Connected("minus300"));
+
+  // 75 s behind: the site manager's TLS certificate must be older than 15 s by then.
+  WaitUntil([&] { return Since(site_started) > seconds(20); }, seconds(30), kPoll);
+  StartNode("minus75", json::object(), "", behind_ok);
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "plus20,plus150,minus300,minus75"));
+  const json behind = WaitForRunning("minus75", "echo");
+  EXPECT_EQ(behind.value("last_error", "x"), "") << behind.dump();
+  std::cout << "[figure] clock skew -75 s: running on a Cert_site whose notBefore is 15 s in "
+               "its future (allowance 60 s)\n";
+
+  // Beyond the allowance nothing ran, at any time.
+  for (const char* n : {"plus150", "minus300"}) {
+    EXPECT_FALSE(Runs(n, "echo")) << n;
+    EXPECT_TRUE(InstanceProcesses(n, "echo").empty()) << n;
+    EXPECT_FALSE(std::filesystem::exists(InstanceDir(n, "echo") + "/stdout.log")) << n;
+  }
+}
+
+// --- the state directory full or read-only ------------------------------------------------------
+
+class FaultNodeDisk : public FaultNodeTest {};
+
+TEST_F(FaultNodeDisk, FullThenReadOnlyStateDirectoryClearErrorsNoDamageAndRecovery) {
+  std::string why;
+  if (!MountTmpfs(Path("n1"), "4m", &why)) GTEST_SKIP() << why;
+  StartSite({{"cert_site_lifetime", "15s"}});
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  ASSERT_NO_FATAL_FAILURE(Install("sturdy"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const json running = WaitForRunning("n1", "echo");
+  const pid_t pid = running.value("pid", 0);
+  const std::string cert_file = InstanceDir("n1", "echo") + "/cert-site.pem";
+
+  // Full: the renewal cannot be kept; the error says so; the service goes on with what is on
+  // disk; a new deploy (the same package: no blob to write) cannot be kept either.
+  ASSERT_NO_FATAL_FAILURE(FillUp(Path("n1/filler")));
+  const SteadyTime full = std::chrono::steady_clock::now();
+  const std::string cert_before = ReadWholeFile(cert_file);
+  ASSERT_NO_FATAL_FAILURE(Deploy("sturdy", "n1"));
+  const json failing = WaitForInstance("n1", "echo", "running", seconds(20), [](const json& i) {
+    return Contains(i.value("last_error", ""), "No space left on device");
+  });
+  const std::string error = failing.value("last_error", "");
+  EXPECT_TRUE(Contains(error, "cannot keep the renewed Cert_site")) << error;
+  EXPECT_TRUE(Contains(error, InstanceDir("n1", "echo"))) << "the file is not named: " << error;
+  std::cout << "[figure] disk full: renewal failure reported " << Since(full).count()
+            << " ms after filling: " << error.substr(0, 160) << "\n";
+  EXPECT_EQ(ReadWholeFile(cert_file), cert_before);
+  EXPECT_EQ(NotAfter(failing), NotAfter(running)) << "a Cert_site that could not be kept is used";
+  WaitForInstance("n1", "sturdy", "refused", seconds(10), [](const json& i) {
+    return Contains(i.value("last_error", ""), "No space left on device");
+  });
+  EXPECT_TRUE(InstanceProcesses("n1", "sturdy").empty());
+
+  // Space back: renewed and kept, the same process; sturdy deployed.
+  ASSERT_TRUE(std::filesystem::remove(Path("n1/filler")));
+  const SteadyTime freed = std::chrono::steady_clock::now();
+  const json recovered = WaitForInstance("n1", "echo", "running", seconds(20), [&](const json& i) {
+    return NotAfter(i) > NotAfter(running) && i.value("last_error", "x").empty();
+  });
+  EXPECT_EQ(recovered.value("pid", 0), pid);
+  WaitForRunning("n1", "sturdy", seconds(20));
+  std::cout << "[figure] disk full: space back to renewed and sturdy running: "
+            << Since(freed).count() << " ms\n";
+  EXPECT_NE(ReadWholeFile(cert_file), cert_before);
+
+  // Read-only: the same story with "Read-only file system".
+  ASSERT_TRUE(MountReadOnly(Path("n1"), &why)) << why;
+  const SteadyTime ro = std::chrono::steady_clock::now();
+  const json ro_failing = WaitForInstance("n1", "echo", "running", seconds(20), [](const json& i) {
+    return Contains(i.value("last_error", ""), "Read-only file system");
+  });
+  std::cout << "[figure] read-only state directory: renewal failure reported " << Since(ro).count()
+            << " ms after the remount\n";
+  EXPECT_EQ(ro_failing.value("pid", 0), pid);
+  ASSERT_NO_FATAL_FAILURE(Unmount(Path("n1")));
+  WaitForInstance("n1", "echo", "running", seconds(20), [&](const json& i) {
+    return NotAfter(i) > NotAfter(ro_failing) && i.value("last_error", "x").empty();
+  });
+
+  // Nothing on disk was damaged: a restart recovers and re-verifies both instances.
+  ASSERT_TRUE(Node("n1").Restart(SIGKILL));
+  for (const char* service : {"echo", "sturdy"}) {
+    const json i = WaitForRunning("n1", service);
+    EXPECT_EQ(i.value("last_error", "x"), "") << i.dump();
+  }
+  EXPECT_FALSE(Contains(Node("n1").log(), "not recovered")) << Node("n1").log();
+}
+
+// --- corrupted files
+// -------------------------------------------------------------------------------
+
+class FaultNodeCorruption : public FaultNodeTest {};
+
+// A byte of the package blob changes under a running service: the next check (its renewal)
+// finds the digest wrong, stops it, fetches the package again and runs the good bytes.
+TEST_F(FaultNodeCorruption, TamperedBlobIsRefusedAtTheNextCheckAndFetchedAgain) {
+  StartSite({{"cert_site_lifetime", "15s"}});
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const json running = WaitForRunning("n1", "echo");
+  const std::string blob = PackagePath("n1", running.value("digest", ""));
+  ASSERT_NO_FATAL_FAILURE(FlipByte(blob, ReadWholeFile(blob).size() / 2));
+  const SteadyTime tampered = std::chrono::steady_clock::now();
+  const json again = WaitForInstance("n1", "echo", "running", seconds(30), [&](const json& i) {
+    return i.value("pid", 0) > 0 && i.value("pid", 0) != running.value("pid", 0);
+  });
+  std::cout << "[figure] tampered blob under a running service: refused and running a fetched "
+               "copy again "
+            << Since(tampered).count() << " ms later\n";
+  const std::string log = Node("n1").log();
+  EXPECT_TRUE(Contains(log, "stopped: rule 6, cert-dev: DIGEST_MISMATCH")) << log;
+  EXPECT_TRUE(Contains(again.value("last_error", ""), "DIGEST_MISMATCH")) << again.dump();
+  EXPECT_EQ(ReadWholeFile(blob), ReadWholeFile(Path("echo-service")));
+  EXPECT_EQ(ReadWholeFile("/proc/" + std::to_string(again.value("pid", 0)) + "/exe"),
+            ReadWholeFile(Path("echo-service")));
+}
+
+// The instance's state record and its key, then the node key: each is found at the restart,
+// named, and not used.
+TEST_F(FaultNodeCorruption, DamagedStateRecordInstanceKeyAndNodeKeyAreDetectedAndNeverUsed) {
+  StartSite();
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  ASSERT_NO_FATAL_FAILURE(Install("sturdy"));
+  StartNode("n1");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  ASSERT_NO_FATAL_FAILURE(Deploy("sturdy", "n1"));
+  const json echo = WaitForRunning("n1", "echo");
+  const json sturdy = WaitForRunning("n1", "sturdy");
+  const std::string echo_key = InstanceDir("n1", "echo") + "/instance.key";
+  const std::string key_before = ReadWholeFile(echo_key);
+
+  ASSERT_TRUE(Node("n1").Stop(SIGKILL));
+  ASSERT_TRUE(WaitUntil([&] { return InstanceProcesses("", "").empty(); }, kStateDeadline, kPoll));
+  // echo: a key that still parses, but is another key; sturdy: a state record that is not JSON.
+  ASSERT_NO_FATAL_FAILURE(FlipByte(echo_key, 40, /*keep_base64=*/true));
+  ASSERT_NO_FATAL_FAILURE(FlipByte(InstanceDir("n1", "sturdy") + "/instance.json", 0));
+  const SteadyTime restart = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Node("n1").Start());
+  const std::string log_at_start = Node("n1").log();
+
+  // Both refused at the recovery, with the file named; then deployed again by the slsm (the
+  // node reconnects and the slsm repeats its deploys): fresh keys, fresh records, running.
+  EXPECT_TRUE(Contains(log_at_start, echo_key + " is not the key of its Cert_site"))
+      << log_at_start;
+  EXPECT_TRUE(Contains(log_at_start, InstanceDir("n1", "sturdy") + "/instance.json is corrupt"))
+      << log_at_start;
+  for (const char* service : {"echo", "sturdy"}) {
+    const json i = WaitForRunning("n1", service);
+    EXPECT_NE(i.value("pid", 0), (service == std::string("echo") ? echo : sturdy).value("pid", 0));
+    EXPECT_TRUE(Contains(i.value("last_error", ""), "runs a freshly fetched, verified copy"))
+        << i.dump();
+  }
+  std::cout << "[figure] damaged instance key and state record: both refused and running again "
+            << Since(restart).count() << " ms after the restart\n";
+  EXPECT_NE(ReadWholeFile(echo_key), key_before);  // a new key, with a Cert_site for it
+  ProcessResult cert_key =
+      Run("openssl",
+          {"x509", "-in", InstanceDir("n1", "echo") + "/cert-site.pem", "-noout", "-pubkey"});
+  ProcessResult key_pub = Run("openssl", {"pkey", "-in", echo_key, "-pubout"});
+  EXPECT_EQ(cert_key.out, key_pub.out);
+
+  // The node key: the daemon refuses to start, naming the file.
+  ASSERT_TRUE(Node("n1").Stop(SIGTERM));
+  ASSERT_NO_FATAL_FAILURE(FlipByte(Path("n1/node.key"), 40, /*keep_base64=*/true));
+  EXPECT_FALSE(Node("n1").Start(seconds(10)));
+  const std::string log = Node("n1").log();
+  EXPECT_TRUE(Contains(log, "node.pem is not for the key in")) << log;
+  EXPECT_TRUE(Contains(log, "node.key")) << log;
+  EXPECT_TRUE(InstanceProcesses("", "").empty());
+}
+
+}  // namespace
+}  // namespace sitechain::testutil
