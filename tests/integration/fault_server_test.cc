@@ -362,6 +362,18 @@ TEST_F(FaultStoreKill, KillNineDuringUploadsLeavesNoPartialReleaseAndNoOrphanBlo
   EXPECT_TRUE(Contains(store_->log(), "interrupted upload") || leftovers_at_kill == 0)
       << "the startup sweep is not logged\n"
       << store_->log();
+  // The narrow window between a blob's rename into place and its release's commit, made by
+  // hand: a complete blob that no release refers to, and a half-written upload.
+  ASSERT_TRUE(store_->Stop(SIGKILL));
+  const std::string orphan = "sha256-" + std::string(64, 'a');
+  ASSERT_TRUE(WriteWholeFile(Path("store/blobs/" + orphan), "orphan"));
+  ASSERT_TRUE(WriteWholeFile(Path("store/blobs/tmp/upload-Xy12Zw"), "half"));
+  ASSERT_TRUE(store_->Start());
+  EXPECT_EQ(BlobFiles(), ReferencedBlobs());
+  EXPECT_TRUE(Entries(Path("store/blobs/tmp")).empty());
+  EXPECT_TRUE(Contains(store_->log(), "removed orphan blob") && Contains(store_->log(), orphan))
+      << store_->log();
+  EXPECT_EQ(Releases().size(), static_cast<size_t>(kCycles + 1));
   std::cout << "[figure] store kill -9 during a 32 MiB upload: " << kCycles
             << " kills (uncut upload " << upload.count() << " ms; kill at 0-130 % of it): " << cut
             << " cut and published again, " << committed_unacked
