@@ -254,6 +254,78 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
             << (min_margin == milliseconds::max() ? -1 : min_margin.count()) << " ms\n";
 }
 
+// kill -9 of the slsm while it downloads a 32 MiB package from the store (`slsm install`), at
+// random points: after a restart there is no temporary file and no package that no release
+// refers to, an acknowledged install is there, and a cut one installs when retried.
+TEST_F(FaultSlsmKill, KillNineDuringInstallsLeavesNoPartialPackage) {
+  constexpr int kCycles = 3;
+  ASSERT_NO_FATAL_FAILURE(StartStore());
+  ASSERT_NO_FATAL_FAILURE(RegisterAlice());
+  for (int v = 1; v <= kCycles; ++v) {
+    const std::string file = "big-" + std::to_string(v);
+    ASSERT_NO_FATAL_FAILURE(MakeFile(file, 32ull << 20, 64 << 10, static_cast<uint32_t>(v)));
+    ASSERT_NO_FATAL_FAILURE(Sign(file, "big", "1.0." + std::to_string(v), v));
+    ProcessResult r = Publish(file, "big", "1.0." + std::to_string(v));
+    ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  }
+  SiteServer& site = StartSite();
+  ASSERT_TRUE(site.running());
+  auto packages = [&] {
+    std::set<std::string> out = Entries(Path("site/packages"));
+    out.erase("tmp");
+    return out;
+  };
+  auto referenced = [&] {
+    std::string out;
+    EXPECT_TRUE(Sqlite("site/slsm.db", "SELECT blob FROM releases", &out));
+    std::set<std::string> names;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) names.insert(line);
+    }
+    return names;
+  };
+  auto installed = [&] {
+    for (const auto& svc : SlsmList({"services"}, "services")) {
+      if (svc.value("name", "") == "big" && svc.contains("release")) {
+        return svc["release"].value("version", "");
+      }
+    }
+    return std::string();
+  };
+  std::mt19937 rng(11);
+  int acked = 0, cut = 0;
+  for (int v = 1; v <= kCycles; ++v) {
+    const std::string version = "1.0." + std::to_string(v);
+    ChildProcess install;
+    ASSERT_TRUE(install.Start({Bin("slsm"), "install", "big", version, "--dir", "site"},
+                              dir_.path(), Path("install.out"), Path("install.err")));
+    ASSERT_TRUE(
+        WaitUntil([&] { return !Entries(Path("site/packages/tmp")).empty() || !install.running(); },
+                  seconds(20)));
+    SleepMs(std::uniform_int_distribution<int>(0, 300)(rng));
+    ASSERT_TRUE(site.Stop(SIGKILL));
+    const std::optional<int> code = install.WaitForExit(seconds(30));
+    ASSERT_TRUE(code.has_value()) << install.Describe();
+    ASSERT_TRUE(site.Start());
+    EXPECT_TRUE(Entries(Path("site/packages/tmp")).empty()) << "cycle " << v;
+    EXPECT_EQ(packages(), referenced()) << "cycle " << v;
+    if (*code == kExitOk) {
+      ++acked;
+      EXPECT_EQ(installed(), version) << "an acknowledged install is lost";
+    } else if (installed() != version) {
+      ++cut;
+      ProcessResult r = Slsm({"install", "big", version});
+      EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    }
+    EXPECT_EQ(installed(), version);
+    EXPECT_EQ(packages(), referenced()) << "cycle " << v;
+  }
+  std::cout << "[figure] slsm kill -9 during a 32 MiB install: " << kCycles << " kills, " << cut
+            << " cut and installed again, " << acked
+            << " acknowledged; partial or orphan packages after restart: 0\n";
+}
+
 // =============================================================================================
 // kill -9 of the store
 // =============================================================================================
