@@ -221,7 +221,8 @@ TEST(ReadSmallFileTest, RefusesDirectory) {
 
 TEST(ReadSmallFileTest, ReadsBackWhatWriteFileAtomicWrote) {
   TempDir dir;
-  const std::string data("\x00\x01\x02 binary \xfe\xff", 15);
+  constexpr char kData[] = "\x00\x01\x02 binary \xfe\xff";
+  const std::string data(kData, sizeof kData - 1);  // 13 bytes, NULs included
   ASSERT_TRUE(WriteFileAtomic(dir.Path("f"), data, 0600).ok());
   Result<std::string> r = ReadSmallFile(dir.Path("f"));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
