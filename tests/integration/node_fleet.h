@@ -46,7 +46,8 @@ class RenewalLog final {
     uint32_t entries = 0;   // instances named
     uint32_t ok = 0;        // Cert_site received
     uint32_t rate_limited = 0;
-    uint32_t failed = 0;  // any other refusal, or the whole call failed
+    uint32_t failed = 0;       // any other refusal, or the whole call failed
+    bool call_failed = false;  // the whole call failed (transport, deadline): failed == entries
   };
 
   RenewalLog() : start_(std::chrono::steady_clock::now()) {}
@@ -65,6 +66,7 @@ class RenewalLog final {
     std::vector<std::string> why;
     if (!outcomes.ok()) {
       c.failed = c.entries;
+      c.call_failed = true;
       why.push_back("the call: " + outcomes.status().ToString());
     } else {
       for (const auto& o : *outcomes) {
