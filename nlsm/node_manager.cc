@@ -293,8 +293,10 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
   // What went wrong before (a corrupt package on disk, say), kept for the status once a fresh,
   // verified copy runs.
   std::string earlier;
+  int attempts = 1;  // deploys of this service that failed in a row, this one included
   if (it != instances_.end()) {
     const Instance& before = *it->second;
+    if (before.redeploy) attempts = before.failures + 1;
     if (!before.cause.empty()) {
       earlier = before.cause;
     } else if (before.state == kRefused && !before.redeploy) {
@@ -311,9 +313,11 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
     instance->cause = earlier;
     instance->last_error = (earlier.empty() ? "" : earlier + "; then ") + "cannot get " + service +
                            ": " + checked.status().ToString();
-    instance->next_attempt = clock_.Now() + options_.renewal.retry_max;
+    instance->failures = attempts;
+    instance->next_attempt = RedeployAt(attempts);
     instance->redeploy = true;
-    spdlog::warn("deploy {}: {}", service, instance->last_error);
+    spdlog::warn("deploy {}: {}; next attempt {}", service, instance->last_error,
+                 FormatTime(*instance->next_attempt));
     instances_[service] = std::move(instance);
     return;
   }
@@ -341,7 +345,8 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
     // (A full or read-only disk, say: tried again until it can be kept.)
     ref.state = kRefused;
     ref.last_error = "cannot keep the instance: " + s.ToString();
-    ref.next_attempt = clock_.Now() + options_.renewal.retry_max;
+    ref.failures = attempts;
+    ref.next_attempt = RedeployAt(attempts);
     ref.redeploy = true;
     spdlog::error("deploy {}: {}", service, ref.last_error);
     return;
@@ -371,6 +376,15 @@ void NodeManager::StopInstance(const std::string& service, const std::string& re
     i.cert_site.reset();
     i.key.reset();
   }
+}
+
+TimePoint NodeManager::RedeployAt(int attempts) {
+  // Capped, jittered exponential backoff: a site-wide restart whose deploys the slsm's rate limit
+  // refused comes back within seconds, spread out, not all together after retry_max.
+  const Seconds d = std::min(options_.renewal.retry_max,
+                             options_.renewal.retry_initial * (1 << std::min(attempts - 1, 10)));
+  const TimePoint now = clock_.Now();
+  return UniformBetween(now + d / 2, now + d, rng_);
 }
 
 void NodeManager::RefetchLater(Instance& i) {
@@ -665,7 +679,10 @@ void NodeManager::RenewBatch(const std::vector<std::string>& services) {
     if (!o.status.ok()) {
       retry(i, o.status);
       if (o.status.code() == StatusCode::kResourceExhausted && o.renew_after > now) {
-        i.next_attempt = UniformBetween(o.renew_after, o.renew_before, rng_);
+        // The slsm's "come back then", unless that is past notAfter: a certificate that could
+        // still be renewed must not expire waiting (the backoff's time stands then).
+        const TimePoint at = UniformBetween(o.renew_after, o.renew_before, rng_);
+        if (!i.cert_site || at < i.cert_site->NotAfter()) i.next_attempt = at;
       }
       continue;
     }

@@ -135,6 +135,9 @@ class NodeManager final {
   // The kept package no longer verifies: deploy the instance again (fetching a fresh copy) at
   // retry_initial from now.
   void RefetchLater(Instance& instance);
+  // When to try again a deploy that failed `attempts` times in a row for a reason a fresh one
+  // may cure: [d/2, d] with d = min(retry_max, retry_initial * 2^(attempts-1)).
+  TimePoint RedeployAt(int attempts);
   std::optional<TimePoint> NextWake() const;
   void Publish();
 

@@ -68,6 +68,10 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
       &server->port_);
   builder.RegisterService(server->public_service_.get());
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Nodes ping a silent link to notice a dead one (nlsm keepalive_time, at least 1 s). gRPC's
+  // default answers a client that pings more often than every 5 minutes without data with
+  // GOAWAY too_many_pings, which would cut a node whose heartbeats are slower than its pings.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
   server->public_server_ = builder.BuildAndStart();

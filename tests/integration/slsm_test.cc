@@ -1207,16 +1207,18 @@ TEST_F(SlsmTest, InstallRefusesACertStoreThatDoesNotMatchItsCertDev) {
 }
 
 TEST_F(SlsmTest, InstallRefusesAnExecutableThatDoesNotMatchItsDigest) {
-  // The stored executable is changed while the store is stopped.
+  // A store that lies: while it is stopped, its stored executable is swapped for other bytes and
+  // its database made to agree (digest and blob name), so that the store itself finds nothing
+  // wrong and serves them (a merely damaged blob the store refuses itself: FaultCorruption).
   ASSERT_TRUE(store_->Stop(SIGTERM));
-  const std::string blob = Path("store/blobs/sha256-" + hello_digest_);
-  ASSERT_TRUE(std::filesystem::exists(blob)) << blob;
-  std::filesystem::permissions(blob, std::filesystem::perms::owner_write,
-                               std::filesystem::perm_options::add);
-  std::string bytes = ReadWholeFile(blob);
-  ASSERT_EQ(bytes, hello_bytes_);
+  std::string bytes = hello_bytes_;
   bytes[bytes.size() / 2] ^= 0x01;
-  ASSERT_TRUE(WriteWholeFile(blob, bytes));
+  pki::Hasher hasher(pki::HashAlgorithm::kSha256);
+  hasher.Update(bytes);
+  const std::string digest = hasher.Final().Hex();
+  ASSERT_TRUE(WriteWholeFile(Path("store/blobs/sha256-" + digest), bytes));
+  StoreSql("UPDATE releases SET digest = '" + digest + "', blob = 'sha256-" + digest +
+           "' WHERE name = 'hello'");
   ASSERT_TRUE(store_->Start());
   SiteServer& site = StartSite();
   ASSERT_TRUE(site.running());
