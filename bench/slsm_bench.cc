@@ -194,8 +194,7 @@ class DroppingNotifier final : public NodeNotifier {
  public:
   void Deploy(const std::string&, const std::string&, const std::string&) override {}
   void Stop(const std::string&, const std::string&, const std::string&) override {}
-  void RenewNow(const std::string&, const std::vector<std::string>&, Seconds,
-                TimePoint) override {}
+  void RenewNow(const std::string&, const std::vector<std::string>&, Seconds, TimePoint) override {}
   void Disconnect(const std::string&, const Status&) override {}
 };
 

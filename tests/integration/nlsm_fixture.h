@@ -65,25 +65,6 @@ inline milliseconds Since(SteadyTime start) {
   return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
 }
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed): the slsm
-// gets a fixed address, which nodes keep from their enrollment, across its restarts.
-inline int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 // The NUL-separated strings of a /proc file (cmdline, environ); empty if unreadable.
 inline std::vector<std::string> ProcStrings(const std::string& path) {
   const std::string text = ReadFileOrEmpty(path);

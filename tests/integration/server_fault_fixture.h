@@ -90,23 +90,6 @@ class ServerFaultTest : public ProgramTest {
     return j.is_discarded() ? json(nullptr) : j;
   }
 
-  // A TCP port on 127.0.0.1 that was free a moment ago.
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      port = ntohs(addr.sin_port);
-    }
-    ::close(fd);
-    return port;
-  }
-
   // A refusal as the CLIs print it: exit 1, "[CODE]" and a message fragment on stderr.
   static ::testing::AssertionResult Refused(const ProcessResult& r, const std::string& code,
                                             const std::string& fragment) {

@@ -18,8 +18,12 @@
 // A SiteServer that is still running when destroyed is killed (SIGKILL) and reaped by its
 // ChildProcess. Not thread-safe.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -34,6 +38,25 @@
 #include "tests/integration/store_server.h"
 
 namespace sitechain::testutil {
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed): the slsm
+// gets a fixed address, which nodes keep from their enrollment, across its restarts.
+inline int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
 
 class SiteServer final {
  public:
