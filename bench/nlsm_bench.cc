@@ -89,7 +89,7 @@
 #include "nlsm/node_state.h"
 #include "nlsm/site_client.h"
 #include "nlsm/supervisor.h"
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 #include "pki/builders.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
@@ -666,8 +666,8 @@ Status BenchSite::TakeLaunchInput(const std::string& service) {
   SITECHAIN_RETURN_IF_ERROR(load(instance_dir + "/cert-site.pem", input.chain.cert_site));
   input.chain.expected_node_id = pki::NodeSpiffeId(kSite, kTracedNode);
   // Nothing uploads now: opening the package store (which empties its tmp/) is safe.
-  SITECHAIN_ASSIGN_OR_RETURN(pki::BlobStore packages,
-                             pki::BlobStore::Open(node_dir + "/packages", 0555));
+  SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore packages,
+                             storage::BlobStore::Open(node_dir + "/packages", 0555));
   input.published = &published(service);
   SITECHAIN_ASSIGN_OR_RETURN(input.package, packages.Open(input.published->digest));
   input.chain.executable_fd = input.package.get();

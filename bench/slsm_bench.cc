@@ -64,11 +64,11 @@
 #include "common/grpc_tls.h"
 #include "common/random.h"
 #include "common/result.h"
-#include "common/sqlite.h"
+#include "storage/sqlite.h"
 #include "common/status.h"
 #include "devkit/store_commands.h"
 #include "nlsm/site_client.h"
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 #include "pki/builders.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
@@ -296,8 +296,8 @@ Status InProcessSite::SetUp(pki::KeyType type) {
                           Seconds(10 * 365 * 86400), std::nullopt},
                          clock_, rng_));
   SITECHAIN_ASSIGN_OR_RETURN(SiteDatabase db, SiteDatabase::Open(dir_->path() + "/slsm.db"));
-  SITECHAIN_ASSIGN_OR_RETURN(pki::BlobStore packages,
-                             pki::BlobStore::Open(dir_->path() + "/packages"));
+  SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore packages,
+                             storage::BlobStore::Open(dir_->path() + "/packages"));
   SITECHAIN_ASSIGN_OR_RETURN(
       service_, SiteService::Create(std::move(ca), store_root, std::move(db), std::move(packages),
                                     *source_, notifier_, clock_, rng_, UnlimitedIssuance()));

@@ -7,12 +7,12 @@
 
 namespace sitechain::nlsm {
 
-Result<CheckedInstance> FetchAndVerify(SiteClient& site, const pki::BlobStore& packages,
+Result<CheckedInstance> FetchAndVerify(SiteClient& site, const storage::BlobStore& packages,
                                        const NodeFiles& node, const std::string& service,
                                        std::optional<uint64_t> highest_release_counter,
                                        const pki::Verifier& verifier, Random& rng) {
   std::optional<PackageHeader> header;
-  std::optional<pki::BlobStore::Writer> writer;
+  std::optional<storage::BlobStore::Writer> writer;
   SITECHAIN_RETURN_IF_ERROR(site.FetchPackage(
       service,
       [&](const PackageHeader& h) -> Status {

@@ -12,7 +12,7 @@
 #include "common/result.h"
 #include "nlsm/node_state.h"
 #include "nlsm/site_client.h"
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 #include "pki/verifier.h"
@@ -31,7 +31,7 @@ struct CheckedInstance {
 // Fetches, certifies and verifies `service`. Transport and slsm refusals are statuses; a chain
 // that does not verify is returned with verification.failure set (the reason to report).
 // highest_release_counter: what this node already ran for the name (rule 7), if anything.
-Result<CheckedInstance> FetchAndVerify(SiteClient& site, const pki::BlobStore& packages,
+Result<CheckedInstance> FetchAndVerify(SiteClient& site, const storage::BlobStore& packages,
                                        const NodeFiles& node, const std::string& service,
                                        std::optional<uint64_t> highest_release_counter,
                                        const pki::Verifier& verifier, Random& rng);

@@ -25,7 +25,7 @@ int Check(const std::string& dir, const std::string& service, bool json) {
   if (!node.ok()) return ReportStatus("nlsm", node.status());
   SystemClock clock;
   SystemRandom rng;
-  auto packages = pki::BlobStore::Open(dir + "/packages", 0555);
+  auto packages = storage::BlobStore::Open(dir + "/packages", 0555);
   if (!packages.ok()) return ReportStatus("nlsm", packages.status());
   nlsm::GrpcSiteClient site(node->slsm, node->identity, rng);
   const pki::Verifier verifier(clock);

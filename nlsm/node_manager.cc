@@ -81,7 +81,7 @@ NodeManager::NodeManager(std::string dir, NodeFiles node, SiteClient& site, Proc
       options_(std::move(options)),
       policy_(options_.renewal),
       verifier_(clock, options_.verify),
-      packages_(pki::BlobStore::Open(dir_ + "/packages", 0555).value()) {}
+      packages_(storage::BlobStore::Open(dir_ + "/packages", 0555).value()) {}
 
 NodeManager::~NodeManager() { Shutdown(false); }
 

@@ -6,7 +6,7 @@
 // descriptor that was hashed.
 //
 // State directory (beside the node files of node_state.h):
-//   <dir>/packages/                   packages by digest (pki::BlobStore)
+//   <dir>/packages/                   packages by digest (storage::BlobStore)
 //   <dir>/instances/<service>/        one per deployed service, mode 0700; the service's runtime
 //       instance.key (0600)           directory, named by SITECHAIN_* environment variables:
 //       cert-site.pem, bundle.pem     its Cert_site and the trust bundle (site root, store root)
@@ -41,7 +41,7 @@
 #include "nlsm/renewal_policy.h"
 #include "nlsm/site_client.h"
 #include "nlsm/supervisor.h"
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 #include "pki/verifier.h"
@@ -158,7 +158,7 @@ class NodeManager final {
   const NodeOptions options_;
   const RenewalPolicy policy_;
   const pki::Verifier verifier_;
-  pki::BlobStore packages_;
+  storage::BlobStore packages_;
 
   std::map<std::string, std::unique_ptr<Instance>> instances_;  // owned by the loop thread
   std::optional<TimePoint> node_renewal_;                       // owned by the loop thread

@@ -20,7 +20,7 @@ struct ReleaseRecord {
   std::string digest_algorithm;  // "sha256" | "sha512"
   std::string digest;            // hex
   uint64_t size = 0;
-  std::string blob;  // pki::BlobStore name
+  std::string blob;  // storage::BlobStore name
   std::string cert_dev_pem;
   std::string cert_store_pem;
   std::string developer_certificate_pem;

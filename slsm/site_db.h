@@ -6,7 +6,7 @@
 //
 // Not thread-safe: SiteService owns one SiteDatabase and serialises calls with its mutex.
 // Failures: NOT_FOUND for a missing record, ALREADY_EXISTS for a uniqueness clash, and the
-// storage codes of common/sqlite.h.
+// storage codes of storage/sqlite.h.
 
 #include <cstdint>
 #include <optional>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "common/sqlite.h"
+#include "storage/sqlite.h"
 #include "slsm/records.h"
 
 namespace sitechain::slsm {

@@ -88,7 +88,7 @@ Status SiteOptions::Validate() const {
 }
 
 SiteService::SiteService(slca::SiteCa ca, pki::Certificate store_root, SiteDatabase db,
-                         pki::BlobStore packages, ReleaseSource& source, NodeNotifier& nodes,
+                         storage::BlobStore packages, ReleaseSource& source, NodeNotifier& nodes,
                          const Clock& clock, Random& rng, SiteOptions options)
     : clock_(clock),
       options_(std::move(options)),
@@ -105,7 +105,7 @@ SiteService::SiteService(slca::SiteCa ca, pki::Certificate store_root, SiteDatab
 
 Result<std::unique_ptr<SiteService>> SiteService::Create(slca::SiteCa ca,
                                                          pki::Certificate store_root,
-                                                         SiteDatabase db, pki::BlobStore packages,
+                                                         SiteDatabase db, storage::BlobStore packages,
                                                          ReleaseSource& source, NodeNotifier& nodes,
                                                          const Clock& clock, Random& rng,
                                                          SiteOptions options) {
@@ -126,7 +126,7 @@ Result<std::unique_ptr<SiteService>> SiteService::Create(slca::SiteCa ca,
 Result<ReleaseRecord> SiteService::Install(const std::string& name, const std::string& version) {
   SITECHAIN_RETURN_IF_ERROR(pki::ValidateIdentifier("release name", name));
   std::optional<ReleaseHeader> header;
-  std::optional<pki::BlobStore::Writer> writer;
+  std::optional<storage::BlobStore::Writer> writer;
   Status s = source_.Download(
       name, version,
       [&](const ReleaseHeader& h) -> Status {
@@ -168,7 +168,7 @@ Result<ReleaseRecord> SiteService::Install(const std::string& name, const std::s
 }
 
 Result<ReleaseRecord> SiteService::CommitInstall(const ReleaseHeader& h,
-                                                 pki::BlobStore::Writer& writer) {
+                                                 storage::BlobStore::Writer& writer) {
   SITECHAIN_ASSIGN_OR_RETURN(pki::Digest digest, writer.Finish());
   SITECHAIN_ASSIGN_OR_RETURN(auto cert_dev, pki::Certificate::FromPem(h.cert_dev_pem));
   SITECHAIN_ASSIGN_OR_RETURN(auto cert_store, pki::Certificate::FromPem(h.cert_store_pem));

@@ -23,7 +23,7 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/verifier.h"
 #include "slca/site_ca.h"
@@ -142,7 +142,7 @@ class SiteService final {
   // between keeping a blob and recording its release leaves behind). store_root is the trust
   // anchor of installed releases.
   static Result<std::unique_ptr<SiteService>> Create(slca::SiteCa ca, pki::Certificate store_root,
-                                                     SiteDatabase db, pki::BlobStore packages,
+                                                     SiteDatabase db, storage::BlobStore packages,
                                                      ReleaseSource& source, NodeNotifier& nodes,
                                                      const Clock& clock, Random& rng,
                                                      SiteOptions options);
@@ -229,9 +229,9 @@ class SiteService final {
 
  private:
   SiteService(slca::SiteCa ca, pki::Certificate store_root, SiteDatabase db,
-              pki::BlobStore packages, ReleaseSource& source, NodeNotifier& nodes,
+              storage::BlobStore packages, ReleaseSource& source, NodeNotifier& nodes,
               const Clock& clock, Random& rng, SiteOptions options);
-  Result<ReleaseRecord> CommitInstall(const ReleaseHeader& header, pki::BlobStore::Writer& writer);
+  Result<ReleaseRecord> CommitInstall(const ReleaseHeader& header, storage::BlobStore::Writer& writer);
   Result<NodeRecord> Authenticate(const std::optional<std::string>& peer_pem,
                                   Seconds expired_grace);
   Result<ReleaseRecord> ReleaseOfService(const std::string& service);  // requires mu_
@@ -247,7 +247,7 @@ class SiteService final {
 
   const Clock& clock_;
   const SiteOptions options_;
-  const pki::BlobStore packages_;
+  const storage::BlobStore packages_;
   const pki::Verifier verifier_;
   const pki::Certificate store_root_;
   ReleaseSource& source_;

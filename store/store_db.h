@@ -5,7 +5,7 @@
 //
 // Not thread-safe: StoreService owns one StoreDatabase and serialises calls with its mutex.
 // Failures: NOT_FOUND for a missing record, ALREADY_EXISTS for a uniqueness clash, and the
-// storage codes of common/sqlite.h.
+// storage codes of storage/sqlite.h.
 
 #include <cstdint>
 #include <optional>
@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "common/sqlite.h"
+#include "storage/sqlite.h"
 #include "store/records.h"
 
 namespace sitechain::store {

@@ -46,7 +46,7 @@ Status StoreLimits::Validate() const {
   return Status::Ok();
 }
 
-StoreService::StoreService(StoreCa ca, StoreDatabase db, pki::BlobStore blobs, const Clock& clock,
+StoreService::StoreService(StoreCa ca, StoreDatabase db, storage::BlobStore blobs, const Clock& clock,
                            Random& rng, StoreLimits limits)
     : clock_(clock),
       limits_(limits),
@@ -57,7 +57,7 @@ StoreService::StoreService(StoreCa ca, StoreDatabase db, pki::BlobStore blobs, c
       rng_(rng) {}
 
 Result<std::unique_ptr<StoreService>> StoreService::Create(StoreCa ca, StoreDatabase db,
-                                                           pki::BlobStore blobs, const Clock& clock,
+                                                           storage::BlobStore blobs, const Clock& clock,
                                                            Random& rng, StoreLimits limits) {
   SITECHAIN_RETURN_IF_ERROR(limits.Validate());
   SITECHAIN_ASSIGN_OR_RETURN(auto referenced, db.ReferencedBlobs());
@@ -256,7 +256,7 @@ Result<std::unique_ptr<StoreService::Upload>> StoreService::StartPublish(
 StoreService::Upload::Upload(StoreService& service, DeveloperRecord developer,
                              pki::Certificate developer_identity, pki::Certificate cert_dev,
                              pki::ServiceRelease release, pki::Digest expected,
-                             uint64_t declared_size, pki::BlobStore::Writer writer)
+                             uint64_t declared_size, storage::BlobStore::Writer writer)
     : service_(service),
       developer_(std::move(developer)),
       developer_identity_(std::move(developer_identity)),

@@ -21,7 +21,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/verifier.h"
 #include "store/records.h"
@@ -68,7 +68,7 @@ class StoreService final {
   // Wires the parts of an opened store together and removes blobs that no release refers to
   // (what a crash between storing a blob and committing its release leaves behind).
   static Result<std::unique_ptr<StoreService>> Create(StoreCa ca, StoreDatabase db,
-                                                      pki::BlobStore blobs, const Clock& clock,
+                                                      storage::BlobStore blobs, const Clock& clock,
                                                       Random& rng, StoreLimits limits);
   StoreService(const StoreService&) = delete;
   StoreService& operator=(const StoreService&) = delete;
@@ -130,7 +130,7 @@ class StoreService final {
   Result<StoreStats> Stats();
 
  private:
-  StoreService(StoreCa ca, StoreDatabase db, pki::BlobStore blobs, const Clock& clock, Random& rng,
+  StoreService(StoreCa ca, StoreDatabase db, storage::BlobStore blobs, const Clock& clock, Random& rng,
                StoreLimits limits);
   Result<Published> CommitUpload(Upload& upload);
   Status CheckText(const std::string& what, const std::string& text, bool required) const;
@@ -138,7 +138,7 @@ class StoreService final {
 
   const Clock& clock_;
   const StoreLimits limits_;
-  const pki::BlobStore blobs_;
+  const storage::BlobStore blobs_;
   const pki::Verifier verifier_;
 
   std::mutex mu_;
@@ -169,7 +169,7 @@ class StoreService::Upload final {
   friend class StoreService;
   Upload(StoreService& service, DeveloperRecord developer, pki::Certificate developer_identity,
          pki::Certificate cert_dev, pki::ServiceRelease release, pki::Digest expected,
-         uint64_t declared_size, pki::BlobStore::Writer writer);
+         uint64_t declared_size, storage::BlobStore::Writer writer);
 
   StoreService& service_;
   DeveloperRecord developer_;
@@ -178,7 +178,7 @@ class StoreService::Upload final {
   pki::ServiceRelease release_;
   pki::Digest expected_;
   uint64_t declared_size_;
-  pki::BlobStore::Writer writer_;
+  storage::BlobStore::Writer writer_;
 };
 
 }  // namespace sitechain::store

@@ -20,7 +20,7 @@
 
 #include "common/clock.h"
 #include "common/random.h"
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 #include "pki/builders.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
@@ -143,7 +143,7 @@ class SiteServiceTest : public ::testing::Test {
   void Open(slca::SiteCa ca) {
     service_.reset();
     SITECHAIN_ASSERT_OK_AND_ASSIGN(SiteDatabase db, SiteDatabase::Open(DbPath()));
-    SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::BlobStore packages, pki::BlobStore::Open(PackagesDir()));
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(storage::BlobStore packages, storage::BlobStore::Open(PackagesDir()));
     SITECHAIN_ASSERT_OK_AND_ASSIGN(
         service_,
         SiteService::Create(std::move(ca), pki_->store_root, std::move(db), std::move(packages),

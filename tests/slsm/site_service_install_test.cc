@@ -57,7 +57,7 @@ TEST_F(SiteServiceTest, InstallVerifiesAndKeepsTheReleaseByDigest) {
   EXPECT_EQ(r.cert_store_pem, pki_->cert_store.ToPem());
 
   // The package is on disk under its digest, byte for byte.
-  const std::string blob = pki::BlobStore::BlobName(pki_->executable_digest);
+  const std::string blob = storage::BlobStore::BlobName(pki_->executable_digest);
   EXPECT_EQ(r.blob, blob);
   EXPECT_EQ(Blobs(), std::set<std::string>{blob});
   EXPECT_EQ(ReadWholeFile(PackagesDir() + "/" + blob), pki_->options.executable);
@@ -283,7 +283,7 @@ TEST_F(SiteServiceTest, InstallingAHigherCounterMovesTheServiceAndTellsItsNodes)
 TEST_F(SiteServiceTest, CreateRemovesPackagesNoReleaseRefersTo) {
   ASSERT_TRUE(service().Install(kHello, "1.0.0").ok());
   // What a crash between keeping a blob and recording its release leaves behind.
-  SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::BlobStore blobs, pki::BlobStore::Open(PackagesDir()));
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(storage::BlobStore blobs, storage::BlobStore::Open(PackagesDir()));
   SITECHAIN_ASSERT_OK_AND_ASSIGN(auto writer, blobs.StartUpload(pki::HashAlgorithm::kSha256, 100));
   const std::string orphan = "orphan";
   ASSERT_TRUE(writer.Append({reinterpret_cast<const uint8_t*>(orphan.data()), orphan.size()}).ok());
@@ -291,7 +291,7 @@ TEST_F(SiteServiceTest, CreateRemovesPackagesNoReleaseRefersTo) {
   SITECHAIN_ASSERT_OK_AND_ASSIGN(std::string name, writer.Commit());
   ASSERT_EQ(Blobs().size(), 2u);
   ASSERT_NO_FATAL_FAILURE(Restart());
-  EXPECT_EQ(Blobs(), std::set<std::string>{pki::BlobStore::BlobName(pki_->executable_digest)});
+  EXPECT_EQ(Blobs(), std::set<std::string>{storage::BlobStore::BlobName(pki_->executable_digest)});
   EXPECT_FALSE(Blobs().contains(name));
 }
 

@@ -109,7 +109,7 @@ class StoreServiceTest : public ::testing::Test {
     service_.reset();
     Result<StoreDatabase> db = StoreDatabase::Open(Dir() + "/store.db");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
-    Result<pki::BlobStore> blobs = pki::BlobStore::Open(Dir() + "/blobs");
+    Result<storage::BlobStore> blobs = storage::BlobStore::Open(Dir() + "/blobs");
     ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
     blobs_.emplace(*blobs);
     Result<std::unique_ptr<StoreService>> service = StoreService::Create(
@@ -214,7 +214,7 @@ class StoreServiceTest : public ::testing::Test {
   ManualClock clock_{testing::kTestEpoch};
   SeededRandom rng_{77};
   StoreLimits limits_;
-  std::optional<pki::BlobStore> blobs_;  // the same directory the service uses, for inspection
+  std::optional<storage::BlobStore> blobs_;  // the same directory the service uses, for inspection
   std::unique_ptr<StoreService> service_;
 };
 
@@ -477,7 +477,7 @@ TEST_F(StoreServiceTest, PublishHappyPath) {
   EXPECT_EQ(r.digest_algorithm, "sha256");
   EXPECT_EQ(r.digest, digest.Hex());
   EXPECT_EQ(r.size, bytes.size());
-  EXPECT_EQ(r.blob, pki::BlobStore::BlobName(digest));
+  EXPECT_EQ(r.blob, storage::BlobStore::BlobName(digest));
   EXPECT_EQ(r.cert_dev_pem, cert_dev.ToPem());
   EXPECT_EQ(r.cert_store_pem, published.cert_store.ToPem());
   EXPECT_EQ(r.published_at, clock_.Now());
@@ -781,7 +781,7 @@ TEST_F(StoreServiceTest, CreateRemovesBlobsThatNoReleaseRefersTo) {
                                  SignAndPublish(alice, {"hello", "1.0.0", 1}, bytes));
 
   // What a crash between storing a blob and committing its release leaves: a complete blob.
-  SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::BlobStore::Writer stray,
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(storage::BlobStore::Writer stray,
                                  blobs_->StartUpload(pki::HashAlgorithm::kSha256, kMaxExecutable));
   ASSERT_TRUE(stray.Append(AsBytes("an orphan upload")).ok());
   SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::Digest stray_digest, stray.Finish());

@@ -1,4 +1,4 @@
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -20,7 +20,9 @@
 #include "pki/hash.h"
 #include "tests/common/temp_dir.h"
 
-namespace sitechain::pki {
+namespace sitechain::storage {
+
+using namespace pki;
 namespace {
 
 using testutil::EntriesOf;
@@ -539,4 +541,4 @@ TEST(BlobStoreUniqueFdTest, ClosesOnDestructionAndMoveAssignment) {
 }
 
 }  // namespace
-}  // namespace sitechain::pki
+}  // namespace sitechain::storage

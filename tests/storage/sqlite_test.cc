@@ -1,4 +1,4 @@
-#include "common/sqlite.h"
+#include "storage/sqlite.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

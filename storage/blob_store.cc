@@ -1,4 +1,4 @@
-#include "pki/blob_store.h"
+#include "storage/blob_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +15,14 @@
 
 #include "common/files.h"
 
-namespace sitechain::pki {
+namespace sitechain::storage {
+
+using pki::Digest;
+using pki::DigestSize;
+using pki::Hasher;
+using pki::HashAlgorithm;
+using pki::HashAlgorithmName;
+
 namespace {
 
 constexpr std::string_view kTmpDirName = "tmp";
@@ -249,4 +256,4 @@ Result<std::vector<std::string>> BlobStore::List() const {
   return names;
 }
 
-}  // namespace sitechain::pki
+}  // namespace sitechain::storage

@@ -23,7 +23,7 @@
 #include "common/unique_fd.h"
 #include "pki/hash.h"
 
-namespace sitechain::pki {
+namespace sitechain::storage {
 
 class BlobStore final {
  public:
@@ -34,15 +34,15 @@ class BlobStore final {
   static Result<BlobStore> Open(const std::string& dir, mode_t file_mode = 0644);
 
   // The file name of the blob with this digest: "<algorithm>-<hex>".
-  static std::string BlobName(const Digest& digest);
+  static std::string BlobName(const pki::Digest& digest);
 
   // Starts an upload hashed with `alg`. At most max_bytes may be appended (RESOURCE_EXHAUSTED
   // beyond, and the upload is spoiled).
-  Result<Writer> StartUpload(HashAlgorithm alg, uint64_t max_bytes) const;
+  Result<Writer> StartUpload(pki::HashAlgorithm alg, uint64_t max_bytes) const;
 
   // Opens the blob read-only. NOT_FOUND if there is none of that name.
-  Result<UniqueFd> Open(const Digest& digest) const;
-  bool Contains(const Digest& digest) const;
+  Result<UniqueFd> Open(const pki::Digest& digest) const;
+  bool Contains(const pki::Digest& digest) const;
   // Removes the blob; OK if it was already gone.
   Status Remove(const std::string& blob_name) const;
   // The names of every complete blob.
@@ -73,7 +73,7 @@ class BlobStore::Writer final {
   // Flushes and fsyncs the temporary file and returns the digest of everything appended (the
   // ErrnoStatus of a failed fsync or close otherwise). After Finish only Commit (or
   // destruction) is allowed.
-  Result<Digest> Finish();
+  Result<pki::Digest> Finish();
 
   // Renames the finished file to its digest name (replacing an identical blob if one exists)
   // and fsyncs the directory. Returns the blob name.
@@ -86,4 +86,4 @@ class BlobStore::Writer final {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace sitechain::pki
+}  // namespace sitechain::storage
