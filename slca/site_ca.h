@@ -6,7 +6,9 @@
 // It issues node certificates (enrollment and renewal), Cert_site for service instances, and the
 // slsm's own TLS server certificate. Every builder checks what it signed with the shared
 // verifier. Who may have a certificate is the slsm's decision, not the CA's.
-// Not thread-safe (the slsm serialises issuance).
+// Thread-safe: the issuing methods are const and keep no state between calls (each signature
+// makes its own Botan signer over the immutable key), so the slsm issues for several nodes at
+// once; the injected Clock and Random are thread-safe too.
 
 #include <optional>
 #include <string>

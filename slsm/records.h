@@ -67,6 +67,11 @@ struct InstanceRecord {
   std::string node_detail;
 };
 
+// What a node reports of one of its instances (its hello and its changes).
+struct InstanceState {
+  std::string service, state, detail;
+};
+
 // One line of the issuance log.
 struct IssuedRecord {
   std::string serial;

@@ -1,6 +1,6 @@
 #include "store/store_db.h"
 
-#include <chrono>
+#include "storage/sql_rows.h"
 
 namespace sitechain::store {
 namespace {
@@ -73,15 +73,8 @@ CREATE TABLE audit_log (
   return *migrations;
 }
 
-int64_t ToUnix(TimePoint t) {
-  return std::chrono::duration_cast<Seconds>(t.time_since_epoch()).count();
-}
-TimePoint FromUnix(int64_t s) { return TimePoint(Seconds(s)); }
-
-std::optional<TimePoint> OptionalTime(const sql::Statement& st, int column) {
-  if (st.ColumnIsNull(column)) return std::nullopt;
-  return FromUnix(st.ColumnInt(column));
-}
+using sql::ColumnTime;
+using sql::OptionalTime;
 
 constexpr const char* kDeveloperColumns =
     "id, name, serial, fingerprint, key_fingerprint, key_type, certificate_pem, registered_at, "
@@ -96,8 +89,8 @@ DeveloperRecord ReadDeveloper(const sql::Statement& st) {
   d.key_fingerprint = st.ColumnText(4);
   d.key_type = st.ColumnText(5);
   d.certificate_pem = st.ColumnText(6);
-  d.registered_at = FromUnix(st.ColumnInt(7));
-  d.not_after = FromUnix(st.ColumnInt(8));
+  d.registered_at = ColumnTime(st, 7);
+  d.not_after = ColumnTime(st, 8);
   d.revoked_at = OptionalTime(st, 9);
   d.revocation_reason = st.ColumnText(10);
   return d;
@@ -130,7 +123,7 @@ ReleaseRecord ReadRelease(const sql::Statement& st) {
   r.cert_dev_pem = st.ColumnText(10);
   r.cert_store_pem = st.ColumnText(11);
   r.developer_certificate_pem = st.ColumnText(12);
-  r.published_at = FromUnix(st.ColumnInt(13));
+  r.published_at = ColumnTime(st, 13);
   r.revoked = st.ColumnInt(14) != 0;
   r.revocation_reason = st.ColumnText(15);
   return r;
@@ -153,7 +146,7 @@ RevocationRecord ReadRevocation(const sql::Statement& st) {
   v.version = st.ColumnText(5);
   v.digest = st.ColumnText(6);
   v.reason = st.ColumnText(7);
-  v.revoked_at = FromUnix(st.ColumnInt(8));
+  v.revoked_at = ColumnTime(st, 8);
   v.revoked_by = st.ColumnText(9);
   return v;
 }
@@ -163,8 +156,8 @@ TokenRecord ReadToken(const sql::Statement& st) {
   t.id = st.ColumnText(0);
   t.hash = st.ColumnText(1);
   t.note = st.ColumnText(2);
-  t.created_at = FromUnix(st.ColumnInt(3));
-  t.expires_at = FromUnix(st.ColumnInt(4));
+  t.created_at = ColumnTime(st, 3);
+  t.expires_at = ColumnTime(st, 4);
   t.used_at = OptionalTime(st, 5);
   t.used_by = st.ColumnText(6);
   return t;
@@ -187,7 +180,7 @@ Status StoreDatabase::Audit(TimePoint now, const std::string& actor, const std::
   SITECHAIN_ASSIGN_OR_RETURN(
       auto st,
       db_.Prepare("INSERT INTO audit_log (at, actor, action, detail) VALUES (?1,?2,?3,?4)"));
-  return st.Bind(1, ToUnix(now)).Bind(2, actor).Bind(3, action).Bind(4, detail).Run();
+  return st.Bind(1, ToUnixSeconds(now)).Bind(2, actor).Bind(3, action).Bind(4, detail).Run();
 }
 
 // --- tokens
@@ -200,8 +193,8 @@ Status StoreDatabase::InsertToken(const TokenRecord& token, TimePoint now) {
     SITECHAIN_RETURN_IF_ERROR(st.Bind(1, token.id)
                                   .Bind(2, token.hash)
                                   .Bind(3, token.note)
-                                  .Bind(4, ToUnix(token.created_at))
-                                  .Bind(5, ToUnix(token.expires_at))
+                                  .Bind(4, ToUnixSeconds(token.created_at))
+                                  .Bind(5, ToUnixSeconds(token.expires_at))
                                   .Run());
     return Audit(now, "admin", "token.create", "id=" + token.id + " note=" + token.note);
   });
@@ -214,21 +207,13 @@ static constexpr const char* kTokenSelect =
 Result<TokenRecord> StoreDatabase::FindTokenByHash(const std::string& hash) {
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string(kTokenSelect) + "WHERE t.hash = ?1"));
   st.Bind(1, hash);
-  SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("no such registration token");
-  return ReadToken(st);
+  return sql::One<TokenRecord>(st, ReadToken, "no such registration token");
 }
 
 Result<std::vector<TokenRecord>> StoreDatabase::ListTokens() {
   SITECHAIN_ASSIGN_OR_RETURN(
       auto st, db_.Prepare(std::string(kTokenSelect) + "ORDER BY t.created_at, t.id"));
-  std::vector<TokenRecord> out;
-  while (true) {
-    SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(ReadToken(st));
-  }
-  return out;
+  return sql::All<TokenRecord>(st, ReadToken);
 }
 
 // --- developers
@@ -247,8 +232,8 @@ Result<int64_t> StoreDatabase::RegisterDeveloper(const DeveloperRecord& d,
                    .Bind(4, d.key_fingerprint)
                    .Bind(5, d.key_type)
                    .Bind(6, d.certificate_pem)
-                   .Bind(7, ToUnix(d.registered_at))
-                   .Bind(8, ToUnix(d.not_after))
+                   .Bind(7, ToUnixSeconds(d.registered_at))
+                   .Bind(8, ToUnixSeconds(d.not_after))
                    .Run();
     if (s.code() == StatusCode::kAlreadyExists) {
       return AlreadyExists("a developer named '" + d.name +
@@ -258,7 +243,7 @@ Result<int64_t> StoreDatabase::RegisterDeveloper(const DeveloperRecord& d,
     id = db_.LastInsertRowId();
     SITECHAIN_ASSIGN_OR_RETURN(auto use, db_.Prepare("UPDATE tokens SET used_at = ?1, used_by = ?2 "
                                                      "WHERE id = ?3 AND used_at IS NULL"));
-    SITECHAIN_RETURN_IF_ERROR(use.Bind(1, ToUnix(now)).Bind(2, id).Bind(3, token_id).Run());
+    SITECHAIN_RETURN_IF_ERROR(use.Bind(1, ToUnixSeconds(now)).Bind(2, id).Bind(3, token_id).Run());
     if (db_.Changes() != 1) return Unauthenticated("the registration token was already used");
     return Audit(now, "token:" + token_id, "developer.register",
                  "name=" + d.name + " serial=" + d.serial);
@@ -271,18 +256,15 @@ Result<DeveloperRecord> StoreDatabase::FindDeveloperByFingerprint(const std::str
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeveloperColumns +
                                                   " FROM developers WHERE fingerprint = ?1"));
   st.Bind(1, fingerprint);
-  SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("no registered developer has this certificate");
-  return ReadDeveloper(st);
+  return sql::One<DeveloperRecord>(st, ReadDeveloper,
+                                   "no registered developer has this certificate");
 }
 
 Result<DeveloperRecord> StoreDatabase::FindDeveloperByName(const std::string& name) {
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeveloperColumns +
                                                   " FROM developers WHERE name = ?1"));
   st.Bind(1, name);
-  SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFound("no developer named '" + name + "'");
-  return ReadDeveloper(st);
+  return sql::One<DeveloperRecord>(st, ReadDeveloper, "no developer named '" + name + "'");
 }
 
 Result<bool> StoreDatabase::DeveloperNameOrKeyExists(const std::string& name,
@@ -296,13 +278,7 @@ Result<bool> StoreDatabase::DeveloperNameOrKeyExists(const std::string& name,
 Result<std::vector<DeveloperRecord>> StoreDatabase::ListDevelopers() {
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeveloperColumns +
                                                   " FROM developers ORDER BY id"));
-  std::vector<DeveloperRecord> out;
-  while (true) {
-    SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(ReadDeveloper(st));
-  }
-  return out;
+  return sql::All<DeveloperRecord>(st, ReadDeveloper);
 }
 
 // --- releases
@@ -374,7 +350,7 @@ Result<int64_t> StoreDatabase::InsertRelease(const ReleaseRecord& r, TimePoint n
                                   .Bind(8, r.blob)
                                   .Bind(9, r.cert_dev_pem)
                                   .Bind(10, r.cert_store_pem)
-                                  .Bind(11, ToUnix(r.published_at))
+                                  .Bind(11, ToUnixSeconds(r.published_at))
                                   .Run());
     id = db_.LastInsertRowId();
     return Audit(now, "developer:" + r.developer, "release.publish",
@@ -395,12 +371,9 @@ Result<ReleaseRecord> StoreDatabase::FindRelease(const std::string& name,
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(query));
   st.Bind(1, name);
   if (!version.empty()) st.Bind(2, version);
-  SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) {
-    return NotFound(version.empty() ? "no unrevoked release named '" + name + "'"
-                                    : "no release " + ReleaseLabel(name, version));
-  }
-  return ReadRelease(st);
+  return sql::One<ReleaseRecord>(st, ReadRelease,
+                                 version.empty() ? "no unrevoked release named '" + name + "'"
+                                                 : "no release " + ReleaseLabel(name, version));
 }
 
 Result<std::vector<ReleaseRecord>> StoreDatabase::ListReleases(const ReleaseFilter& f) {
@@ -411,24 +384,12 @@ Result<std::vector<ReleaseRecord>> StoreDatabase::ListReleases(const ReleaseFilt
   query += " ORDER BY r.id DESC LIMIT ?5";
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare(query));
   st.Bind(1, f.name).Bind(2, f.query).Bind(3, f.developer).Bind(4, f.before_id).Bind(5, f.limit);
-  std::vector<ReleaseRecord> out;
-  while (true) {
-    SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(ReadRelease(st));
-  }
-  return out;
+  return sql::All<ReleaseRecord>(st, ReadRelease);
 }
 
 Result<std::vector<std::string>> StoreDatabase::ReferencedBlobs() {
   SITECHAIN_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT DISTINCT blob FROM releases"));
-  std::vector<std::string> out;
-  while (true) {
-    SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(st.ColumnText(0));
-  }
-  return out;
+  return sql::All<std::string>(st, [](const sql::Statement& s) { return s.ColumnText(0); });
 }
 
 // --- revocations
@@ -442,7 +403,7 @@ Result<RevocationRecord> StoreDatabase::InsertRevocation(const RevocationRecord&
   ins.Bind(1, r.kind == RevocationRecord::Kind::kDeveloper ? "developer" : "release")
       .Bind(2, developer_id)
       .Bind(4, r.reason)
-      .Bind(5, ToUnix(r.revoked_at))
+      .Bind(5, ToUnixSeconds(r.revoked_at))
       .Bind(6, r.revoked_by);
   if (release_id) {
     ins.Bind(3, *release_id);
@@ -472,7 +433,8 @@ Result<RevocationRecord> StoreDatabase::RevokeRelease(
     SITECHAIN_ASSIGN_OR_RETURN(
         auto upd, db_.Prepare("UPDATE releases SET revoked_at = ?1, revocation_reason = ?2 "
                               "WHERE id = ?3"));
-    SITECHAIN_RETURN_IF_ERROR(upd.Bind(1, ToUnix(now)).Bind(2, reason).Bind(3, release.id).Run());
+    SITECHAIN_RETURN_IF_ERROR(
+        upd.Bind(1, ToUnixSeconds(now)).Bind(2, reason).Bind(3, release.id).Run());
     SITECHAIN_ASSIGN_OR_RETURN(DeveloperRecord dev, FindDeveloperByName(release.developer));
     RevocationRecord r;
     r.kind = RevocationRecord::Kind::kRelease;
@@ -510,7 +472,8 @@ Result<RevocationRecord> StoreDatabase::RevokeDeveloper(const std::string& name,
     SITECHAIN_ASSIGN_OR_RETURN(
         auto upd, db_.Prepare("UPDATE developers SET revoked_at = ?1, revocation_reason = ?2 "
                               "WHERE id = ?3"));
-    SITECHAIN_RETURN_IF_ERROR(upd.Bind(1, ToUnix(now)).Bind(2, reason).Bind(3, dev.id).Run());
+    SITECHAIN_RETURN_IF_ERROR(
+        upd.Bind(1, ToUnixSeconds(now)).Bind(2, reason).Bind(3, dev.id).Run());
     RevocationRecord r;
     r.kind = RevocationRecord::Kind::kDeveloper;
     r.developer = dev.name;
@@ -525,7 +488,7 @@ Result<RevocationRecord> StoreDatabase::RevokeDeveloper(const std::string& name,
           auto rel, db_.Prepare("UPDATE releases SET revoked_at = ?1, revocation_reason = ?2 "
                                 "WHERE id = ?3"));
       const std::string why = "developer revoked: " + reason;
-      SITECHAIN_RETURN_IF_ERROR(rel.Bind(1, ToUnix(now)).Bind(2, why).Bind(3, it->id).Run());
+      SITECHAIN_RETURN_IF_ERROR(rel.Bind(1, ToUnixSeconds(now)).Bind(2, why).Bind(3, it->id).Run());
       RevocationRecord rr = r;
       rr.kind = RevocationRecord::Kind::kRelease;
       rr.name = it->name;
@@ -548,20 +511,14 @@ Result<std::vector<RevocationRecord>> StoreDatabase::RevocationsSince(uint64_t a
                                                   "WHERE v.sequence > ?1 ORDER BY v.sequence "
                                                   "LIMIT ?2"));
   st.Bind(1, static_cast<int64_t>(after_sequence)).Bind(2, static_cast<int64_t>(limit));
-  std::vector<RevocationRecord> out;
-  while (true) {
-    SITECHAIN_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    out.push_back(ReadRevocation(st));
-  }
-  return out;
+  return sql::All<RevocationRecord>(st, ReadRevocation);
 }
 
 Result<uint64_t> StoreDatabase::LastRevocationSequence() {
   SITECHAIN_ASSIGN_OR_RETURN(auto st,
                              db_.Prepare("SELECT COALESCE(MAX(sequence), 0) FROM revocations"));
-  SITECHAIN_RETURN_IF_ERROR(st.Step().status());
-  return static_cast<uint64_t>(st.ColumnInt(0));
+  SITECHAIN_ASSIGN_OR_RETURN(int64_t last, sql::FirstInt(st, 0));
+  return static_cast<uint64_t>(last);
 }
 
 Result<StoreStats> StoreDatabase::Stats(TimePoint now) {
@@ -576,7 +533,7 @@ Result<StoreStats> StoreDatabase::Stats(TimePoint now) {
           "(SELECT COALESCE(SUM(size), 0) FROM (SELECT DISTINCT blob, size FROM releases)), "
           "(SELECT COALESCE(MAX(sequence), 0) FROM revocations), "
           "(SELECT COUNT(*) FROM audit_log)"));
-  st.Bind(1, ToUnix(now));
+  st.Bind(1, ToUnixSeconds(now));
   SITECHAIN_RETURN_IF_ERROR(st.Step().status());
   StoreStats s;
   s.developers = static_cast<uint64_t>(st.ColumnInt(0));

@@ -32,6 +32,7 @@
 #include "pki/profile.h"
 #include "pki/verifier.h"
 #include "slca/site_ca.h"
+#include "slsm/catalog_db.h"
 #include "slsm/site_db.h"
 #include "slsm/site_service.h"
 #include "tests/common/temp_dir.h"
@@ -261,7 +262,7 @@ class SiteServiceTest : public ::testing::Test {
     Result<SiteDatabase> db = SiteDatabase::Open(DbPath());
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     if (!db.ok()) return {};
-    Result<std::vector<ReleaseRecord>> r = db->ListReleases();
+    Result<std::vector<ReleaseRecord>> r = CatalogDb(*db).ListReleases();
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : std::vector<ReleaseRecord>{};
   }

@@ -1,0 +1,43 @@
+#pragma once
+// Every tunable of the site manager, with its default. Validate() is the one place they are
+// checked; SiteService::Create refuses options that do not validate. A plain value, shared
+// read-only by the site manager's concepts (catalog, enrollment, deployments, issuer).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "pki/verifier.h"
+
+namespace sitechain::slsm {
+
+struct SiteOptions {
+  Seconds cert_site_lifetime{5000};  // Cert_site, the paper's default
+  Seconds node_lifetime{24 * 3600};  // node certificates, renewed by the node itself
+  // A node whose certificate expired (it was offline) may still renew it this long after expiry,
+  // proving it holds its registered key; later it needs a new join token. 0: never.
+  Seconds node_recovery_grace{7 * 86400};
+  Seconds default_token_ttl{3600};  // join tokens
+  Seconds max_token_ttl{7 * 86400};
+  // The suggested renewal window, as fractions of a Cert_site's lifetime after issuance.
+  double renew_window_start = 0.5;
+  double renew_window_end = 0.75;
+  // Issuance rate limit (token bucket): sustained certificates per second, and the burst.
+  double max_issuance_per_second = 100;
+  double issuance_burst = 200;
+  // Renew-now after a policy change: spread over at least this window, longer when the affected
+  // instances would otherwise exceed the rate limit. Pushes of several policy changes (and the
+  // catch-up of nodes that were away) queue behind each other at the rate the limit leaves
+  // beside the regular renewals, so that they never add up to a stampede.
+  Seconds policy_push_window{10};
+  uint64_t max_executable_bytes = 1ull << 30;
+  size_t max_policy_bytes = 4096;
+  uint32_t max_renewals_per_call = 1000;
+  pki::VerifyOptions verify;
+
+  // INVALID_ARGUMENT naming the first option out of range.
+  Status Validate() const;
+};
+
+}  // namespace sitechain::slsm
