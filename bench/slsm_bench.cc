@@ -67,7 +67,7 @@
 #include "storage/sqlite.h"
 #include "common/status.h"
 #include "devkit/store_commands.h"
-#include "nlsm/site_client.h"
+#include "nlsm/grpc_site_client.h"
 #include "storage/blob_store.h"
 #include "pki/builders.h"
 #include "pki/certificate.h"

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "common/result.h"
+#include "nlsm/grpc_site_client.h"
 #include "nlsm/node_manager.h"
-#include "nlsm/site_client.h"
 
 namespace sitechain::nlsm {
 

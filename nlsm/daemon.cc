@@ -6,8 +6,8 @@
 #include "common/grpc_tls.h"
 #include "common/log.h"
 #include "nlsm/admin_service.h"
+#include "nlsm/grpc_site_client.h"
 #include "nlsm/node_state.h"
-#include "nlsm/site_client.h"
 #include "nlsm/supervisor.h"
 
 namespace sitechain::nlsm {

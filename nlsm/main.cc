@@ -12,6 +12,7 @@
 #include "common/time_format.h"
 #include "nlsm/config.h"
 #include "nlsm/daemon.h"
+#include "nlsm/grpc_site_client.h"
 #include "nlsm/instance_check.h"
 #include "nlsm/node_state.h"
 #include "sitechain/v1/node.grpc.pb.h"

@@ -2,40 +2,18 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
-#include "common/files.h"
-#include "common/hex.h"
 #include "common/log.h"
 #include "common/time_format.h"
-#include "nlsm/instance_check.h"
-#include "nlsm/launch_policy.h"
-#include "pki/csr.h"
-#include "pki/extensions.h"
-#include "pki/hash.h"
-#include "pki/oids.h"
 #include "pki/profile.h"
 
 namespace sitechain::nlsm {
 namespace {
 
-constexpr const char* kRunning = "running";
-constexpr const char* kRefused = "refused";
-constexpr const char* kExpired = "expired";
-constexpr const char* kStopped = "stopped";
-constexpr const char* kPending = "pending";
-
-// The sitePolicy a Cert_site carries ("{}" if none).
-std::string PolicyOf(const pki::Certificate& cert_site) {
-  auto ext = cert_site.FindExtension(pki::SitePolicyOid());
-  if (!ext) return "{}";
-  auto policy = pki::DecodeSitePolicy(ext->value);
-  return policy.ok() ? *policy : "{}";
-}
-
-CertificateTimes TimesOf(const pki::Certificate& cert, std::optional<RenewalWindow> suggested) {
-  return {cert.NotBefore(), cert.NotAfter(), suggested};
-}
+using instance_state::kExpired;
+using instance_state::kRefused;
+using instance_state::kRunning;
+using instance_state::kStopped;
 
 std::chrono::milliseconds Until(TimePoint from, TimePoint to) {
   return std::max(std::chrono::milliseconds(0),
@@ -44,61 +22,54 @@ std::chrono::milliseconds Until(TimePoint from, TimePoint to) {
 
 }  // namespace
 
-struct NodeManager::Instance {
-  std::string service;
-  std::string dir;  // <dir>/instances/<service>: the runtime directory
-  std::string digest_algorithm, digest;
-  std::string name, version;
-  uint64_t release_counter = 0;
-  std::optional<pki::Certificate> cert_dev, cert_store, developer, cert_site;
-  std::optional<pki::PrivateKey> key;
-  std::string policy_json = "{}";
-  std::string state = kPending;
-  std::string last_error;     // why it is in its state (refused, expired, stopped, ...)
-  std::string renewal_error;  // the last renewal attempt's failure, until one succeeds
-  std::optional<TimePoint> next_attempt;
-  std::optional<RenewalWindow> suggested;
-  int failures = 0;
-  bool stale = false;  // must renew regardless of its plan (renew-now)
-  // Refused for a reason a fresh deploy may cure (the package could not be fetched or kept, the
-  // kept copy no longer matches its digest): deployed again at next_attempt.
-  bool redeploy = false;
-  std::string cause;  // why it was refused before being deployed again (kept for the status)
-
-  std::string Release() const {
-    return name + " " + version + " (release " + std::to_string(release_counter) + ")";
-  }
-};
-
 NodeManager::NodeManager(std::string dir, NodeFiles node, SiteClient& site, ProcessRunner& runner,
                          const Clock& clock, Random& rng, NodeOptions options)
     : dir_(std::filesystem::absolute(dir).lexically_normal().string()),
       node_(std::move(node)),
-      site_(site),
       runner_(runner),
       clock_(clock),
-      rng_(rng),
       options_(std::move(options)),
-      policy_(options_.renewal),
-      verifier_(clock, options_.verify),
-      packages_(storage::BlobStore::Open(dir_ + "/packages", 0555).value()) {}
+      store_(dir_, node_, rng),
+      deployer_(dir_, node_, site, clock, rng, options_.verify, options_.renewal.retry_initial,
+                options_.renewal.retry_max),
+      renewer_(dir_, site, clock, rng,
+               {options_.renewal, options_.batch_interval, options_.reconnect_spacing}),
+      link_(node_.slsm, site, clock, rng,
+            {options_.heartbeat_interval, options_.reconnect_initial, options_.reconnect_max},
+            {.hello =
+                 [this] {
+                   std::vector<InstanceReport> hello;
+                   std::lock_guard lock(mu_);
+                   for (const auto& i : snapshot_.instances) {
+                     if (i.state == kStopped) continue;
+                     hello.push_back({i.service, i.state, i.last_error, i.not_after});
+                   }
+                   return hello;
+                 },
+             .on_command =
+                 [this](const Command& c) {
+                   Post({Event::Kind::kCommand, c});
+                 },
+             .on_event =
+                 [this](SiteLink::Event e) {
+                   Post({e == SiteLink::Event::kConnected ? Event::Kind::kConnected
+                                                          : Event::Kind::kDisconnected,
+                         {}});
+                 },
+             .clock_hint = [this](TimePoint now) { return ClockHint(now); }}) {}
 
 NodeManager::~NodeManager() { Shutdown(false); }
 
 // --- start and stop --------------------------------------------------------------------------
 
 Status NodeManager::Start() {
-  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dir_ + "/instances", 0700));
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/instances", ec)) {
-    if (!entry.is_directory()) continue;
-    const std::string service = entry.path().filename().string();
+  SITECHAIN_ASSIGN_OR_RETURN(std::vector<std::string> kept, store_.Kept());
+  for (const std::string& service : kept) {
     if (Status s = Recover(service); !s.ok()) {
       spdlog::warn("instance {} not recovered: {}", service, s.ToString());
     }
   }
-  if (ec) return ErrnoStatus("cannot list", dir_ + "/instances", ec.value());
-  node_renewal_ = policy_.FirstAttempt(TimesOf(node_.identity.certificate, std::nullopt), rng_);
+  renewer_.StartNodeCertificate(node_.identity.certificate);
   {
     std::lock_guard lock(mu_);
     node_not_before_ = node_.identity.certificate.NotBefore();
@@ -106,7 +77,7 @@ Status NodeManager::Start() {
   if (const std::string hint = ClockHint(clock_.Now()); !hint.empty()) spdlog::error("{}", hint);
   Publish();
   loop_ = std::thread([this] { Loop(); });
-  link_ = std::thread([this] { Link(); });
+  link_.Start();
   return Status::Ok();
 }
 
@@ -115,10 +86,9 @@ void NodeManager::Shutdown(bool stop_services) {
     std::lock_guard lock(mu_);
     if (stopping_ && !loop_.joinable()) return;
     stopping_ = true;
-    if (stream_) stream_->Cancel();
     cv_.notify_all();
   }
-  if (link_.joinable()) link_.join();
+  link_.Stop();
   if (loop_.joinable()) loop_.join();
   if (stop_services) {
     for (auto& [service, instance] : instances_) (void)runner_.Stop(service);
@@ -150,7 +120,7 @@ void NodeManager::Post(Event event) {
 NodeStatusView NodeManager::Snapshot() const {
   std::lock_guard lock(mu_);
   NodeStatusView view = snapshot_;
-  view.connected = connected_;
+  view.connected = link_.connected();
   return view;
 }
 
@@ -186,23 +156,23 @@ void NodeManager::Publish() {
   }
   std::lock_guard lock(mu_);
   // Tell the slsm what changed since the last pass (`slsm instances` shows it).
-  if (stream_ != nullptr && connected_) {
-    for (const auto& now : view.instances) {
-      auto before = std::find_if(snapshot_.instances.begin(), snapshot_.instances.end(),
-                                 [&](const auto& b) { return b.service == now.service; });
-      if (before == snapshot_.instances.end() || before->state != now.state ||
-          before->last_error != now.last_error) {
-        stream_->SendInstance({now.service, now.state, now.last_error, now.not_after});
-      }
+  std::vector<InstanceReport> changed;
+  for (const auto& now : view.instances) {
+    auto before = std::find_if(snapshot_.instances.begin(), snapshot_.instances.end(),
+                               [&](const auto& b) { return b.service == now.service; });
+    if (before == snapshot_.instances.end() || before->state != now.state ||
+        before->last_error != now.last_error) {
+      changed.push_back({now.service, now.state, now.last_error, now.not_after});
     }
   }
+  if (!changed.empty()) link_.Report(changed);
   snapshot_ = std::move(view);
 }
 
 // --- the loop --------------------------------------------------------------------------------
 
 std::optional<TimePoint> NodeManager::NextWake() const {
-  std::optional<TimePoint> wake = node_renewal_;
+  std::optional<TimePoint> wake = renewer_.node_renewal();
   auto consider = [&](std::optional<TimePoint> t) {
     if (t && (!wake || *t < *wake)) wake = t;
   };
@@ -231,7 +201,7 @@ void NodeManager::Loop() {
           Handle(e.command);
           break;
         case Event::Kind::kConnected:
-          OnReconnect(clock_.Now());
+          renewer_.PlanReconnect(instances_, clock_.Now());
           break;
         default:
           break;
@@ -257,14 +227,7 @@ void NodeManager::Handle(const Command& c) {
       const TimePoint now = clock_.Now();
       for (const auto& service : c.services) {
         auto it = instances_.find(service);
-        // A refused or stopped instance does not renew (it waits for a deploy).
-        if (it == instances_.end() || !it->second->key ||
-            (it->second->state != kRunning && it->second->state != kExpired)) {
-          continue;
-        }
-        it->second->stale = true;
-        it->second->next_attempt = JitteredWithin(now, c.window, rng_);
-        spdlog::info("renew-now {}: at {}", service, FormatTime(*it->second->next_attempt));
+        if (it != instances_.end()) (void)renewer_.RenewSoon(*it->second, c.window, now);
       }
       break;
     }
@@ -272,6 +235,8 @@ void NodeManager::Handle(const Command& c) {
       break;
   }
 }
+
+// --- deploy, launch, stop, recover -----------------------------------------------------------
 
 void NodeManager::Deploy(const std::string& service, const std::string& digest) {
   if (Status s = pki::ValidateIdentifier("service name", service); !s.ok()) {
@@ -289,7 +254,7 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
   }
   auto instance = std::make_unique<Instance>();
   instance->service = service;
-  instance->dir = dir_ + "/instances/" + service;
+  instance->dir = store_.DirOf(service);
   // What went wrong before (a corrupt package on disk, say), kept for the status once a fresh,
   // verified copy runs.
   std::string earlier;
@@ -307,51 +272,41 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
                  false);
   }
 
-  auto checked = FetchAndVerify(site_, packages_, node_, service, highest, verifier_, rng_);
+  auto checked = deployer_.Fetch(service, highest);
   if (!checked.ok()) {
     instance->state = kRefused;
     instance->cause = earlier;
     instance->last_error = (earlier.empty() ? "" : earlier + "; then ") + "cannot get " + service +
                            ": " + checked.status().ToString();
     instance->failures = attempts;
-    instance->next_attempt = RedeployAt(attempts);
+    instance->next_attempt = deployer_.RedeployAt(attempts, clock_.Now());
     instance->redeploy = true;
     spdlog::warn("deploy {}: {}; next attempt {}", service, instance->last_error,
                  FormatTime(*instance->next_attempt));
     instances_[service] = std::move(instance);
     return;
   }
-  instance->digest_algorithm = checked->package.digest_algorithm;
-  instance->digest = checked->package.digest;
-  instance->name = checked->package.name;
-  instance->version = checked->package.version;
-  instance->release_counter = checked->package.release_counter;
-  instance->cert_dev = std::move(checked->cert_dev);
-  instance->cert_store = std::move(checked->cert_store);
-  instance->developer = std::move(checked->developer_identity);
-  instance->cert_site = std::move(checked->cert_site);
-  instance->key = std::move(checked->instance_key);
-  instance->policy_json = PolicyOf(*instance->cert_site);
-  instance->suggested = RenewalWindow{checked->renew_after, checked->renew_before};
+  const pki::Verification verification = std::move(checked->verification);
+  Deployer::Adopt(std::move(*checked), *instance);
   Instance& ref = *instance;
   instances_[service] = std::move(instance);
-  if (!checked->verification.ok()) {
+  if (!verification.ok()) {
     ref.state = kRefused;
-    ref.last_error = "verification failed: " + checked->verification.failure->ToString();
+    ref.last_error = "verification failed: " + verification.failure->ToString();
     spdlog::error("deploy {} refused: {}", service, ref.last_error);
     return;
   }
-  if (Status s = SaveInstance(ref); !s.ok()) {
+  if (Status s = store_.Save(ref); !s.ok()) {
     // (A full or read-only disk, say: tried again until it can be kept.)
     ref.state = kRefused;
     ref.last_error = "cannot keep the instance: " + s.ToString();
     ref.failures = attempts;
-    ref.next_attempt = RedeployAt(attempts);
+    ref.next_attempt = deployer_.RedeployAt(attempts, clock_.Now());
     ref.redeploy = true;
     spdlog::error("deploy {}: {}", service, ref.last_error);
     return;
   }
-  Schedule(ref);
+  renewer_.Schedule(ref);
   if (Status s = Launch(ref); !s.ok()) {
     spdlog::error("deploy {}: {}", service, s.ToString());
   } else if (!earlier.empty()) {
@@ -371,131 +326,36 @@ void NodeManager::StopInstance(const std::string& service, const std::string& re
   i.next_attempt.reset();
   if (forget) {
     // Not deployed any more: nothing of it may start again after a restart.
-    std::error_code ec;
-    std::filesystem::remove_all(i.dir, ec);
+    store_.Forget(i);
     i.cert_site.reset();
     i.key.reset();
   }
 }
 
-TimePoint NodeManager::RedeployAt(int attempts) {
-  // Capped, jittered exponential backoff: a site-wide restart whose deploys the slsm's rate limit
-  // refused comes back within seconds, spread out, not all together after retry_max.
-  const Seconds d = std::min(options_.renewal.retry_max,
-                             options_.renewal.retry_initial * (1 << std::min(attempts - 1, 10)));
-  const TimePoint now = clock_.Now();
-  return UniformBetween(now + d / 2, now + d, rng_);
-}
-
 void NodeManager::RefetchLater(Instance& i) {
-  i.redeploy = true;
-  i.cause = i.last_error;
-  i.next_attempt = clock_.Now() + options_.renewal.retry_initial;
+  deployer_.RefetchLater(i, clock_.Now());
   spdlog::warn("{}: its package will be fetched again at {}", i.service,
                FormatTime(*i.next_attempt));
 }
 
-void NodeManager::Schedule(Instance& i) {
-  i.failures = 0;
-  i.stale = false;
-  i.next_attempt = policy_.FirstAttempt(TimesOf(*i.cert_site, i.suggested), rng_);
-}
-
-// --- verification and launch -----------------------------------------------------------------
-
-Result<UniqueFd> NodeManager::OpenPackage(const Instance& i) const {
-  SITECHAIN_ASSIGN_OR_RETURN(auto alg, pki::ParseHashAlgorithm(i.digest_algorithm));
-  SITECHAIN_ASSIGN_OR_RETURN(auto bytes, HexDecode(i.digest));
-  return packages_.Open(pki::Digest{alg, bytes});
-}
-
-pki::ChainInput NodeManager::ChainFor(const Instance& i, int executable_fd) const {
-  pki::ChainInput input;
-  input.store_root = node_.store_root;
-  input.site_root = node_.identity.site_root;
-  input.developer_identity = i.developer;
-  input.cert_dev = i.cert_dev;
-  input.cert_store = i.cert_store;
-  input.cert_site = i.cert_site;
-  input.executable_fd = executable_fd;
-  input.expected_node_id =
-      pki::NodeSpiffeId(node_.identity.site_root.Subject().common_name, node_.node);
-  return input;
-}
-
-Status NodeManager::VerifyInstance(const Instance& i) {
-  SITECHAIN_ASSIGN_OR_RETURN(UniqueFd fd, OpenPackage(i));
-  const pki::Verification v = verifier_.Verify(ChainFor(i, fd.get()));
-  if (!v.ok()) return FailedPrecondition(v.failure->ToString());
-  if (i.key && i.cert_site->PublicKeyDer() != i.key->PublicKeyDer()) {
-    return FailedPrecondition("the Cert_site is not for this instance's key");
-  }
-  return Status::Ok();
-}
-
 Status NodeManager::Launch(Instance& i) {
-  // Verify from the descriptor that will be exec'd: no window between check and use.
-  auto fd = OpenPackage(i);
-  if (!fd.ok()) {
+  using Outcome = LaunchCheck::Outcome;
+  LaunchCheck check = deployer_.CheckLaunch(i);
+  if (check.outcome != Outcome::kReady) {
     (void)runner_.Stop(i.service);  // whatever ran before must not go on unchecked
-    i.state = kRefused;
-    i.last_error = fd.status().ToString();
-    i.next_attempt.reset();  // a refused instance is not renewed
-    return fd.status();
+    i.state = check.outcome == Outcome::kExpired ? kExpired : kRefused;
+    i.last_error = check.error;
+    if (check.outcome != Outcome::kExpired) {
+      i.next_attempt.reset();  // a refused instance is not renewed
+    } else if (!i.next_attempt) {
+      i.next_attempt = clock_.Now();
+    }
+    if (check.outcome == Outcome::kDigestMismatch) RefetchLater(i);
+    if (check.outcome != Outcome::kNoPackage) spdlog::error("{} {}", i.service, i.last_error);
+    return check.status;
   }
-  const pki::Verification v = verifier_.Verify(ChainFor(i, fd->get()));
-  if (!v.ok()) {
-    const bool expired = v.failure->reason == pki::Reason::kExpired &&
-                         v.failure->certificate == pki::CertRole::kCertSite;
-    (void)runner_.Stop(i.service);
-    i.state = expired ? kExpired : kRefused;
-    i.last_error = "not started: " + v.failure->ToString();
-    if (expired && !i.next_attempt) i.next_attempt = clock_.Now();
-    if (!expired) i.next_attempt.reset();
-    if (v.failure->reason == pki::Reason::kDigestMismatch) RefetchLater(i);
-    spdlog::error("{} {}", i.service, i.last_error);
-    return FailedPrecondition(i.last_error);
-  }
-  if (!i.key || i.cert_site->PublicKeyDer() != i.key->PublicKeyDer()) {
-    // (A damaged instance.key that still parses as a key: never hand the service a key that
-    // its certificate does not name.)
-    (void)runner_.Stop(i.service);
-    i.state = kRefused;
-    i.last_error = "not started: " + i.dir +
-                   "/instance.key is not the key of its Cert_site (damaged?); waiting for the "
-                   "site manager to deploy it again";
-    i.next_attempt.reset();
-    spdlog::error("{} {}", i.service, i.last_error);
-    return FailedPrecondition(i.last_error);
-  }
-  auto launch_policy = ParseLaunchPolicy(i.policy_json);
-  if (!launch_policy.ok()) {
-    (void)runner_.Stop(i.service);
-    i.state = kRefused;
-    i.last_error =
-        "the sitePolicy cannot be honoured on this node: " + launch_policy.status().message();
-    i.next_attempt.reset();
-    spdlog::error("{} {}", i.service, i.last_error);
-    return launch_policy.status();
-  }
-  LaunchSpec launch;
-  launch.service = i.service;
-  launch.executable_fd = fd->get();
-  launch.args = launch_policy->args;
-  launch.env = launch_policy->env;
-  const std::string site = node_.identity.site_root.Subject().common_name;
-  launch.env["SITECHAIN_SERVICE"] = i.service;
-  launch.env["SITECHAIN_SPIFFE_ID"] = pki::ServiceSpiffeId(site, node_.node, i.service);
-  launch.env["SITECHAIN_CERT_FILE"] = i.dir + "/cert-site.pem";
-  launch.env["SITECHAIN_KEY_FILE"] = i.dir + "/instance.key";
-  launch.env["SITECHAIN_TRUST_BUNDLE_FILE"] = i.dir + "/bundle.pem";
-  launch.env["SITECHAIN_POLICY_FILE"] = i.dir + "/policy.json";
-  launch.working_dir = i.dir;
-  launch.stdout_path = i.dir + "/stdout.log";
-  launch.stderr_path = i.dir + "/stderr.log";
-  launch.restart = launch_policy->restart;
   (void)runner_.Stop(i.service);
-  if (Status s = runner_.Start(launch); !s.ok()) {
+  if (Status s = runner_.Start(check.spec); !s.ok()) {
     i.state = kRefused;
     i.last_error = "cannot start: " + s.ToString();
     i.next_attempt.reset();
@@ -504,115 +364,44 @@ Status NodeManager::Launch(Instance& i) {
   i.state = kRunning;
   i.last_error.clear();
   std::string rules;
-  for (int r : v.rules_checked) rules += (rules.empty() ? "" : " ") + std::to_string(r);
+  for (int r : check.rules_checked) rules += (rules.empty() ? "" : " ") + std::to_string(r);
   spdlog::info("started {} {} (verified rules {}; Cert_site until {})", i.service, i.Release(),
                rules, FormatTime(i.cert_site->NotAfter()));
   return Status::Ok();
-}
-
-// --- persistence -----------------------------------------------------------------------------
-
-Status NodeManager::SaveInstance(const Instance& i) {
-  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(i.dir, 0700));
-  SITECHAIN_RETURN_IF_ERROR(i.key->Save(i.dir + "/instance.key", std::nullopt, rng_, true));
-  SITECHAIN_RETURN_IF_ERROR(i.cert_dev->Save(i.dir + "/cert-dev.pem"));
-  SITECHAIN_RETURN_IF_ERROR(i.cert_store->Save(i.dir + "/cert-store.pem"));
-  SITECHAIN_RETURN_IF_ERROR(i.developer->Save(i.dir + "/developer.pem"));
-  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(
-      i.dir + "/bundle.pem", node_.identity.site_root.ToPem() + node_.store_root.ToPem(), 0644));
-  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/policy.json", i.policy_json + "\n", 0644));
-  const nlohmann::json meta = {
-      {"service", i.service},
-      {"name", i.name},
-      {"version", i.version},
-      {"release_counter", i.release_counter},
-      {"digest_algorithm", i.digest_algorithm},
-      {"digest", i.digest},
-      {"renew_after", i.suggested ? ToUnixSeconds(i.suggested->renew_after) : 0},
-      {"renew_before", i.suggested ? ToUnixSeconds(i.suggested->renew_before) : 0}};
-  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/instance.json", meta.dump(2) + "\n", 0644));
-  // Last: the certificate that makes the instance runnable.
-  return i.cert_site->Save(i.dir + "/cert-site.pem");
 }
 
 Status NodeManager::Recover(const std::string& service) {
   auto instance = std::make_unique<Instance>();
   Instance& i = *instance;
   i.service = service;
-  i.dir = dir_ + "/instances/" + service;
+  i.dir = store_.DirOf(service);
   instances_[service] = std::move(instance);
-  auto fail = [&](Status s) {
+  if (Status s = store_.Load(i); !s.ok()) {
     i.state = kRefused;
     i.last_error = "not recovered: " + s.ToString();
     return s;
-  };
-  auto meta_text = ReadSmallFile(i.dir + "/instance.json", 64 << 10);
-  if (!meta_text.ok()) return fail(meta_text.status());
-  try {
-    const auto meta = nlohmann::json::parse(*meta_text);
-    i.name = meta.at("name").get<std::string>();
-    i.version = meta.at("version").get<std::string>();
-    i.release_counter = meta.at("release_counter").get<uint64_t>();
-    i.digest_algorithm = meta.at("digest_algorithm").get<std::string>();
-    i.digest = meta.at("digest").get<std::string>();
-    const int64_t after = meta.value("renew_after", int64_t{0});
-    const int64_t before = meta.value("renew_before", int64_t{0});
-    if (after > 0 && before >= after) {
-      i.suggested = RenewalWindow{FromUnixSeconds(after), FromUnixSeconds(before)};
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return fail(DataLoss(i.dir + "/instance.json is corrupt: " + e.what()));
   }
-  auto load = [&](const char* file, std::optional<pki::Certificate>& out) -> Status {
-    SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::Load(i.dir + "/" + file));
-    out = std::move(cert);
-    return Status::Ok();
-  };
-  for (auto [file, out] : {std::pair{"cert-dev.pem", &i.cert_dev},
-                           {"cert-store.pem", &i.cert_store},
-                           {"developer.pem", &i.developer},
-                           {"cert-site.pem", &i.cert_site}}) {
-    if (Status s = load(file, *out); !s.ok()) return fail(s);
-  }
-  auto key = pki::PrivateKey::Load(i.dir + "/instance.key", std::nullopt);
-  if (!key.ok()) return fail(key.status());
-  i.key = std::move(*key);
-  i.policy_json = PolicyOf(*i.cert_site);
-  Schedule(i);
+  renewer_.Schedule(i);
   // Launch re-verifies everything (rules 1-8, the executable hashed again) before it starts.
   return Launch(i);
 }
 
-// --- renewal ---------------------------------------------------------------------------------
+// --- renewal and expiry ----------------------------------------------------------------------
 
 void NodeManager::ExpireDue(TimePoint now) {
   for (auto& [service, i] : instances_) {
-    if (i->state != kRunning || !i->cert_site || now < i->cert_site->NotAfter()) continue;
+    if (!Renewer::MustExpire(*i, now)) continue;
     (void)runner_.Stop(service);
-    i->state = kExpired;
-    i->last_error = "Cert_site expired at " + FormatTime(i->cert_site->NotAfter()) +
-                    " without renewal; stopped (fail closed) until a fresh one verifies";
-    spdlog::warn("{} {}", service, i->last_error);
-    if (!i->next_attempt || *i->next_attempt > now) i->next_attempt = now;
+    Renewer::MarkExpired(*i, now);
   }
 }
 
 void NodeManager::RenewDue(TimePoint now) {
-  // Only what runs, or ran until its certificate expired, renews; a refused instance waits for
-  // the slsm to deploy it again. When one is due, those due soon after share its call.
-  auto renewable = [](const Instance& i) {
-    return i.next_attempt && i.key && (i.state == kRunning || i.state == kExpired);
-  };
-  const bool any_due = std::any_of(instances_.begin(), instances_.end(), [&](const auto& e) {
-    return renewable(*e.second) && *e.second->next_attempt <= now;
-  });
-  std::vector<std::string> due;
-  for (auto& [service, i] : instances_) {
-    if (any_due && renewable(*i) && *i->next_attempt <= now + options_.batch_interval) {
-      due.push_back(service);
-    }
+  if (const auto due = renewer_.Due(instances_, now); !due.empty()) {
+    renewer_.Renew(instances_, due,
+                   [this](Instance& i, pki::Certificate cert, const RenewalOutcome& o,
+                          TimePoint at) { Install(i, std::move(cert), o, at); });
   }
-  if (!due.empty()) RenewBatch(due);
   // A deploy that failed earlier for a reason a fresh one may cure is retried when its time
   // comes (Deploy replaces the entry: collect first).
   std::vector<std::pair<std::string, std::string>> again;
@@ -625,248 +414,56 @@ void NodeManager::RenewDue(TimePoint now) {
   for (const auto& [service, digest] : again) Deploy(service, digest);
 }
 
-void NodeManager::RenewBatch(const std::vector<std::string>& services) {
-  std::vector<RenewalEntry> entries;
-  for (const auto& service : services) {
-    Instance& i = *instances_.at(service);
-    auto csr = pki::CertificateRequest::Create(*i.key, service, rng_);
-    if (!csr.ok()) continue;
-    entries.push_back({service, csr->ToDer()});
-  }
-  if (entries.empty()) return;
-  // The call may not hold the loop past the first notAfter of what runs: ExpireDue must stop
-  // that on time however dead the link is (fail closed).
-  std::chrono::milliseconds budget = std::chrono::hours(1);
-  const TimePoint started = clock_.Now();
-  for (const auto& [service, i] : instances_) {
-    if (i->state == kRunning && i->cert_site) {
-      budget = std::min(budget, Until(started, i->cert_site->NotAfter()));
-    }
-  }
-  budget = std::max(budget, std::chrono::milliseconds(200));
-  auto outcomes = site_.RenewWithin(entries, budget);
-  const TimePoint now = clock_.Now();
-  auto retry = [&](Instance& i, const Status& why) {
-    ++i.failures;
-    i.renewal_error = "renewal failed: " + why.ToString();
-    if (i.cert_site) {
-      i.next_attempt = policy_.NextRetry(TimesOf(*i.cert_site, i.suggested), now, i.failures, rng_);
-    } else {
+void NodeManager::Install(Instance& i, pki::Certificate cert_site, const RenewalOutcome& o,
+                          TimePoint now) {
+  std::optional<pki::Certificate> previous = i.cert_site;
+  const std::string previous_policy = i.policy_json;
+  i.cert_site = std::move(cert_site);
+  if (Status s = deployer_.Verify(i); !s.ok()) {
+    // Never use what does not verify. If the old certificate no longer verifies either (the
+    // package on disk changed, say), the service must not go on running.
+    i.cert_site = previous;
+    Status old = previous && previous->NotAfter() > now ? deployer_.Verify(i) : Status::Ok();
+    if (!old.ok()) {
+      // What verified at launch does not any more: the package kept on disk changed.
+      (void)runner_.Stop(i.service);
+      i.state = kRefused;
+      i.last_error = "stopped: " + old.message();
       i.next_attempt.reset();
+      spdlog::error("{} {}", i.service, i.last_error);
+      RefetchLater(i);
+      return;
     }
-    if (!i.next_attempt) {  // expired: keep asking, at the capped retry interval
-      const auto d = std::min(options_.renewal.retry_max,
-                              options_.renewal.retry_initial * (1 << std::min(i.failures, 10)));
-      i.next_attempt = now + d;
-    }
-    spdlog::warn("{} {}; next attempt {}", i.service, i.renewal_error, FormatTime(*i.next_attempt));
-  };
-  if (!outcomes.ok()) {
-    for (const auto& e : entries) retry(*instances_.at(e.service), outcomes.status());
+    renewer_.Retry(i, FailedPrecondition("the renewed Cert_site does not verify: " + s.message()),
+                   now);
     return;
   }
-  // An entry the answer leaves out failed too (else it would be asked again at once, forever).
-  for (const auto& e : entries) {
-    if (std::none_of(outcomes->begin(), outcomes->end(),
-                     [&](const RenewalOutcome& o) { return o.service == e.service; })) {
-      retry(*instances_.at(e.service), DataLoss("the site manager did not answer for it"));
-    }
+  i.policy_json = PolicyOf(*i.cert_site);
+  const std::optional<RenewalWindow> previous_window = i.suggested;
+  i.suggested = RenewalWindow{o.renew_after, o.renew_before};
+  if (Status s = store_.Save(i); !s.ok()) {
+    // Not kept (a full or read-only disk): go on with what is on disk, and with its
+    // notAfter, which the service's own files show (the renewed one is not used).
+    i.cert_site = previous;
+    i.policy_json = previous_policy;
+    i.suggested = previous_window;
+    renewer_.Retry(i, Status(s.code(), "cannot keep the renewed Cert_site: " + s.message()), now);
+    return;
   }
-  for (const RenewalOutcome& o : *outcomes) {
-    auto it = instances_.find(o.service);
-    if (it == instances_.end()) continue;
-    Instance& i = *it->second;
-    if (!o.status.ok()) {
-      retry(i, o.status);
-      if (o.status.code() == StatusCode::kResourceExhausted && o.renew_after > now) {
-        // The slsm's "come back then", unless that is past notAfter: a certificate that could
-        // still be renewed must not expire waiting (the backoff's time stands then).
-        const TimePoint at = UniformBetween(o.renew_after, o.renew_before, rng_);
-        if (!i.cert_site || at < i.cert_site->NotAfter()) i.next_attempt = at;
-      }
-      continue;
-    }
-    auto cert = pki::Certificate::FromDer(o.cert_site_der);
-    if (!cert.ok()) {
-      retry(i, cert.status());
-      continue;
-    }
-    std::optional<pki::Certificate> previous = i.cert_site;
-    const std::string previous_policy = i.policy_json;
-    i.cert_site = std::move(*cert);
-    if (Status s = VerifyInstance(i); !s.ok()) {
-      // Never use what does not verify. If the old certificate no longer verifies either (the
-      // package on disk changed, say), the service must not go on running.
-      i.cert_site = previous;
-      Status old = previous && previous->NotAfter() > now ? VerifyInstance(i) : Status::Ok();
-      if (!old.ok()) {
-        // What verified at launch does not any more: the package kept on disk changed.
-        (void)runner_.Stop(i.service);
-        i.state = kRefused;
-        i.last_error = "stopped: " + old.message();
-        i.next_attempt.reset();
-        spdlog::error("{} {}", i.service, i.last_error);
-        RefetchLater(i);
-        continue;
-      }
-      retry(i, FailedPrecondition("the renewed Cert_site does not verify: " + s.message()));
-      continue;
-    }
-    i.policy_json = PolicyOf(*i.cert_site);
-    const std::optional<RenewalWindow> previous_window = i.suggested;
-    i.suggested = RenewalWindow{o.renew_after, o.renew_before};
-    if (Status s = SaveInstance(i); !s.ok()) {
-      // Not kept (a full or read-only disk): go on with what is on disk, and with its
-      // notAfter, which the service's own files show (the renewed one is not used).
-      i.cert_site = previous;
-      i.policy_json = previous_policy;
-      i.suggested = previous_window;
-      retry(i, Status(s.code(), "cannot keep the renewed Cert_site: " + s.message()));
-      continue;
-    }
-    Schedule(i);
-    i.renewal_error.clear();
-    spdlog::info("renewed {}: Cert_site {} until {}, next renewal {}", i.service,
-                 i.cert_site->SerialHex(), FormatTime(i.cert_site->NotAfter()),
-                 FormatTime(*i.next_attempt));
-    // A new policy may change how the service is launched; a stopped (expired, refused)
-    // instance starts again now that a fresh certificate verifies.
-    if (i.state != kRunning || i.policy_json != previous_policy) (void)Launch(i);
-  }
+  renewer_.Schedule(i);
+  i.renewal_error.clear();
+  spdlog::info("renewed {}: Cert_site {} until {}, next renewal {}", i.service,
+               i.cert_site->SerialHex(), FormatTime(i.cert_site->NotAfter()),
+               FormatTime(*i.next_attempt));
+  // A new policy may change how the service is launched; a stopped (expired, refused)
+  // instance starts again now that a fresh certificate verifies.
+  if (i.state != kRunning || i.policy_json != previous_policy) (void)Launch(i);
 }
 
 void NodeManager::RenewNodeCertificateIfDue(TimePoint now) {
-  if (!node_renewal_ || *node_renewal_ > now) return;
-  const CertificateTimes times = TimesOf(node_.identity.certificate, std::nullopt);
-  auto csr = pki::CertificateRequest::Create(node_.identity.key, node_.node, rng_);
-  Result<pki::Certificate> cert = csr.ok() ? site_.RenewNode(csr->ToDer()) : csr.status();
-  if (cert.ok() && cert->PublicKeyDer() == node_.identity.key.PublicKeyDer() &&
-      cert->SignatureVerifiesWith(node_.identity.site_root) &&
-      SaveNodeCertificate(dir_, *cert).ok()) {
-    node_.identity.certificate = std::move(*cert);
-    site_.SetNodeCertificate(node_.identity.certificate);
-    {
-      std::lock_guard lock(mu_);
-      node_not_before_ = node_.identity.certificate.NotBefore();
-    }
-    node_failures_ = 0;
-    node_renewal_ = policy_.FirstAttempt(TimesOf(node_.identity.certificate, std::nullopt), rng_);
-    spdlog::info("renewed the node certificate until {}",
-                 FormatTime(node_.identity.certificate.NotAfter()));
-    return;
-  }
-  ++node_failures_;
-  node_renewal_ = policy_.NextRetry(times, now, node_failures_, rng_);
-  spdlog::warn(
-      "node certificate renewal failed: {}",
-      cert.ok() ? "the certificate returned is not for this node" : cert.status().ToString());
-  if (!node_renewal_) {
-    // Expired (the node was offline): the slsm still renews it, on proof of the node key, within
-    // its recovery grace; after that the node needs a new join token. Keep asking meanwhile.
-    node_renewal_ = now + options_.renewal.retry_max;
-    spdlog::error(
-        "the node certificate expired at {}; asking the site manager to renew it on proof of the "
-        "node key (within its recovery grace; after that the node needs a new join token)",
-        FormatTime(times.not_after));
-  }
-}
-
-void NodeManager::OnReconnect(TimePoint now) {
-  // After an outage: what expired or is overdue renews first, most urgent first, spread out.
-  std::vector<ReconnectCandidate> candidates;
-  std::vector<std::string> ids;
-  for (auto& [service, i] : instances_) {
-    if (!i->cert_site || !i->next_attempt || !i->key) continue;
-    candidates.push_back({ids.size(), i->cert_site->NotAfter(), *i->next_attempt, i->stale});
-    ids.push_back(service);
-  }
-  for (const auto& plan :
-       PlanReconnect(candidates, now, ReconnectRule::kDue, options_.reconnect_spacing, rng_)) {
-    instances_.at(ids[plan.id])->next_attempt = plan.at;
-  }
-}
-
-// --- the link to the slsm --------------------------------------------------------------------
-
-void NodeManager::Link() {
-  Seconds backoff = options_.reconnect_initial;
-  while (true) {
-    std::vector<InstanceReport> hello;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      for (const auto& i : snapshot_.instances) {
-        if (i.state == kStopped) continue;
-        hello.push_back({i.service, i.state, i.last_error, i.not_after});
-      }
-    }
-    auto stream = site_.Connect(hello);
-    if (stream.ok()) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) return;
-        stream_ = stream->get();
-        connected_ = true;
-      }
-      spdlog::info("connected to the site manager at {}", node_.slsm);
-      Post({Event::Kind::kConnected, {}});
-      // Heartbeats beside the reader; a missing acknowledgement ends the stream.
-      std::atomic<bool> done{false};
-      std::atomic<int64_t> last_ack{ToUnixSeconds(clock_.Now())};
-      std::thread beat([&] {
-        uint64_t counter = 0;
-        std::unique_lock lock(mu_);
-        while (!stopping_ && !done) {
-          cv_.wait_for(lock, options_.heartbeat_interval, [&] { return stopping_ || done.load(); });
-          if (stopping_ || done) break;
-          lock.unlock();
-          const bool sent = (*stream)->SendHeartbeat(++counter);
-          const bool stale =
-              ToUnixSeconds(clock_.Now()) - last_ack > 3 * options_.heartbeat_interval.count();
-          if (!sent || stale) {
-            (*stream)->Cancel();
-            lock.lock();
-            break;
-          }
-          lock.lock();
-        }
-      });
-      while (auto command = (*stream)->Next()) {
-        // The slsm answered: the stream is really up (a refused one ends before anything comes).
-        backoff = options_.reconnect_initial;
-        if (command->kind == Command::Kind::kHeartbeatAck) {
-          last_ack = ToUnixSeconds(clock_.Now());
-          continue;
-        }
-        Post({Event::Kind::kCommand, *command});
-      }
-      done = true;
-      {
-        std::lock_guard lock(mu_);
-        cv_.notify_all();
-      }
-      beat.join();
-      const Status ended = (*stream)->Close();
-      {
-        std::lock_guard lock(mu_);
-        stream_ = nullptr;
-        connected_ = false;
-      }
-      Post({Event::Kind::kDisconnected, {}});
-      spdlog::warn("the command stream to {} ended: {}", node_.slsm, ended.ToString());
-    } else {
-      const std::string hint = ClockHint(clock_.Now());
-      spdlog::warn("cannot connect to the site manager: {}{}", stream.status().ToString(),
-                   hint.empty() ? "" : "; " + hint);
-    }
-    // Jittered, capped exponential backoff before the next attempt.
-    const auto wait = std::chrono::milliseconds(
-        500 * backoff.count() +
-        static_cast<int64_t>(rng_.Uniform(static_cast<uint64_t>(500 * backoff.count()) + 1)));
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, wait, [this] { return stopping_; })) return;
-    backoff = std::min(options_.reconnect_max, backoff * 2);
-  }
+  if (!renewer_.RenewNodeCertificateIfDue(node_, now)) return;
+  std::lock_guard lock(mu_);
+  node_not_before_ = node_.identity.certificate.NotBefore();
 }
 
 }  // namespace sitechain::nlsm

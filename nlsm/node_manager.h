@@ -5,27 +5,25 @@
 // store root, the site root and its node identity, and the process is started from the very
 // descriptor that was hashed.
 //
-// State directory (beside the node files of node_state.h):
-//   <dir>/packages/                   packages by digest (storage::BlobStore)
-//   <dir>/instances/<service>/        one per deployed service, mode 0700; the service's runtime
-//       instance.key (0600)           directory, named by SITECHAIN_* environment variables:
-//       cert-site.pem, bundle.pem     its Cert_site and the trust bundle (site root, store root)
-//       policy.json                   the sitePolicy of the current Cert_site
-//       cert-dev.pem, cert-store.pem, developer.pem, instance.json (digest, counter)
-//       stdout.log, stderr.log
+// NodeManager is the event loop over parts that each own one concept:
+//   instance_store.h  the instances kept in <dir>/instances (save, recover after a restart)
+//   deployer.h        fetch a package into <dir>/packages, verify, build the launch spec
+//   renewer.h         which renewals are due, batches, the node certificate, expiry
+//   site_link.h       the command stream to the slsm (connect, reconnect, heartbeats)
+// Every instance (instance.h) belongs to the loop; the parts are lent them for each call.
 //
 // It reaches the outside through two interfaces: SiteClient (site_client.h) and ProcessRunner
 // (below, implemented by the supervisor). Time and randomness are injected.
 //
-// Threading: Start() runs two threads: the loop thread owns every instance and does all the
-// work (commands, renewals, expiries) in order; the link thread keeps the command stream to the
-// slsm open (reconnecting with backoff) and hands commands to the loop. mu_ guards the command
-// queue and the published status snapshot.
+// Threading: Start() runs the loop thread and the link's thread: the loop thread owns every
+// instance and every part but the link, and does all the work (commands, renewals, expiries) in
+// order; the link thread keeps the command stream to the slsm open (reconnecting with backoff)
+// and hands commands to the loop. mu_ guards the event queue, the published status snapshot and
+// the node certificate's notBefore (for ClockHint).
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,13 +35,16 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "nlsm/deployer.h"
+#include "nlsm/instance.h"
+#include "nlsm/instance_store.h"
 #include "nlsm/node_state.h"
 #include "nlsm/renewal_policy.h"
+#include "nlsm/renewer.h"
 #include "nlsm/site_client.h"
+#include "nlsm/site_link.h"
 #include "nlsm/supervisor.h"
-#include "storage/blob_store.h"
 #include "pki/certificate.h"
-#include "pki/key.h"
 #include "pki/verifier.h"
 
 namespace sitechain::nlsm {
@@ -107,7 +108,6 @@ class NodeManager final {
   void Poke() { Post({Event::Kind::kWake, {}}); }
 
  private:
-  struct Instance;
   struct Event {
     enum class Kind { kCommand, kConnected, kDisconnected, kWake } kind = Kind::kWake;
     Command command;
@@ -118,61 +118,45 @@ class NodeManager final {
   void Handle(const Command& command);
   void Deploy(const std::string& service, const std::string& digest);
   void StopInstance(const std::string& service, const std::string& reason, bool forget);
-  void RenewDue(TimePoint now);
-  void RenewBatch(const std::vector<std::string>& services);
   void ExpireDue(TimePoint now);
+  void RenewDue(TimePoint now);
+  // Verifies and keeps a Cert_site the slsm issued for the instance, and launches with it.
+  void Install(Instance& instance, pki::Certificate cert_site, const RenewalOutcome& outcome,
+               TimePoint now);
   void RenewNodeCertificateIfDue(TimePoint now);
-  void OnReconnect(TimePoint now);
   Status Launch(Instance& instance);
   Status Recover(const std::string& service);
-  Result<UniqueFd> OpenPackage(const Instance& instance) const;
-  // What the verifier checks for the instance (rules 1–8 but 7), with the package's descriptor.
-  pki::ChainInput ChainFor(const Instance& instance, int executable_fd) const;
-  // Rules 1–8 for the instance's files now; the failure's text, or OK.
-  Status VerifyInstance(const Instance& instance);
-  Status SaveInstance(const Instance& instance);
-  void Schedule(Instance& instance);
   // The kept package no longer verifies: deploy the instance again (fetching a fresh copy) at
   // retry_initial from now.
   void RefetchLater(Instance& instance);
-  // When to try again a deploy that failed `attempts` times in a row for a reason a fresh one
-  // may cure: [d/2, d] with d = min(retry_max, retry_initial * 2^(attempts-1)).
-  TimePoint RedeployAt(int attempts);
   std::optional<TimePoint> NextWake() const;
   void Publish();
 
   // Why the node's own clock may be the trouble ("" if it looks fine): before its node
   // certificate's notBefore by more than the clock-skew allowance. Any thread.
   std::string ClockHint(TimePoint now) const;
-
-  // link thread
-  void Link();
+  // Any thread.
   void Post(Event event);
 
   const std::string dir_;
-  NodeFiles node_;
-  SiteClient& site_;
+  NodeFiles node_;  // the node certificate changes on renewal (loop thread)
   ProcessRunner& runner_;
   const Clock& clock_;
-  Random& rng_;
   const NodeOptions options_;
-  const RenewalPolicy policy_;
-  const pki::Verifier verifier_;
-  storage::BlobStore packages_;
+  InstanceStore store_;  // loop thread
+  Deployer deployer_;    // loop thread
+  Renewer renewer_;      // loop thread
 
-  std::map<std::string, std::unique_ptr<Instance>> instances_;  // owned by the loop thread
-  std::optional<TimePoint> node_renewal_;                       // owned by the loop thread
-  int node_failures_ = 0;                                       // owned by the loop thread
+  Instances instances_;  // owned by the loop thread
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Event> events_;         // guarded by mu_
-  bool stopping_ = false;            // guarded by mu_
-  bool connected_ = false;           // guarded by mu_
-  CommandStream* stream_ = nullptr;  // guarded by mu_: to close on shutdown
-  TimePoint node_not_before_;        // guarded by mu_: the node certificate's, for ClockHint
-  NodeStatusView snapshot_;          // guarded by mu_
-  std::thread loop_, link_;
+  std::deque<Event> events_;   // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+  TimePoint node_not_before_;  // guarded by mu_: the node certificate's, for ClockHint
+  NodeStatusView snapshot_;    // guarded by mu_
+  std::thread loop_;
+  SiteLink link_;  // last: its thread calls back into the members above
 };
 
 }  // namespace sitechain::nlsm

@@ -7,32 +7,18 @@
 //                         never taken from the slsm (a site manager that chose it could forge
 //                         store certificates and make the cross-check void)
 //   <dir>/nlsm.json       {"node": ..., "slsm": host:port}
-// Every file is written with write-then-rename.
+// Every file is written with write-then-rename. EnrollNode (grpc_site_client.h) makes them; the
+// node's core reads them here and replaces the node certificate when it renews. No gRPC here.
+// Free functions, thread-safe for different directories; errors are statuses.
 
 #include <string>
 
-#include "common/clock.h"
-#include "common/random.h"
 #include "common/result.h"
 #include "nlsm/site_client.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 
 namespace sitechain::nlsm {
-
-struct EnrollOptions {
-  std::string dir;
-  std::string node;
-  std::string slsm;             // host:port
-  std::string token;            // from `slsm tokens create NODE`
-  std::string store_root_path;  // the store root this node trusts
-  std::string key_type = "ed25519";
-};
-
-// Makes the node key, enrolls (nlsm::Enroll: the slsm is authenticated by the token's
-// fingerprint) and writes the files above. ALREADY_EXISTS if dir already holds a node;
-// INVALID_ARGUMENT for a store root that is not a valid self-signed CA certificate.
-Result<NodeIdentity> EnrollNode(const EnrollOptions& options, const Clock& clock, Random& rng);
 
 struct NodeFiles {
   std::string node;

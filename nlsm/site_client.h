@@ -1,12 +1,15 @@
 #pragma once
 // What the node manager needs of its site manager, as a small interface it owns (SiteClient),
-// and its implementation over gRPC with mutual TLS (GrpcSiteClient). Enroll is the first
-// contact: it authenticates the slsm by the site root fingerprint the join token carries.
+// with the plain types that cross it. The implementation over gRPC with mutual TLS, and the
+// first contact (enrollment), are in grpc_site_client.h; tests hand in fakes. Nothing here
+// includes gRPC or protobuf: the node's core library (the node manager and its parts) is built
+// without them.
 //
-// Plain structs cross this interface; protobuf types stay in site_client.cc and
-// site_messages.h (the reading of the slsm's messages).
-// Thread-safety: GrpcSiteClient's calls may be made from several threads. A CommandStream has
-// one reader (Next, Close); Send* and Cancel may be called from other threads.
+// Ownership: a SiteClient is owned by whoever wires the node (the daemon, a test) and lent to the
+// node manager; a CommandStream belongs to the caller of Connect. Thread-safety: an
+// implementation's calls may be made from several threads. A CommandStream has one reader (Next,
+// Close); Send* and Cancel may be called from other threads. Errors: transport failures and the
+// slsm's refusals are statuses (UNAVAILABLE when it cannot be reached, its own code otherwise).
 
 #include <chrono>
 #include <cstdint>
@@ -18,7 +21,6 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/random.h"
 #include "common/result.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
@@ -109,52 +111,5 @@ struct NodeIdentity {
   pki::PrivateKey key;           // the node key (made on the node)
   pki::Certificate site_root;
 };
-
-// How GrpcSiteClient talks to the slsm. Every call has a deadline; keepalive pings on the
-// channel find a dead link (its calls then fail UNAVAILABLE and the next one dials again)
-// instead of leaving the node waiting on a connection that will never answer.
-struct SiteClientOptions {
-  Seconds call_timeout{30};  // per unary call; a package fetch gets 20 times this
-  Seconds keepalive_time{20};
-  Seconds keepalive_timeout{10};
-  Seconds connect_timeout{10};        // one connection attempt (TCP + TLS handshake)
-  Seconds max_reconnect_backoff{30};  // between connection attempts
-};
-
-class GrpcSiteClient final : public SiteClient {
- public:
-  // `address`: host:port of the slsm. The server must present a certificate that chains to
-  // identity.site_root; the client presents the node certificate.
-  GrpcSiteClient(const std::string& address, const NodeIdentity& identity, Random& rng,
-                 Seconds call_timeout = Seconds(30));
-  GrpcSiteClient(const std::string& address, const NodeIdentity& identity, Random& rng,
-                 const SiteClientOptions& options);
-  ~GrpcSiteClient() override;
-
-  Result<std::vector<RenewalOutcome>> Renew(const std::vector<RenewalEntry>& entries) override;
-  Result<std::vector<RenewalOutcome>> RenewWithin(const std::vector<RenewalEntry>& entries,
-                                                  std::chrono::milliseconds budget) override;
-  Status FetchPackage(const std::string& service,
-                      const std::function<Status(const PackageHeader&)>& on_header,
-                      const std::function<Status(std::span<const uint8_t>)>& on_chunk) override;
-  Result<pki::Certificate> RenewNode(std::span<const uint8_t> csr_der) override;
-  Result<std::unique_ptr<CommandStream>> Connect(const std::vector<InstanceReport>& hello) override;
-  void SetNodeCertificate(const pki::Certificate& certificate) override;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// First contact with a site: fetches the site root over an unverified TLS connection, checks
-// that its SHA-256 is the fingerprint in the join token (UNAUTHENTICATED otherwise: someone else
-// answered), then enrolls over TLS verified against that root with a CSR for `node_key`.
-// Returns the node certificate and the site root. The slsm's refusals come back unchanged.
-Result<NodeIdentity> Enroll(const std::string& address, const std::string& token,
-                            const std::string& node, pki::PrivateKey node_key, Random& rng,
-                            Seconds timeout = Seconds(30));
-
-// The site root fingerprint a join token carries (its last dot-separated part).
-Result<std::string> TokenFingerprint(const std::string& token);
 
 }  // namespace sitechain::nlsm

@@ -10,26 +10,14 @@
 //   std::optional<ProcessInfo> info = sup.value()->Info("thermo");
 //   sup.value()->Stop("thermo");
 //
-// Processes. Each service runs as the leader of its own process group, with stdin /dev/null,
-// stdout and stderr appended to its log files (created 0600) and no other descriptor; its
-// environment is exactly LaunchSpec::env plus PATH=/usr/bin:/bin (unless env sets PATH): nothing
-// of the daemon's environment leaks in. Signal dispositions and the signal mask are reset to the
-// defaults. The process gets SIGTERM (PR_SET_PDEATHSIG) if the supervisor dies. When the leader
-// exits, whatever is left of its process group is killed (SIGKILL), so a restart never runs
-// beside remnants of the previous run. A process that leaves its group (setsid) escapes this:
-// the supervisor does not use cgroups.
-//
-// No window between check and exec: the executable is run with execveat(fd, "", AT_EMPTY_PATH)
-// on a dup() of the caller's descriptor, kept for restarts, so replacing or unlinking the file
-// at its path changes nothing. The descriptor is close-on-exec, so an interpreter script (#!)
-// cannot be run this way (the interpreter would have to reopen it by name); the exec fails with
-// NOT_FOUND. Services are compiled executables.
-//
-// Orphans. With SupervisorOptions::pid_dir set, each spawn records "<pid> <starttime>\n" (the
-// starttime field of /proc/<pid>/stat) in <pid_dir>/<service>.pid, written to a temporary file
-// and renamed; the record is removed when the process is reaped. After a crash of the daemon
-// (kill -9), KillOrphans() at the next start kills what the records name, and only if the pid
-// still runs with the recorded starttime, so a recycled pid is never killed.
+// It is built of parts, each with its own header (included here, so users include only this one):
+//   child_exec.h      LaunchSpec; fork and execveat of the verified descriptor, the child side
+//                     and its failure reporting (how a service process is set up, no window
+//                     between check and exec)
+//   proc_stat.h       reading /proc/<pid>/stat (ProcessStartTime)
+//   orphans.h         pid records, and KillOrphans for what a crashed daemon left running
+//   restart_policy.h  RestartBackoff, restart policies and crash-loop accounting
+//   supervised_service.h  ProcessState, ProcessInfo; the watcher's record of one service
 //
 // Time. The injected Clock stamps ProcessInfo::started_at and the exits counted for crash-loop
 // detection (so tests can move it); backoff delays, grace periods and the watcher's waits are
@@ -62,51 +50,14 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "nlsm/child_exec.h"
 #include "nlsm/launch_policy.h"
+#include "nlsm/orphans.h"
+#include "nlsm/proc_stat.h"
+#include "nlsm/restart_policy.h"
+#include "nlsm/supervised_service.h"
 
 namespace sitechain::nlsm {
-
-// What a Supervisor is asked to run.
-struct LaunchSpec {
-  // Names the service in Info/List and its pid record: [a-z0-9][a-z0-9._-]*, at most 63 bytes.
-  // It is also argv[0] of the process.
-  std::string service;
-  // An open descriptor of the verified executable (a regular file). Borrowed: the supervisor
-  // keeps its own dup() for restarts, so the caller may close it when Start returns.
-  int executable_fd = -1;
-  std::vector<std::string> args;           // argv[1..]
-  std::map<std::string, std::string> env;  // the whole environment (plus PATH, see above)
-  std::string working_dir = "/";           // the process's working directory
-  std::string stdout_path;                 // appended to; created 0600; not a symlink
-  std::string stderr_path;                 // may equal stdout_path
-  RestartPolicy restart = RestartPolicy::kOnFailure;
-};
-
-// The life of a supervised service.
-enum class ProcessState {
-  kStarting,   // being forked and exec'd
-  kRunning,    // a process runs (also while Stop waits for it to exit; see detail)
-  kBackoff,    // exited; a restart is scheduled (ProcessInfo::restart_at)
-  kExited,     // exited; the restart policy does not restart it
-  kCrashLoop,  // crashed too often (SupervisorOptions::crash_loop_*); not restarted any more
-  kStopped,    // stopped by Stop, StopAll or the destructor
-};
-
-// "starting", "running", "backoff", "exited", "crash-loop", "stopped".
-std::string_view ProcessStateName(ProcessState state);
-
-// A snapshot of one service.
-struct ProcessInfo {
-  std::string service;
-  ProcessState state = ProcessState::kStarting;
-  pid_t pid = 0;                        // the running process, 0 if none
-  int restarts = 0;                     // restarts since Start (the first spawn is not one)
-  std::optional<int> last_exit_code;    // of the last exit, if it exited normally
-  std::optional<int> last_exit_signal;  // of the last exit, if a signal ended it
-  TimePoint started_at{};               // when the current (or last) process was spawned
-  std::optional<TimePoint> restart_at;  // in kBackoff: when the restart is due
-  std::string detail;                   // for a person: "exit code 3; restart 2 in 1.4 s"
-};
 
 struct SupervisorOptions {
   // Restart backoff: the n-th consecutive restart (n = 1, 2, ...) waits a uniform time in
@@ -134,22 +85,9 @@ struct SupervisorOptions {
   std::function<void(const ProcessInfo&)> on_state_change;
 };
 
-// The delay before the n-th consecutive restart (n >= 1), as SupervisorOptions describes.
+// The delay before the n-th consecutive restart (n >= 1), as SupervisorOptions describes
+// (restart_policy.h).
 std::chrono::milliseconds RestartBackoff(const SupervisorOptions& options, int n, Random& rng);
-
-// The starttime of a live process (field 22 of /proc/<pid>/stat, clock ticks since boot).
-// NOT_FOUND if no such process runs (a zombie does not run).
-Result<uint64_t> ProcessStartTime(pid_t pid);
-
-// What KillOrphans did with one pid record.
-struct OrphanReport {
-  std::string service;  // the record's file name without ".pid"
-  pid_t pid = 0;        // 0 if the record was malformed
-  // "killed by SIGTERM", "killed by SIGKILL", "not running", "pid reused by another process",
-  // "malformed record", "still running after SIGKILL".
-  std::string outcome;
-  bool still_running = false;  // the process could not be killed; its record is kept
-};
 
 class Supervisor final {
  public:
@@ -189,7 +127,7 @@ class Supervisor final {
   std::optional<ProcessInfo> Info(std::string_view service) const;
   std::vector<ProcessInfo> List() const;  // by service name
 
-  // Kills the processes recorded in pid_dir by a previous run (see the file comment): SIGTERM to
+  // Kills the processes recorded in pid_dir by a previous run (orphans.h): SIGTERM to
   // each verified process (and its process group), SIGKILL to those still running after
   // `grace`, then waits up to 5 s for them to die. Records of processes that are gone are
   // removed. A missing pid_dir is not an error. I/O status if pid_dir cannot be read.
@@ -197,7 +135,7 @@ class Supervisor final {
                                                        std::chrono::milliseconds grace);
 
  private:
-  struct Service;
+  using Service = SupervisedService;
   struct Request;
 
   Supervisor(SupervisorOptions options, const Clock& clock, Random& rng, UniqueFd wake);
@@ -218,7 +156,6 @@ class Supervisor final {
   void FinishStopLocked(Service& svc, const Status& result);
   void RunTimersLocked(std::unique_lock<std::mutex>& lock);
   void NotifyLocked(const Service& svc);
-  ProcessInfo InfoLocked(const Service& svc) const;
 
   const SupervisorOptions options_;
   const Clock& clock_;

@@ -47,7 +47,7 @@
 #include <vector>
 
 #include "common/time_format.h"
-#include "nlsm/node_state.h"
+#include "nlsm/grpc_site_client.h"
 #include "tests/common/temp_dir.h"
 #include "tests/integration/cli_support.h"
 #include "tests/integration/node_fleet.h"

@@ -32,9 +32,9 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
+#include "nlsm/grpc_site_client.h"
 #include "nlsm/node_manager.h"
 #include "nlsm/node_state.h"
-#include "nlsm/site_client.h"
 
 namespace sitechain::testutil {
 

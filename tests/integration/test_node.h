@@ -39,7 +39,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
-#include "nlsm/site_client.h"
+#include "nlsm/grpc_site_client.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
 #include "pki/key.h"

@@ -1,14 +1,18 @@
-#include "nlsm/site_client.h"
+#include "nlsm/grpc_site_client.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "common/grpc_status.h"
 #include "common/grpc_tls.h"
 #include "nlsm/site_messages.h"
+#include "pki/ca_files.h"
 #include "pki/csr.h"
+#include "pki/profile.h"
 #include "sitechain/v1/site.grpc.pb.h"
 
 namespace sitechain::nlsm {
@@ -287,6 +291,28 @@ Result<NodeIdentity> Enroll(const std::string& address, const std::string& token
         "not signed by the site root");
   }
   return NodeIdentity{std::move(cert), std::move(node_key), std::move(site_root)};
+}
+
+Result<NodeIdentity> EnrollNode(const EnrollOptions& o, const Clock& clock, Random& rng) {
+  SITECHAIN_RETURN_IF_ERROR(pki::ValidateIdentifier("node name", o.node));
+  if (PathExists(o.dir + "/nlsm.json") || PathExists(o.dir + "/node.key")) {
+    return AlreadyExists(o.dir + " already holds an enrolled node; use another --dir");
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::LoadStoreRoot(o.store_root_path, clock));
+  SITECHAIN_ASSIGN_OR_RETURN(pki::KeyType type, pki::ParseKeyType(o.key_type));
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(o.dir, 0700));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      NodeIdentity identity,
+      Enroll(o.slsm, o.token, o.node, pki::PrivateKey::Generate(type, rng), rng));
+  // The key first: a crash before the config leaves a directory `enroll` refuses, never a
+  // certificate without its key.
+  SITECHAIN_RETURN_IF_ERROR(identity.key.Save(o.dir + "/node.key", std::nullopt, rng));
+  SITECHAIN_RETURN_IF_ERROR(identity.certificate.Save(o.dir + "/node.pem"));
+  SITECHAIN_RETURN_IF_ERROR(identity.site_root.Save(o.dir + "/site-root.pem"));
+  SITECHAIN_RETURN_IF_ERROR(store_root.Save(o.dir + "/store-root.pem"));
+  const nlohmann::json config = {{"node", o.node}, {"slsm", o.slsm}};
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(o.dir + "/nlsm.json", config.dump(2) + "\n", 0644));
+  return identity;
 }
 
 }  // namespace sitechain::nlsm

@@ -1,0 +1,95 @@
+#include "nlsm/instance_store.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "common/files.h"
+#include "common/time_format.h"
+
+namespace sitechain::nlsm {
+
+InstanceStore::InstanceStore(std::string dir, const NodeFiles& node, Random& rng)
+    : dir_(std::move(dir)), node_(node), rng_(rng) {}
+
+std::string InstanceStore::DirOf(const std::string& service) const {
+  return dir_ + "/instances/" + service;
+}
+
+Result<std::vector<std::string>> InstanceStore::Kept() const {
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dir_ + "/instances", 0700));
+  std::vector<std::string> services;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/instances", ec)) {
+    if (!entry.is_directory()) continue;
+    services.push_back(entry.path().filename().string());
+  }
+  if (ec) return ErrnoStatus("cannot list", dir_ + "/instances", ec.value());
+  return services;
+}
+
+Status InstanceStore::Save(const Instance& i) {
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(i.dir, 0700));
+  SITECHAIN_RETURN_IF_ERROR(i.key->Save(i.dir + "/instance.key", std::nullopt, rng_, true));
+  SITECHAIN_RETURN_IF_ERROR(i.cert_dev->Save(i.dir + "/cert-dev.pem"));
+  SITECHAIN_RETURN_IF_ERROR(i.cert_store->Save(i.dir + "/cert-store.pem"));
+  SITECHAIN_RETURN_IF_ERROR(i.developer->Save(i.dir + "/developer.pem"));
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(
+      i.dir + "/bundle.pem", node_.identity.site_root.ToPem() + node_.store_root.ToPem(), 0644));
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/policy.json", i.policy_json + "\n", 0644));
+  const nlohmann::json meta = {
+      {"service", i.service},
+      {"name", i.name},
+      {"version", i.version},
+      {"release_counter", i.release_counter},
+      {"digest_algorithm", i.digest_algorithm},
+      {"digest", i.digest},
+      {"renew_after", i.suggested ? ToUnixSeconds(i.suggested->renew_after) : 0},
+      {"renew_before", i.suggested ? ToUnixSeconds(i.suggested->renew_before) : 0}};
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/instance.json", meta.dump(2) + "\n", 0644));
+  // Last: the certificate that makes the instance runnable.
+  return i.cert_site->Save(i.dir + "/cert-site.pem");
+}
+
+Status InstanceStore::Load(Instance& i) const {
+  SITECHAIN_ASSIGN_OR_RETURN(std::string meta_text,
+                             ReadSmallFile(i.dir + "/instance.json", 64 << 10));
+  try {
+    const auto meta = nlohmann::json::parse(meta_text);
+    i.name = meta.at("name").get<std::string>();
+    i.version = meta.at("version").get<std::string>();
+    i.release_counter = meta.at("release_counter").get<uint64_t>();
+    i.digest_algorithm = meta.at("digest_algorithm").get<std::string>();
+    i.digest = meta.at("digest").get<std::string>();
+    const int64_t after = meta.value("renew_after", int64_t{0});
+    const int64_t before = meta.value("renew_before", int64_t{0});
+    if (after > 0 && before >= after) {
+      i.suggested = RenewalWindow{FromUnixSeconds(after), FromUnixSeconds(before)};
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return DataLoss(i.dir + "/instance.json is corrupt: " + e.what());
+  }
+  auto load = [&](const char* file, std::optional<pki::Certificate>& out) -> Status {
+    SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::Load(i.dir + "/" + file));
+    out = std::move(cert);
+    return Status::Ok();
+  };
+  for (auto [file, out] : {std::pair{"cert-dev.pem", &i.cert_dev},
+                           {"cert-store.pem", &i.cert_store},
+                           {"developer.pem", &i.developer},
+                           {"cert-site.pem", &i.cert_site}}) {
+    SITECHAIN_RETURN_IF_ERROR(load(file, *out));
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(auto key,
+                             pki::PrivateKey::Load(i.dir + "/instance.key", std::nullopt));
+  i.key = std::move(key);
+  i.policy_json = PolicyOf(*i.cert_site);
+  return Status::Ok();
+}
+
+void InstanceStore::Forget(const Instance& i) {
+  std::error_code ec;
+  std::filesystem::remove_all(i.dir, ec);
+}
+
+}  // namespace sitechain::nlsm

@@ -1,0 +1,58 @@
+#pragma once
+// The instances a node keeps on disk, so that a restarted nlsm runs again what it ran:
+//   <dir>/instances/<service>/        one per deployed service, mode 0700; the service's runtime
+//       instance.key (0600)           directory, named by SITECHAIN_* environment variables:
+//       cert-site.pem, bundle.pem     its Cert_site and the trust bundle (site root, store root)
+//       policy.json                   the sitePolicy of the current Cert_site
+//       cert-dev.pem, cert-store.pem, developer.pem, instance.json (digest, counter)
+//       stdout.log, stderr.log        (written by the service's process, not here)
+// Files are written with write-then-rename, cert-site.pem last: it makes the instance runnable.
+// Nothing read back is believed: the node manager verifies rules 1–8 again before it launches.
+//
+// Ownership and threads: the node manager owns the store and calls it from its loop thread only;
+// it borrows the node's files (for the trust bundle) and the Random (for the key file). Not
+// thread-safe. Errors are statuses: the I/O status of a write, DATA_LOSS for a corrupt
+// instance.json, the status of a certificate or key that cannot be read.
+
+#include <string>
+#include <vector>
+
+#include "common/random.h"
+#include "common/result.h"
+#include "nlsm/instance.h"
+#include "nlsm/node_state.h"
+
+namespace sitechain::nlsm {
+
+class InstanceStore final {
+ public:
+  // `dir`: the node's state directory (absolute). `node` and `rng` must outlive the store.
+  InstanceStore(std::string dir, const NodeFiles& node, Random& rng);
+  InstanceStore(const InstanceStore&) = delete;
+  InstanceStore& operator=(const InstanceStore&) = delete;
+
+  // <dir>/instances/<service>.
+  std::string DirOf(const std::string& service) const;
+
+  // The services kept on disk (the directories under <dir>/instances, created 0700 if missing).
+  // The I/O status if it cannot be created or listed.
+  Result<std::vector<std::string>> Kept() const;
+
+  // Writes every file of the instance (its directory created 0700), cert-site.pem last. Requires
+  // the key and the certificates. The first failing write's status.
+  Status Save(const Instance& instance);
+
+  // Reads the instance's files from instance.dir into it (package, release, suggested window,
+  // certificates, key, the policy of its Cert_site). The first failing read's status.
+  Status Load(Instance& instance) const;
+
+  // Removes the instance's directory: nothing of it may start again after a restart.
+  void Forget(const Instance& instance);
+
+ private:
+  const std::string dir_;
+  const NodeFiles& node_;
+  Random& rng_;
+};
+
+}  // namespace sitechain::nlsm
