@@ -1,9 +1,7 @@
 #pragma once
 // Shared by the thin main() of every sitechain program: runs a CLI11 app and turns statuses into
 // exit codes. Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.
-
-#include <pthread.h>
-#include <signal.h>
+// (A daemon's signals and serve loop are the server scaffold's: server/serve_loop.h.)
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -55,24 +53,6 @@ inline Result<std::optional<std::string>> ReadPassphraseFile(const std::string& 
   if (!text.empty() && text.back() == '\r') text.pop_back();
   if (text.empty()) return InvalidArgument("passphrase file " + path + " is empty");
   return std::optional<std::string>(std::move(text));
-}
-
-// For daemons: blocks SIGINT and SIGTERM in the calling thread (and so in every thread it starts
-// afterwards; call it before starting any) so that only WaitForTerminationSignal receives them.
-inline sigset_t BlockTerminationSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
-}
-
-// Waits for one of the signals BlockTerminationSignals blocked; returns its number.
-inline int WaitForTerminationSignal(const sigset_t& signals) {
-  int signal = 0;
-  sigwait(&signals, &signal);
-  return signal;
 }
 
 }  // namespace sitechain

@@ -1,7 +1,6 @@
 #include "common/files.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,17 +133,6 @@ Result<mode_t> FileMode(const std::string& path) {
 bool PathExists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-Result<UniqueFd> LockDirectory(const std::string& dir, const std::string& server) {
-  const std::string path = dir + "/serve.lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid()) return ErrnoStatus("cannot open", path, errno);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    return FailedPrecondition("another '" + server + "' is running on " + dir +
-                              "; only one process may serve a state directory");
-  }
-  return fd;
 }
 
 }  // namespace sitechain

@@ -37,9 +37,4 @@ Status SyncDirectory(const std::string& dir);
 // PERMISSION_DENIED, EEXIST ALREADY_EXISTS, ENOSPC/EDQUOT RESOURCE_EXHAUSTED, else UNAVAILABLE.
 Status ErrnoStatus(const std::string& what, const std::string& path, int err);
 
-// Takes an exclusive advisory lock on <dir>/serve.lock for as long as the returned descriptor is
-// open, so that only one server process serves a state directory. FAILED_PRECONDITION, naming
-// `server` ("store serve"), if another process holds it.
-Result<UniqueFd> LockDirectory(const std::string& dir, const std::string& server);
-
 }  // namespace sitechain

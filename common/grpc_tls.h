@@ -1,7 +1,8 @@
 #pragma once
 // gRPC transport security for every sitechain service, in one place: TLS server credentials
 // (optionally asking for a client certificate), client credentials (optionally presenting one),
-// the peer certificate a handshake verified, and UNIX-socket admin servers.
+// the peer certificate a handshake verified, and the client side of a UNIX-socket admin server
+// (the server side is server/admin_socket.h).
 //
 // Every certificate and key is PEM text (keys as unencrypted PKCS#8, as pki::PrivateKey::ToPem
 // writes them); nothing here parses certificates.
@@ -78,15 +79,5 @@ std::shared_ptr<grpc::Channel> DialUnix(const std::string& socket_path);
 // none (or the call is not over TLS). With ClientCertificates::kOptional the caller must verify
 // it; the handshake only proved that the client holds its key.
 std::optional<std::string> PeerCertificatePem(const grpc::ServerContext& context);
-
-// Removes a stale socket file at socket_path so that a server can bind there. FAILED_PRECONDITION
-// if something that is not a socket is there, or if a live server still accepts connections on it.
-Status ClaimUnixSocketPath(const std::string& socket_path);
-
-// Builds and starts a server that listens on the UNIX socket socket_path (the caller has added
-// "unix:" + socket_path to the builder), so that the socket file is mode 0600: the umask is 077
-// while it binds, and the mode is set and checked afterwards.
-Result<std::unique_ptr<grpc::Server>> StartPrivateUnixServer(grpc::ServerBuilder& builder,
-                                                             const std::string& socket_path);
 
 }  // namespace sitechain

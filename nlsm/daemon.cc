@@ -1,14 +1,13 @@
 #include "nlsm/daemon.h"
 
-#include <nlohmann/json.hpp>
-
-#include "common/files.h"
-#include "common/grpc_tls.h"
 #include "common/log.h"
 #include "nlsm/admin_service.h"
 #include "nlsm/grpc_site_client.h"
 #include "nlsm/node_state.h"
 #include "nlsm/supervisor.h"
+#include "server/listeners.h"
+#include "server/ready_file.h"
+#include "server/state_dir.h"
 
 namespace sitechain::nlsm {
 namespace {
@@ -42,7 +41,7 @@ struct NodeDaemon::Parts {
   std::unique_ptr<GrpcSiteClient> site;
   std::unique_ptr<NodeManager> manager;
   std::unique_ptr<NodeAdminService> admin_service;
-  std::unique_ptr<grpc::Server> admin_server;
+  std::unique_ptr<server::Listeners> listeners;
 };
 
 Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
@@ -50,7 +49,7 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
                                                       Random& rng) {
   std::unique_ptr<NodeDaemon> daemon(new NodeDaemon());
   SITECHAIN_ASSIGN_OR_RETURN(NodeFiles node, LoadNode(dir));
-  SITECHAIN_ASSIGN_OR_RETURN(daemon->lock_, LockDirectory(dir, "nlsm serve"));
+  SITECHAIN_ASSIGN_OR_RETURN(daemon->lock_, server::LockStateDirectory(dir, "nlsm serve"));
   daemon->parts_ = std::make_unique<Parts>();
   Parts& p = *daemon->parts_;
 
@@ -74,19 +73,15 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
                                             config.node);
   SITECHAIN_RETURN_IF_ERROR(p.manager->Start());
 
-  const std::string socket =
-      config.admin_socket.empty() ? dir + "/admin.sock" : config.admin_socket;
-  SITECHAIN_RETURN_IF_ERROR(ClaimUnixSocketPath(socket));
   p.admin_service = std::make_unique<NodeAdminService>(*p.manager);
-  grpc::ServerBuilder admin;
-  admin.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
-  admin.RegisterService(p.admin_service.get());
-  SITECHAIN_ASSIGN_OR_RETURN(p.admin_server, StartPrivateUnixServer(admin, socket));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      p.listeners, server::Listeners::Start(
+                       {.admin = {.socket = server::AdminSocketPath(dir, config.admin_socket),
+                                  .services = {p.admin_service.get()}}}));
+  const std::string& socket = p.listeners->admin_socket();
   spdlog::info("node '{}' serving; site manager {}, admin socket {}", name, slsm, socket);
-  if (!config.ready_file.empty()) {
-    const nlohmann::json ready = {{"admin_socket", socket}, {"node", name}};
-    SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(config.ready_file, ready.dump() + "\n", 0644, true));
-  }
+  SITECHAIN_RETURN_IF_ERROR(
+      server::WriteReadyFile(config.ready_file, {{"admin_socket", socket}, {"node", name}}));
   return daemon;
 }
 
@@ -94,7 +89,7 @@ NodeDaemon::~NodeDaemon() { Shutdown(true); }
 
 void NodeDaemon::Shutdown(bool stop_services) {
   if (!parts_) return;
-  if (parts_->admin_server) parts_->admin_server->Shutdown();
+  if (parts_->listeners) parts_->listeners->Shutdown(std::nullopt);
   if (parts_->manager) parts_->manager->Shutdown(stop_services);
   parts_.reset();
 }

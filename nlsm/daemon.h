@@ -4,7 +4,8 @@
 //   - the supervisor (process runner), the site client (mutual TLS with the node certificate),
 //   - the NodeManager (re-verifies and relaunches the kept instances, renews, obeys commands),
 //   - the NodeAdmin service on <dir>/admin.sock (mode 0600).
-// One process per state directory (<dir>/serve.lock).
+// One process per state directory (<dir>/serve.lock). The admin listener, the lock and the ready
+// file are the server scaffold's (server/).
 
 #include <grpcpp/grpcpp.h>
 

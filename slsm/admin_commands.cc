@@ -3,36 +3,22 @@
 #include <chrono>
 
 #include "common/files.h"
-#include "common/grpc_status.h"
-#include "common/grpc_tls.h"
-#include "common/proto_json.h"
 #include "sitechain/v1/site.grpc.pb.h"
 
 namespace sitechain::slsm {
 namespace {
 
-// Calls one admin method with a deadline and a message that helps when the server is not up,
-// then prints the response as JSON or with `text`.
-template <typename Request, typename Response, typename Method, typename Text>
-Status Call(const AdminTarget& target, Method method, const Request& request, std::ostream& out,
-            Text text) {
-  auto stub = v1::SiteAdmin::NewStub(DialUnix(target.socket));
-  grpc::ClientContext context;
+// Calls one admin method of a running `slsm serve`, then prints the response as JSON or with
+// `text`.
+template <typename Stub, typename Request, typename Response, typename Text>
+Status Call(const AdminTarget& target,
+            grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+            const std::type_identity_t<Request>& request, std::ostream& out, Text text) {
   // Install downloads a release from the store, which may take a while.
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
-  Response response;
-  const grpc::Status status = ((*stub).*method)(&context, request, &response);
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return Unavailable("cannot reach the site manager's admin socket " + target.socket +
-                       " (is 'slsm serve' running?): " + status.error_message());
-  }
-  if (!status.ok()) return FromGrpcStatus(status);
-  if (target.json) {
-    out << ProtoToJson(response);
-  } else {
-    text(response);
-  }
-  return Status::Ok();
+  const server::AdminClient admin(target.socket, {.name = "the site manager",
+                                                  .serve_command = "slsm serve",
+                                                  .deadline = std::chrono::minutes(10)});
+  return server::PrintAdminResponse(admin.Call(method, request), target.json, out, text);
 }
 
 void PrintRelease(const v1::InstalledRelease& r, std::ostream& out) {
@@ -58,23 +44,22 @@ Status InstallCommand(const AdminTarget& t, const std::string& name, const std::
   v1::InstallRequest request;
   request.set_name(name);
   request.set_version(version);
-  return Call<v1::InstallRequest, v1::InstalledRelease>(
-      t, &v1::SiteAdmin::Stub::Install, request, out, [&](const v1::InstalledRelease& r) {
-        out << "installed ";
-        PrintRelease(r, out);
-        out << "\nverified: rules 1 2 4 6 7 8 against the store root\n";
-      });
+  return Call(t, &v1::SiteAdmin::Stub::Install, request, out, [&](const v1::InstalledRelease& r) {
+    out << "installed ";
+    PrintRelease(r, out);
+    out << "\nverified: rules 1 2 4 6 7 8 against the store root\n";
+  });
 }
 
 Status ServicesCommand(const AdminTarget& t, std::ostream& out) {
-  return Call<v1::ListServicesRequest, v1::ListServicesResponse>(
-      t, &v1::SiteAdmin::Stub::ListServices, {}, out, [&](const v1::ListServicesResponse& r) {
-        for (const auto& s : r.services()) {
-          out << s.name() << "\t";
-          PrintRelease(s.release(), out);
-          out << "\t" << s.instances() << " instances\tpolicy " << s.policy_json() << "\n";
-        }
-      });
+  return Call(t, &v1::SiteAdmin::Stub::ListServices, {}, out,
+              [&](const v1::ListServicesResponse& r) {
+                for (const auto& s : r.services()) {
+                  out << s.name() << "\t";
+                  PrintRelease(s.release(), out);
+                  out << "\t" << s.instances() << " instances\tpolicy " << s.policy_json() << "\n";
+                }
+              });
 }
 
 Status SetPolicyCommand(const AdminTarget& t, const std::string& service,
@@ -83,11 +68,10 @@ Status SetPolicyCommand(const AdminTarget& t, const std::string& service,
   v1::SetPolicyRequest request;
   request.set_service(service);
   request.set_policy_json(policy);
-  return Call<v1::SetPolicyRequest, v1::Service>(
-      t, &v1::SiteAdmin::Stub::SetPolicy, request, out, [&](const v1::Service& s) {
-        out << "policy of " << s.name() << " is now " << s.policy_json() << "; " << s.instances()
-            << " instances renew now\n";
-      });
+  return Call(t, &v1::SiteAdmin::Stub::SetPolicy, request, out, [&](const v1::Service& s) {
+    out << "policy of " << s.name() << " is now " << s.policy_json() << "; " << s.instances()
+        << " instances renew now\n";
+  });
 }
 
 Status CreateJoinTokenCommand(const AdminTarget& t, const std::string& node, Seconds ttl,
@@ -95,34 +79,30 @@ Status CreateJoinTokenCommand(const AdminTarget& t, const std::string& node, Sec
   v1::CreateJoinTokenRequest request;
   request.set_node(node);
   request.set_ttl_seconds(static_cast<uint64_t>(ttl.count()));
-  return Call<v1::CreateJoinTokenRequest, v1::CreateJoinTokenResponse>(
-      t, &v1::SiteAdmin::Stub::CreateJoinToken, request, out,
-      [&](const v1::CreateJoinTokenResponse& r) { out << r.token() << "\n"; });
+  return Call(t, &v1::SiteAdmin::Stub::CreateJoinToken, request, out,
+              [&](const v1::CreateJoinTokenResponse& r) { out << r.token() << "\n"; });
 }
 
 Status NodesCommand(const AdminTarget& t, std::ostream& out) {
-  return Call<v1::ListNodesRequest, v1::ListNodesResponse>(
-      t, &v1::SiteAdmin::Stub::ListNodes, {}, out, [&](const v1::ListNodesResponse& r) {
-        for (const auto& n : r.nodes()) {
-          out << n.name() << "\t"
-              << (n.evicted()     ? "evicted"
-                  : n.connected() ? "up"
-                                  : "down")
-              << "\tlast seen " << (n.last_seen().empty() ? "never" : n.last_seen())
-              << "\tcert until " << n.certificate_not_after() << "\t" << n.instances()
-              << " instances\n";
-        }
-      });
+  return Call(t, &v1::SiteAdmin::Stub::ListNodes, {}, out, [&](const v1::ListNodesResponse& r) {
+    for (const auto& n : r.nodes()) {
+      out << n.name() << "\t"
+          << (n.evicted()     ? "evicted"
+              : n.connected() ? "up"
+                              : "down")
+          << "\tlast seen " << (n.last_seen().empty() ? "never" : n.last_seen()) << "\tcert until "
+          << n.certificate_not_after() << "\t" << n.instances() << " instances\n";
+    }
+  });
 }
 
 Status EvictCommand(const AdminTarget& t, const std::string& node, std::ostream& out) {
   v1::EvictNodeRequest request;
   request.set_node(node);
-  return Call<v1::EvictNodeRequest, v1::Node>(
-      t, &v1::SiteAdmin::Stub::EvictNode, request, out, [&](const v1::Node& n) {
-        out << "evicted " << n.name()
-            << ": it gets no more certificates; its services were told to stop\n";
-      });
+  return Call(t, &v1::SiteAdmin::Stub::EvictNode, request, out, [&](const v1::Node& n) {
+    out << "evicted " << n.name()
+        << ": it gets no more certificates; its services were told to stop\n";
+  });
 }
 
 Status DeployCommand(const AdminTarget& t, const std::string& service,
@@ -130,14 +110,13 @@ Status DeployCommand(const AdminTarget& t, const std::string& service,
   v1::DeployRequest request;
   request.set_service(service);
   for (const auto& n : nodes) request.add_nodes(n);
-  return Call<v1::DeployRequest, v1::DeployResponse>(
-      t, undeploy ? &v1::SiteAdmin::Stub::Undeploy : &v1::SiteAdmin::Stub::Deploy, request, out,
-      [&](const v1::DeployResponse& r) {
-        out << (undeploy ? "undeployed " : "deployed ") << service << (undeploy ? " from " : " to ")
-            << r.instances_size() << " nodes:";
-        for (const auto& i : r.instances()) out << " " << i.node();
-        out << "\n";
-      });
+  return Call(t, undeploy ? &v1::SiteAdmin::Stub::Undeploy : &v1::SiteAdmin::Stub::Deploy, request,
+              out, [&](const v1::DeployResponse& r) {
+                out << (undeploy ? "undeployed " : "deployed ") << service
+                    << (undeploy ? " from " : " to ") << r.instances_size() << " nodes:";
+                for (const auto& i : r.instances()) out << " " << i.node();
+                out << "\n";
+              });
 }
 
 Status InstancesCommand(const AdminTarget& t, const std::string& service, const std::string& node,
@@ -145,32 +124,30 @@ Status InstancesCommand(const AdminTarget& t, const std::string& service, const 
   v1::ListInstancesRequest request;
   request.set_service(service);
   request.set_node(node);
-  return Call<v1::ListInstancesRequest, v1::ListInstancesResponse>(
-      t, &v1::SiteAdmin::Stub::ListInstances, request, out,
-      [&](const v1::ListInstancesResponse& r) {
-        for (const auto& i : r.instances()) PrintInstance(i, out);
-      });
+  return Call(t, &v1::SiteAdmin::Stub::ListInstances, request, out,
+              [&](const v1::ListInstancesResponse& r) {
+                for (const auto& i : r.instances()) PrintInstance(i, out);
+              });
 }
 
 Status IssuedCommand(const AdminTarget& t, uint32_t limit, std::ostream& out) {
   v1::ListIssuedRequest request;
   request.set_limit(limit);
-  return Call<v1::ListIssuedRequest, v1::ListIssuedResponse>(
-      t, &v1::SiteAdmin::Stub::ListIssued, request, out, [&](const v1::ListIssuedResponse& r) {
-        for (const auto& e : r.entries()) {
-          out << e.issued_at() << "\t" << e.kind() << "\t" << e.serial() << "\t" << e.subject()
-              << "\tuntil " << e.not_after() << "\n";
-        }
-      });
+  return Call(t, &v1::SiteAdmin::Stub::ListIssued, request, out,
+              [&](const v1::ListIssuedResponse& r) {
+                for (const auto& e : r.entries()) {
+                  out << e.issued_at() << "\t" << e.kind() << "\t" << e.serial() << "\t"
+                      << e.subject() << "\tuntil " << e.not_after() << "\n";
+                }
+              });
 }
 
 Status SiteStatsCommand(const AdminTarget& t, std::ostream& out) {
-  return Call<v1::GetSiteStatsRequest, v1::SiteStats>(
-      t, &v1::SiteAdmin::Stub::GetSiteStats, {}, out, [&](const v1::SiteStats& s) {
-        out << "services\t" << s.services() << "\nnodes\t" << s.nodes() << " ("
-            << s.connected_nodes() << " up)\ninstances\t" << s.instances() << "\nissued\t"
-            << s.issued() << "\nstore feed\t" << s.last_revocation_sequence() << "\n";
-      });
+  return Call(t, &v1::SiteAdmin::Stub::GetSiteStats, {}, out, [&](const v1::SiteStats& s) {
+    out << "services\t" << s.services() << "\nnodes\t" << s.nodes() << " (" << s.connected_nodes()
+        << " up)\ninstances\t" << s.instances() << "\nissued\t" << s.issued() << "\nstore feed\t"
+        << s.last_revocation_sequence() << "\n";
+  });
 }
 
 }  // namespace sitechain::slsm

@@ -3,7 +3,7 @@
 // create`, `slsm nodes [evict]`, `slsm deploy`, `slsm undeploy`, `slsm instances`, `slsm issued`,
 // `slsm stats`): each dials the admin UNIX socket of a running `slsm serve`, makes one call and
 // prints the result as text or JSON to `out`. Statuses carry the server's refusal unchanged;
-// UNAVAILABLE says how to start the server.
+// UNAVAILABLE says how to start the server (the admin client of server/admin_client.h).
 
 #include <ostream>
 #include <string>
@@ -11,13 +11,12 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "server/admin_client.h"
 
 namespace sitechain::slsm {
 
-struct AdminTarget {
-  std::string socket;  // the admin socket path
-  bool json = false;
-};
+// The admin socket path and --json (server/admin_client.h).
+using server::AdminTarget;
 
 Status InstallCommand(const AdminTarget& t, const std::string& name, const std::string& version,
                       std::ostream& out);

@@ -2,18 +2,13 @@
 
 #include <map>
 
-#include "common/grpc_status.h"
 #include "common/log.h"
 #include "common/time_format.h"
+#include "server/refusal.h"
 #include "slsm/convert.h"
 
 namespace sitechain::slsm {
 namespace {
-
-grpc::Status Refuse(std::string_view call, const Status& status) {
-  spdlog::warn("admin {} refused {}", call, status.ToString());
-  return ToGrpcStatus(status);
-}
 
 std::vector<std::string> NodesOf(const v1::DeployRequest& request) {
   return {request.nodes().begin(), request.nodes().end()};
@@ -24,7 +19,7 @@ std::vector<std::string> NodesOf(const v1::DeployRequest& request) {
 grpc::Status SiteAdminService::Install(grpc::ServerContext*, const v1::InstallRequest* request,
                                        v1::InstalledRelease* response) {
   auto release = service_.Install(request->name(), request->version());
-  if (!release.ok()) return Refuse("Install", release.status());
+  if (!release.ok()) return server::RefuseAdmin("Install", release.status());
   ToProto(*release, response);
   spdlog::info("installed name={} version={} counter={} digest={}:{}", release->name,
                release->version, release->release_counter, release->digest_algorithm,
@@ -35,7 +30,7 @@ grpc::Status SiteAdminService::Install(grpc::ServerContext*, const v1::InstallRe
 grpc::Status SiteAdminService::ListServices(grpc::ServerContext*, const v1::ListServicesRequest*,
                                             v1::ListServicesResponse* response) {
   auto services = service_.ListServices();
-  if (!services.ok()) return Refuse("ListServices", services.status());
+  if (!services.ok()) return server::RefuseAdmin("ListServices", services.status());
   for (const auto& s : *services) ToProto(s, response->add_services());
   return grpc::Status::OK;
 }
@@ -43,7 +38,7 @@ grpc::Status SiteAdminService::ListServices(grpc::ServerContext*, const v1::List
 grpc::Status SiteAdminService::SetPolicy(grpc::ServerContext*, const v1::SetPolicyRequest* request,
                                          v1::Service* response) {
   auto view = service_.SetPolicy(request->service(), request->policy_json());
-  if (!view.ok()) return Refuse("SetPolicy", view.status());
+  if (!view.ok()) return server::RefuseAdmin("SetPolicy", view.status());
   ToProto(*view, response);
   spdlog::info("policy of {} set to {}; {} instances renew now", request->service(),
                view->service.policy_json, view->instances);
@@ -55,7 +50,7 @@ grpc::Status SiteAdminService::CreateJoinToken(grpc::ServerContext*,
                                                v1::CreateJoinTokenResponse* response) {
   auto token = service_.CreateJoinToken(request->node(),
                                         Seconds(static_cast<int64_t>(request->ttl_seconds())));
-  if (!token.ok()) return Refuse("CreateJoinToken", token.status());
+  if (!token.ok()) return server::RefuseAdmin("CreateJoinToken", token.status());
   response->set_token(token->token);
   response->set_expires_at(FormatTime(token->record.expires_at));
   spdlog::info("join token id={} for node={} expires={}", token->record.id, request->node(),
@@ -66,9 +61,9 @@ grpc::Status SiteAdminService::CreateJoinToken(grpc::ServerContext*,
 grpc::Status SiteAdminService::ListNodes(grpc::ServerContext*, const v1::ListNodesRequest*,
                                          v1::ListNodesResponse* response) {
   auto nodes = service_.ListNodes();
-  if (!nodes.ok()) return Refuse("ListNodes", nodes.status());
+  if (!nodes.ok()) return server::RefuseAdmin("ListNodes", nodes.status());
   auto instances = service_.ListInstances("", "");
-  if (!instances.ok()) return Refuse("ListNodes", instances.status());
+  if (!instances.ok()) return server::RefuseAdmin("ListNodes", instances.status());
   std::map<std::string, uint32_t> count;
   for (const auto& i : *instances) ++count[i.node];
   for (auto n : *nodes) {
@@ -84,7 +79,7 @@ grpc::Status SiteAdminService::ListNodes(grpc::ServerContext*, const v1::ListNod
 grpc::Status SiteAdminService::EvictNode(grpc::ServerContext*, const v1::EvictNodeRequest* request,
                                          v1::Node* response) {
   auto node = service_.EvictNode(request->node());
-  if (!node.ok()) return Refuse("EvictNode", node.status());
+  if (!node.ok()) return server::RefuseAdmin("EvictNode", node.status());
   ToProto(*node, hub_.IsUp(node->name), 0, response);
   spdlog::info("evicted node={}", node->name);
   return grpc::Status::OK;
@@ -93,7 +88,7 @@ grpc::Status SiteAdminService::EvictNode(grpc::ServerContext*, const v1::EvictNo
 grpc::Status SiteAdminService::Deploy(grpc::ServerContext*, const v1::DeployRequest* request,
                                       v1::DeployResponse* response) {
   auto added = service_.Deploy(request->service(), NodesOf(*request));
-  if (!added.ok()) return Refuse("Deploy", added.status());
+  if (!added.ok()) return server::RefuseAdmin("Deploy", added.status());
   for (const auto& i : *added) ToProto(i, response->add_instances());
   spdlog::info("deployed {} to {} new nodes", request->service(), added->size());
   return grpc::Status::OK;
@@ -102,7 +97,7 @@ grpc::Status SiteAdminService::Deploy(grpc::ServerContext*, const v1::DeployRequ
 grpc::Status SiteAdminService::Undeploy(grpc::ServerContext*, const v1::DeployRequest* request,
                                         v1::DeployResponse* response) {
   auto removed = service_.Undeploy(request->service(), NodesOf(*request));
-  if (!removed.ok()) return Refuse("Undeploy", removed.status());
+  if (!removed.ok()) return server::RefuseAdmin("Undeploy", removed.status());
   for (const auto& i : *removed) ToProto(i, response->add_instances());
   spdlog::info("undeployed {} from {} nodes", request->service(), removed->size());
   return grpc::Status::OK;
@@ -112,7 +107,7 @@ grpc::Status SiteAdminService::ListInstances(grpc::ServerContext*,
                                              const v1::ListInstancesRequest* request,
                                              v1::ListInstancesResponse* response) {
   auto instances = service_.ListInstances(request->service(), request->node());
-  if (!instances.ok()) return Refuse("ListInstances", instances.status());
+  if (!instances.ok()) return server::RefuseAdmin("ListInstances", instances.status());
   for (const auto& i : *instances) ToProto(i, response->add_instances());
   return grpc::Status::OK;
 }
@@ -121,7 +116,7 @@ grpc::Status SiteAdminService::ListIssued(grpc::ServerContext*,
                                           const v1::ListIssuedRequest* request,
                                           v1::ListIssuedResponse* response) {
   auto issued = service_.ListIssued(request->limit());
-  if (!issued.ok()) return Refuse("ListIssued", issued.status());
+  if (!issued.ok()) return server::RefuseAdmin("ListIssued", issued.status());
   for (const auto& i : *issued) ToProto(i, response->add_entries());
   return grpc::Status::OK;
 }
@@ -129,7 +124,7 @@ grpc::Status SiteAdminService::ListIssued(grpc::ServerContext*,
 grpc::Status SiteAdminService::GetSiteStats(grpc::ServerContext*, const v1::GetSiteStatsRequest*,
                                             v1::SiteStats* response) {
   auto counts = service_.Counts();
-  if (!counts.ok()) return Refuse("GetSiteStats", counts.status());
+  if (!counts.ok()) return server::RefuseAdmin("GetSiteStats", counts.status());
   response->set_services(counts->services);
   response->set_nodes(counts->nodes);
   response->set_connected_nodes(hub_.UpCount());

@@ -10,17 +10,13 @@
 #include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/time_format.h"
+#include "server/refusal.h"
 #include "slsm/convert.h"
 
 namespace sitechain::slsm {
 namespace {
 
-// Logs a refused call with its peer and returns the gRPC status.
-grpc::Status Refuse(std::string_view call, const grpc::ServerContext& context,
-                    const Status& status) {
-  spdlog::warn("{} refused peer={} {}", call, context.peer(), status.ToString());
-  return ToGrpcStatus(status);
-}
+using server::Refuse;
 
 std::string AsBytes(const std::vector<uint8_t>& der) { return std::string(der.begin(), der.end()); }
 

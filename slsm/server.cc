@@ -1,13 +1,11 @@
 #include "slsm/server.h"
 
-#include <nlohmann/json.hpp>
-
-#include "common/files.h"
-#include "common/grpc_tls.h"
 #include "common/log.h"
 #include "common/time_format.h"
 #include "pki/builders.h"
 #include "pki/ca_files.h"
+#include "server/ready_file.h"
+#include "server/state_dir.h"
 #include "slca/site_ca.h"
 #include "slsm/admin_service.h"
 #include "slsm/grpc_service.h"
@@ -40,88 +38,71 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
                                                       const SlsmConfig& config,
                                                       const std::optional<std::string>& passphrase,
                                                       const Clock& clock, Random& rng) {
-  std::unique_ptr<SlsmServer> server(new SlsmServer());
+  std::unique_ptr<SlsmServer> slsm(new SlsmServer());
   SITECHAIN_ASSIGN_OR_RETURN(slca::SiteCa ca, slca::SiteCa::Open(dir, passphrase));
-  SITECHAIN_ASSIGN_OR_RETURN(server->lock_, LockDirectory(dir, "slsm serve"));
+  SITECHAIN_ASSIGN_OR_RETURN(slsm->lock_, server::LockStateDirectory(dir, "slsm serve"));
   SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::Certificate::Load(StoreRootPath(dir)));
   SITECHAIN_ASSIGN_OR_RETURN(SiteDatabase db, SiteDatabase::Open(dir + "/slsm.db"));
   SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore packages, storage::BlobStore::Open(dir + "/packages"));
   SITECHAIN_ASSIGN_OR_RETURN(auto tls, ca.IssueTlsServer(pki::SplitTlsNames(config.tls_names),
                                                          config.tls_lifetime, {clock, rng}));
   const std::string root_pem = ca.root().ToPem();
-  server->hub_ = std::make_unique<NodeHub>(clock, config.heartbeat_timeout);
-  server->store_ = std::make_unique<StoreClient>(config.store, store_root.ToPem());
+  slsm->hub_ = std::make_unique<NodeHub>(clock, config.heartbeat_timeout);
+  slsm->store_ = std::make_unique<StoreClient>(config.store, store_root.ToPem());
   SITECHAIN_ASSIGN_OR_RETURN(
-      server->service_,
+      slsm->service_,
       SiteService::Create(std::move(ca), std::move(store_root), std::move(db), std::move(packages),
-                          *server->store_, *server->hub_, clock, rng, config.site_options));
-  server->public_service_ = std::make_unique<SiteGrpcService>(*server->service_, *server->hub_);
-  server->admin_service_ = std::make_unique<SiteAdminService>(*server->service_, *server->hub_);
+                          *slsm->store_, *slsm->hub_, clock, rng, config.site_options));
+  slsm->public_service_ = std::make_unique<SiteGrpcService>(*slsm->service_, *slsm->hub_);
+  slsm->admin_service_ = std::make_unique<SiteAdminService>(*slsm->service_, *slsm->hub_);
 
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(
-      config.listen,
-      MakeServerCredentials({.certificate_chain_pem = tls.certificate.ToPem(),
-                             .private_key_pem = tls.key.ToPem(std::nullopt, rng),
-                             .client_roots_pem = root_pem,
-                             .client_certificates = ClientCertificates::kOptional}),
-      &server->port_);
-  builder.RegisterService(server->public_service_.get());
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // Nodes ping a silent link to notice a dead one (nlsm keepalive_time, at least 1 s). gRPC's
-  // default answers a client that pings more often than every 5 minutes without data with
-  // GOAWAY too_many_pings, which would cut a node whose heartbeats are slower than its pings.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
-  server->public_server_ = builder.BuildAndStart();
-  if (server->public_server_ == nullptr || server->port_ == 0) {
-    return Unavailable("cannot listen on " + config.listen +
-                       " (address in use, or not a host:port this machine has?)");
-  }
+  SITECHAIN_ASSIGN_OR_RETURN(
+      slsm->listeners_,
+      server::Listeners::Start(
+          {.public_listener =
+               server::PublicListenerOptions{
+                   .listen = config.listen,
+                   .tls = {.certificate_chain_pem = tls.certificate.ToPem(),
+                           .private_key_pem = tls.key.ToPem(std::nullopt, rng),
+                           .client_roots_pem = root_pem,
+                           .client_certificates = ClientCertificates::kOptional},
+                   .max_message_bytes = kMaxMessageBytes,
+                   // Nodes ping a silent link to notice a dead one (nlsm keepalive_time, at
+                   // least 1 s). gRPC's default answers a client that pings more often than every
+                   // 5 minutes without data with GOAWAY too_many_pings, which would cut a node
+                   // whose heartbeats are slower than its pings.
+                   .min_ping_interval_without_data = std::chrono::seconds(1),
+                   .services = {slsm->public_service_.get()}},
+           .admin = {.socket = server::AdminSocketPath(dir, config.admin_socket),
+                     .services = {slsm->admin_service_.get()}}}));
 
-  const std::string socket =
-      config.admin_socket.empty() ? dir + "/admin.sock" : config.admin_socket;
-  SITECHAIN_RETURN_IF_ERROR(ClaimUnixSocketPath(socket));
-  grpc::ServerBuilder admin;
-  admin.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
-  admin.RegisterService(server->admin_service_.get());
-  SITECHAIN_ASSIGN_OR_RETURN(server->admin_server_, StartPrivateUnixServer(admin, socket));
+  slsm->follower_ = std::make_unique<RevocationFollower>(*slsm->store_, *slsm->service_, rng);
+  slsm->follower_->Start();
 
-  server->follower_ = std::make_unique<RevocationFollower>(*server->store_, *server->service_, rng);
-  server->follower_->Start();
-
-  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
-  const std::string address = host + ":" + std::to_string(server->port_);
+  const server::Listeners& listeners = *slsm->listeners_;
   spdlog::info(
       "serving site '{}' on {} (TLS certificate for {} valid until {}), admin socket {}, store {}",
-      server->service_->site(), address, tls.certificate.Subject().common_name,
-      FormatTime(tls.certificate.NotAfter()), socket, config.store);
-  if (!config.ready_file.empty()) {
-    const nlohmann::json ready = {
-        {"address", address},
-        {"port", server->port_},
-        {"admin_socket", socket},
-        {"site_root", dir + "/root.pem"},
-        {"site_root_sha256", server->service_->site_root().Sha256Fingerprint()}};
-    SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(config.ready_file, ready.dump() + "\n", 0644, true));
-  }
-  return server;
+      slsm->service_->site(), listeners.address(), tls.certificate.Subject().common_name,
+      FormatTime(tls.certificate.NotAfter()), listeners.admin_socket(), config.store);
+  SITECHAIN_RETURN_IF_ERROR(server::WriteReadyFile(
+      config.ready_file, {{"address", listeners.address()},
+                          {"port", listeners.port()},
+                          {"admin_socket", listeners.admin_socket()},
+                          {"site_root", dir + "/root.pem"},
+                          {"site_root_sha256", slsm->service_->site_root().Sha256Fingerprint()}}));
+  return slsm;
 }
 
 SlsmServer::~SlsmServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 void SlsmServer::Wait() {
-  if (public_server_) public_server_->Wait();
-  if (admin_server_) admin_server_->Wait();
+  if (listeners_) listeners_->Wait();
 }
 
 void SlsmServer::Shutdown(std::chrono::milliseconds grace) {
   if (follower_) follower_->Stop();
   if (hub_) hub_->Shutdown();
-  const auto deadline = std::chrono::system_clock::now() + grace;
-  if (public_server_) public_server_->Shutdown(deadline);
-  if (admin_server_) admin_server_->Shutdown(deadline);
+  if (listeners_) listeners_->Shutdown(grace);
 }
 
 }  // namespace sitechain::slsm

@@ -8,6 +8,8 @@
 // package blobs no release refers to, and issues itself a fresh TLS server certificate from the
 // site root for the configured names (the key never touches the disk).
 //
+// The listeners, the lock, the ready file and the shutdown are the server scaffold's (server/).
+//
 // State directory: root.pem, root.key (slca), store-root.pem, slsm.json, slsm.db, packages/.
 // Thread-safety: Start, Wait and Shutdown may be called from different threads.
 
@@ -21,6 +23,7 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "server/listeners.h"
 #include "slsm/config.h"
 #include "slsm/node_hub.h"
 #include "slsm/revocation_follower.h"
@@ -53,7 +56,7 @@ class SlsmServer final {
   SlsmServer(const SlsmServer&) = delete;
   SlsmServer& operator=(const SlsmServer&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return listeners_->port(); }
   // Blocks until Shutdown has finished.
   void Wait();
   // Stops the feed, closes node streams and gives running calls `grace` to finish.
@@ -63,13 +66,12 @@ class SlsmServer final {
   SlsmServer() = default;
 
   UniqueFd lock_;  // <dir>/serve.lock, held while serving
-  int port_ = 0;
   std::unique_ptr<NodeHub> hub_;
   std::unique_ptr<StoreClient> store_;
   std::unique_ptr<SiteService> service_;
   std::unique_ptr<RevocationFollower> follower_;
   std::unique_ptr<grpc::Service> public_service_, admin_service_;
-  std::unique_ptr<grpc::Server> public_server_, admin_server_;
+  std::unique_ptr<server::Listeners> listeners_;  // stopped before the services go
 };
 
 }  // namespace sitechain::slsm

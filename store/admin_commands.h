@@ -2,7 +2,7 @@
 // The administrator's commands (`store tokens …`, `store developers list`, `store revoke …`,
 // `store stats`): each dials the admin UNIX socket of a running `store serve`, makes one call and
 // prints the result as text or JSON to `out`. Statuses carry the server's refusal unchanged;
-// UNAVAILABLE says how to start the server.
+// UNAVAILABLE says how to start the server (the admin client of server/admin_client.h).
 
 #include <cstdint>
 #include <ostream>
@@ -10,13 +10,12 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "server/admin_client.h"
 
 namespace sitechain::store {
 
-struct AdminTarget {
-  std::string socket;  // the admin socket path
-  bool json = false;
-};
+// The admin socket path and --json (server/admin_client.h).
+using server::AdminTarget;
 
 Status CreateTokenCommand(const AdminTarget& target, Seconds ttl, const std::string& note,
                           std::ostream& out);

@@ -7,21 +7,16 @@
 #include <cstring>
 #include <vector>
 
-#include "common/grpc_status.h"
 #include "common/grpc_tls.h"
 #include "common/log.h"
 #include "pki/hash.h"
+#include "server/refusal.h"
 #include "store/convert.h"
 
 namespace sitechain::store {
 namespace {
 
-// Logs a refused call with its peer and returns the gRPC status.
-grpc::Status Refuse(std::string_view call, const grpc::ServerContext& context,
-                    const Status& status) {
-  spdlog::warn("{} refused peer={} {}", call, context.peer(), status.ToString());
-  return ToGrpcStatus(status);
-}
+using server::Refuse;
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 // blobs no release refers to, and issues itself a fresh TLS server certificate from the store
 // root for the configured names (the key never touches the disk).
 //
+// The listeners, the lock, the ready file and the shutdown are the server scaffold's (server/).
+//
 // Thread-safety: Start, Wait and Shutdown may be called from different threads.
 
 #include <grpcpp/grpcpp.h>
@@ -20,6 +22,8 @@
 #include "common/random.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "server/listeners.h"
+#include "server/state_dir.h"
 #include "store/store_service.h"
 
 namespace sitechain::store {
@@ -42,9 +46,7 @@ struct ServeOptions {
   // "admin_socket", "store_root". Lets scripts and tests that ask for port 0 find the port.
   std::string ready_file;
 
-  std::string AdminSocket() const {
-    return admin_socket.empty() ? dir + "/admin.sock" : admin_socket;
-  }
+  std::string AdminSocket() const { return server::AdminSocketPath(dir, admin_socket); }
 };
 
 class StoreServer final {
@@ -55,7 +57,7 @@ class StoreServer final {
   StoreServer(const StoreServer&) = delete;
   StoreServer& operator=(const StoreServer&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return listeners_->port(); }
   // Blocks until Shutdown has finished.
   void Wait();
   // Stops accepting calls, ends revocation watches and gives running calls `grace` to finish.
@@ -65,10 +67,9 @@ class StoreServer final {
   StoreServer() = default;
 
   UniqueFd lock_;  // <dir>/serve.lock, held while serving
-  int port_ = 0;
   std::unique_ptr<StoreService> service_;
   std::unique_ptr<grpc::Service> public_service_, admin_service_;
-  std::unique_ptr<grpc::Server> public_server_, admin_server_;
+  std::unique_ptr<server::Listeners> listeners_;  // last: stopped before the services go
 };
 
 }  // namespace sitechain::store
