@@ -300,7 +300,7 @@ class NlsmTest : public ProgramTest {
   }
 
   // The store every test of a suite starts from.
-  static inline StoreTemplate template_{"alice",
+  static inline StoreTemplate template_{{"alice"},
                                         {"echo-service", "crasher"},
                                         {{.file = "echo-service",
                                           .name = "echo",

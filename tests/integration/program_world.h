@@ -234,21 +234,22 @@ class ProgramWorld final : public World {
 };
 
 // A store made once per test suite and copied into each test's directory: a ProgramWorld in a
-// directory of its own copies `programs` from BinDir() and builds the store, the developer and
-// `releases` (World::Build); then its server stops, leaving only state (no socket, lock or ready
-// file). Keep one as a static member of the suite's fixture, Reset in TearDownTestSuite.
-// Not thread-safe.
+// directory of its own copies `programs` from BinDir() and builds the store, the first of
+// `developers` and `releases` (World::Build), then registers the other developers; then its
+// server stops, leaving only state (no socket, lock, ready file or log). Keep one as a static
+// member of the suite's fixture, Reset in TearDownTestSuite. Not thread-safe.
 class StoreTemplate final {
  public:
-  StoreTemplate(std::string developer, std::vector<std::string> programs,
+  StoreTemplate(std::vector<std::string> developers, std::vector<std::string> programs,
                 std::vector<WorldRelease> releases)
-      : developer_(std::move(developer)),
+      : developers_(std::move(developers)),
         programs_(std::move(programs)),
         releases_(std::move(releases)) {}
 
   // Makes the template on first use (later calls reuse it, or its failure), then copies all of
-  // it into `dir`, and the store root to <dir>/node-store-root.pem (the nodes' own copy).
-  ::testing::AssertionResult CopyInto(const TempDir& dir) {
+  // it into `dir`, and (with node_store_root) the store root to <dir>/node-store-root.pem, the
+  // nodes' own copy.
+  ::testing::AssertionResult CopyInto(const TempDir& dir, bool node_store_root = true) {
     if (!dir_) {
       dir_ = std::make_unique<TempDir>();
       const Status made = Make();
@@ -264,8 +265,8 @@ class StoreTemplate final {
                << "copying the template's " << entry.path() << ": " << ec.message();
       }
     }
-    if (!WriteWholeFile(dir.Path("node-store-root.pem"),
-                        ReadWholeFile(dir.Path("store/root.pem")))) {
+    if (node_store_root && !WriteWholeFile(dir.Path("node-store-root.pem"),
+                                           ReadWholeFile(dir.Path("store/root.pem")))) {
       return ::testing::AssertionFailure() << "cannot write node-store-root.pem";
     }
     return ::testing::AssertionSuccess();
@@ -283,17 +284,24 @@ class StoreTemplate final {
     for (const std::string& program : programs_) {
       if (Status s = world.CopyProgram(program); !s.ok()) return s;
     }
-    if (Status s = world.Build(developer_, releases_); !s.ok()) return s;
+    if (Status s = world.Build(developers_.at(0), releases_); !s.ok()) return s;
+    for (size_t i = 1; i < developers_.size(); ++i) {
+      if (Status s = world.RegisterDeveloper(developers_[i]); !s.ok()) {
+        return s.WithContext("registering " + developers_[i]);
+      }
+    }
     if (Status s = AssertionStatus(world.store()->Stop(SIGTERM)); !s.ok()) return s;
-    // Only the state remains: no socket (it cannot be copied), no lock, no ready file.
+    // Only the state remains: no socket (it cannot be copied), no lock, no ready file, no log
+    // (a test's store log holds only what its own server wrote).
     std::error_code ec;
     std::filesystem::remove(dir_->Path("store/admin.sock"), ec);
     std::filesystem::remove(dir_->Path("store/serve.lock"), ec);
     std::filesystem::remove(dir_->Path("store.ready.json"), ec);
+    std::filesystem::remove(dir_->Path("store.serve.log"), ec);
     return Status::Ok();
   }
 
-  std::string developer_;
+  std::vector<std::string> developers_;
   std::vector<std::string> programs_;
   std::vector<WorldRelease> releases_;
   std::unique_ptr<TempDir> dir_;

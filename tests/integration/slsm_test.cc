@@ -338,7 +338,7 @@ class SlsmTest : public ProgramTest {
 
   // The store every test starts from.
   static inline StoreTemplate template_{
-      "alice",
+      {"alice"},
       {"hello"},
       {{.file = "hello", .name = "hello", .version = "1.0.0"},
        {.file = "hello", .name = "hello", .version = "1.1.0", .release = 2},
