@@ -30,13 +30,13 @@
 // seeded bytes appended up to 64 MiB; an ELF file runs with trailing bytes).
 //
 // Everything runs in this process on 127.0.0.1, port 0, in a temporary directory removed at
-// exit: a store (store::StoreServer) with both releases published with devkit, a site manager
-// (slsm::SlsmServer, Ed25519 site key, default options) with both installed over its admin
-// socket, and two nodes enrolled with nlsm::EnrollNode. The services are real processes. Each
-// iteration deploys to one node and, after the timed part, undeploys and waits until the
-// instance is stopped: every iteration is a fresh deploy (the node fetches the package again).
-// The clock is the system's (TLS checks certificates at the real time); keys come from fixed
-// seeds.
+// exit (testutil::InProcessWorld, tests/support/in_process): a store (store::StoreServer) with
+// both releases published with devkit, a site manager (slsm::SlsmServer, Ed25519 site key,
+// default options) with both installed over its admin socket, and two nodes enrolled with
+// nlsm::EnrollNode. The services are real processes. Each iteration deploys to one node and, after
+// the timed part, undeploys and waits until the instance is stopped: every iteration is a fresh
+// deploy (the node fetches the package again). The clock is the system's (TLS checks certificates
+// at the real time); keys come from fixed seeds.
 //
 // Deploy times are wall clock (manual time, one deploy per iteration); cpu_ms is the whole
 // process's CPU time (store, slsm and node threads; not the service's) from the command to
@@ -82,7 +82,6 @@
 #include "common/result.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
-#include "devkit/store_commands.h"
 #include "nlsm/config.h"
 #include "nlsm/daemon.h"
 #include "nlsm/grpc_site_client.h"
@@ -99,11 +98,7 @@
 #include "pki/verifier.h"
 #include "sitechain/v1/node.grpc.pb.h"
 #include "sitechain/v1/site.grpc.pb.h"
-#include "sitechain/v1/store.grpc.pb.h"
-#include "slsm/config.h"
-#include "slsm/server.h"
-#include "store/server.h"
-#include "store/store_ca.h"
+#include "tests/support/in_process/in_process_world.h"
 
 namespace sitechain::nlsm {
 namespace {
@@ -163,33 +158,6 @@ std::string EchoServicePath() {
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   return (ec ? std::filesystem::path(".") : self.parent_path()).string() + "/echo-service";
 }
-
-// A fresh directory under $TMPDIR (else /tmp), removed with its contents by the destructor.
-class TempDir final {
- public:
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  static Result<std::unique_ptr<TempDir>> Create() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/nlsm_bench.XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) {
-      return Unavailable("cannot create a temporary directory from " + templ);
-    }
-    return std::unique_ptr<TempDir>(new TempDir(std::move(templ)));
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TempDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 // Calls `done` until it returns true (OK) or kDeadline passes (UNAVAILABLE with what `why` says
 // then), waiting at least `period` between calls and longer as the wait goes on (see kPollMax).
@@ -409,31 +377,26 @@ class BenchSite final {
   }
   Trace& trace() { return trace_; }
   const Clock& clock() const { return clock_; }
-  const std::string& dir() const { return dir_->path(); }
+  const std::string& dir() const { return world_->dir(); }
 
  private:
-  explicit BenchSite(std::unique_ptr<TempDir> dir) : dir_(std::move(dir)), rng_(kSeed) {}
+  BenchSite() : rng_(kSeed) {}
   Status SetUp();
-  Status StartStore();
   Status Publish(const std::string& service, std::string bytes);
-  Status StartSite();
   Result<std::string> EnrollNodeIn(std::string_view node);
   Status StartTraced(const std::string& dir);
   Status TakeLaunchInput(const std::string& service);
   std::string NodeDir(Node node) const {
-    return dir_->path() + "/" + std::string(node == Node::kDaemon ? kDaemonNode : kTracedNode);
+    return dir() + "/" + std::string(node == Node::kDaemon ? kDaemonNode : kTracedNode);
   }
 
-  std::unique_ptr<TempDir> dir_;
   SystemClock clock_;
   SeededRandom rng_;  // thread-safe; the servers and nodes share it
   Trace trace_;
 
-  std::unique_ptr<store::StoreServer> store_;
-  devkit::StoreConnection store_connection_;
-  std::unique_ptr<slsm::SlsmServer> slsm_;
-  std::string slsm_address_;
-  std::unique_ptr<v1::SiteAdmin::Stub> site_admin_;
+  // The store with the developer and both releases, in a temporary directory; the site manager.
+  std::unique_ptr<testutil::InProcessWorld> world_;
+  std::unique_ptr<testutil::InProcessSite> slsm_;
 
   std::unique_ptr<NodeDaemon> daemon_;
   std::unique_ptr<v1::NodeAdmin::Stub> daemon_admin_;
@@ -460,14 +423,12 @@ BenchSite::~BenchSite() {
   runner_.reset();
   supervisor_.reset();
   launch_inputs_.clear();
-  if (slsm_) slsm_->Shutdown(std::chrono::milliseconds(0));
   slsm_.reset();
-  if (store_) store_->Shutdown(std::chrono::milliseconds(0));
+  world_.reset();
 }
 
 Result<std::unique_ptr<BenchSite>> BenchSite::Create() {
-  SITECHAIN_ASSIGN_OR_RETURN(std::unique_ptr<TempDir> dir, TempDir::Create());
-  std::unique_ptr<BenchSite> site(new BenchSite(std::move(dir)));
+  std::unique_ptr<BenchSite> site(new BenchSite());
   SITECHAIN_RETURN_IF_ERROR(site->SetUp());
   return site;
 }
@@ -480,7 +441,9 @@ Status BenchSite::SetUp() {
         "the echo-service example (build its target, or set "
         "SITECHAIN_BIN_DIR)");
   }
-  SITECHAIN_RETURN_IF_ERROR(StartStore());
+  SITECHAIN_ASSIGN_OR_RETURN(world_, testutil::InProcessWorld::Create("nlsm_bench", clock_, rng_));
+  SITECHAIN_RETURN_IF_ERROR(world_->StartStore());
+  SITECHAIN_RETURN_IF_ERROR(world_->RegisterDeveloper(std::string(kDeveloperName)));
   for (const ServiceSpec& spec : kServices) {
     std::string bytes = *built;
     if (spec.size > 0) {
@@ -489,7 +452,11 @@ Status BenchSite::SetUp() {
     }
     SITECHAIN_RETURN_IF_ERROR(Publish(spec.name, std::move(bytes)));
   }
-  SITECHAIN_RETURN_IF_ERROR(StartSite());
+  // As `slsm init`, `slsm serve` and `slsm install` do it. The options are the defaults.
+  SITECHAIN_ASSIGN_OR_RETURN(slsm_, world_->StartSite("site", kSite));
+  for (const auto& [service, published] : published_) {
+    SITECHAIN_RETURN_IF_ERROR(slsm_->Install(service));
+  }
 
   SITECHAIN_ASSIGN_OR_RETURN(std::string daemon_dir, EnrollNodeIn(kDaemonNode));
   NlsmConfig config;
@@ -504,7 +471,7 @@ Status BenchSite::SetUp() {
       [&] {
         grpc::ClientContext context;
         v1::ListNodesResponse nodes;
-        if (!site_admin_->ListNodes(&context, v1::ListNodesRequest(), &nodes).ok()) return false;
+        if (!slsm_->admin().ListNodes(&context, v1::ListNodesRequest(), &nodes).ok()) return false;
         int connected = 0;
         for (const auto& n : nodes.nodes()) connected += n.connected() ? 1 : 0;
         return connected == 2;
@@ -514,110 +481,26 @@ Status BenchSite::SetUp() {
   return Status::Ok();
 }
 
-// As `store init`, `store serve`, `store tokens create` and `devkit register` do it.
-Status BenchSite::StartStore() {
-  const std::string store_dir = dir_->path() + "/store", dev_dir = dir_->path() + "/developer";
-  store::StoreCa::InitOptions init;
-  init.dir = store_dir;
-  SITECHAIN_RETURN_IF_ERROR(store::StoreCa::Init(init, clock_, rng_).status());
-  store::ServeOptions serve;
-  serve.dir = store_dir;
-  serve.listen = "127.0.0.1:0";
-  SITECHAIN_ASSIGN_OR_RETURN(store_, store::StoreServer::Start(serve, clock_, rng_));
-  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dev_dir, 0700));
-  store_connection_.address = "127.0.0.1:" + std::to_string(store_->port());
-  store_connection_.store_root = store_dir + "/root.pem";
-
-  auto admin = v1::StoreAdmin::NewStub(DialUnix(serve.AdminSocket()));
-  v1::CreateTokenRequest token_request;
-  token_request.set_note("nlsm_bench");
-  v1::CreateTokenResponse token;
-  {
-    grpc::ClientContext context;
-    const grpc::Status s = admin->CreateToken(&context, token_request, &token);
-    if (!s.ok()) return Unavailable("store CreateToken: " + s.error_message());
-  }
-  const pki::PrivateKey developer_key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
-  SITECHAIN_ASSIGN_OR_RETURN(
-      pki::CertificateRequest csr,
-      pki::CertificateRequest::Create(developer_key, std::string(kDeveloperName), rng_));
-  std::ostringstream out;
-  devkit::RegisterOptions reg;
-  reg.store = store_connection_;
-  reg.token = token.token();
-  reg.csr = dev_dir + "/developer.csr";
-  reg.out = dev_dir + "/developer.pem";
-  SITECHAIN_RETURN_IF_ERROR(csr.Save(reg.csr));
-  SITECHAIN_RETURN_IF_ERROR(devkit::Register(reg, out));
-  store_connection_.cert = reg.out;
-  store_connection_.key = dev_dir + "/developer.key";
-  return developer_key.Save(*store_connection_.key, std::nullopt, rng_);
-}
-
 // As `devkit sign` and `devkit publish` do it: release 1 of `service`.
 Status BenchSite::Publish(const std::string& service, std::string bytes) {
-  SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate identity,
-                             pki::Certificate::Load(*store_connection_.cert));
-  SITECHAIN_ASSIGN_OR_RETURN(pki::PrivateKey developer_key,
-                             pki::PrivateKey::Load(*store_connection_.key, std::nullopt));
-  devkit::PublishOptions publish;
-  publish.store = store_connection_;
-  publish.executable = dir_->path() + "/developer/" + service;
-  publish.cert_dev = publish.executable + ".cert-dev.pem";
-  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(publish.executable, bytes, 0755));
+  const std::string file = "developer/" + service;
+  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(dir() + "/" + file, bytes, 0755));
+  SITECHAIN_RETURN_IF_ERROR(world_->Publish(
+      {.file = file, .name = service, .version = std::string(kVersion), .release = 1}));
   const pki::Digest digest = pki::HashBytes(pki::HashAlgorithm::kSha256, bytes);
-  const pki::ReleaseSpec spec{pki::ServiceRelease{service, std::string(kVersion), 1}, digest,
-                              std::nullopt};
-  SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate cert_dev,
-                             pki::BuildCertDev(spec, identity, developer_key,
-                                               pki::kDefaultCertDevLifetime, {clock_, rng_}));
-  SITECHAIN_RETURN_IF_ERROR(cert_dev.Save(publish.cert_dev));
-  std::ostringstream out;
-  SITECHAIN_RETURN_IF_ERROR(devkit::Publish(publish, out));
-  published_[service] = Published{service, publish.executable, std::move(bytes), digest};
-  return Status::Ok();
-}
-
-// As `slsm init`, `slsm serve` and `slsm install` do it. The options are the defaults.
-Status BenchSite::StartSite() {
-  const std::string dir = dir_->path() + "/site";
-  slsm::InitOptions init;
-  init.dir = dir;
-  init.site = kSite;
-  init.store = store_connection_.address;
-  init.store_root_path = store_connection_.store_root;
-  SITECHAIN_RETURN_IF_ERROR(slsm::InitSite(init, clock_, rng_).status());
-  SITECHAIN_ASSIGN_OR_RETURN(slsm::SlsmConfig config, slsm::LoadConfig(dir, ""));
-  config.listen = "127.0.0.1:0";
-  SITECHAIN_ASSIGN_OR_RETURN(slsm_,
-                             slsm::SlsmServer::Start(dir, config, std::nullopt, clock_, rng_));
-  slsm_address_ = "127.0.0.1:" + std::to_string(slsm_->port());
-  site_admin_ = v1::SiteAdmin::NewStub(DialUnix(dir + "/admin.sock"));
-  for (const auto& [service, published] : published_) {
-    v1::InstallRequest install;
-    install.set_name(service);
-    v1::InstalledRelease installed;
-    grpc::ClientContext context;
-    const grpc::Status s = site_admin_->Install(&context, install, &installed);
-    if (!s.ok()) return Unavailable("slsm Install " + service + ": " + s.error_message());
-  }
+  published_[service] = Published{service, dir() + "/" + file, std::move(bytes), digest};
   return Status::Ok();
 }
 
 // As `slsm tokens create` and `nlsm enroll` do it; returns the node's state directory.
 Result<std::string> BenchSite::EnrollNodeIn(std::string_view node) {
-  v1::CreateJoinTokenRequest request;
-  request.set_node(std::string(node));
-  v1::CreateJoinTokenResponse token;
-  grpc::ClientContext context;
-  const grpc::Status s = site_admin_->CreateJoinToken(&context, request, &token);
-  if (!s.ok()) return Unavailable("slsm CreateJoinToken: " + s.error_message());
+  SITECHAIN_ASSIGN_OR_RETURN(std::string token, slsm_->CreateJoinToken(std::string(node)));
   EnrollOptions enroll;
-  enroll.dir = dir_->path() + "/" + std::string(node);
+  enroll.dir = dir() + "/" + std::string(node);
   enroll.node = node;
-  enroll.slsm = slsm_address_;
-  enroll.token = token.token();
-  enroll.store_root_path = store_connection_.store_root;
+  enroll.slsm = slsm_->address();
+  enroll.token = token;
+  enroll.store_root_path = world_->store().store_root;
   SITECHAIN_RETURN_IF_ERROR(EnrollNode(enroll, clock_, rng_).status());
   return enroll.dir;
 }
@@ -677,25 +560,11 @@ Status BenchSite::TakeLaunchInput(const std::string& service) {
 }
 
 Status BenchSite::Deploy(const std::string& service, Node node) {
-  v1::DeployRequest request;
-  request.set_service(service);
-  request.add_nodes(std::string(node == Node::kDaemon ? kDaemonNode : kTracedNode));
-  v1::DeployResponse response;
-  grpc::ClientContext context;
-  const grpc::Status s = site_admin_->Deploy(&context, request, &response);
-  if (!s.ok()) return Unavailable("slsm Deploy " + service + ": " + s.error_message());
-  return Status::Ok();
+  return slsm_->Deploy(service, {std::string(node == Node::kDaemon ? kDaemonNode : kTracedNode)});
 }
 
 Status BenchSite::Undeploy(const std::string& service, Node node) {
-  v1::DeployRequest request;
-  request.set_service(service);
-  request.add_nodes(std::string(node == Node::kDaemon ? kDaemonNode : kTracedNode));
-  v1::DeployResponse response;
-  grpc::ClientContext context;
-  const grpc::Status s = site_admin_->Undeploy(&context, request, &response);
-  if (!s.ok()) return Unavailable("slsm Undeploy " + service + ": " + s.error_message());
-  return Status::Ok();
+  return slsm_->Undeploy(service, {std::string(node == Node::kDaemon ? kDaemonNode : kTracedNode)});
 }
 
 std::optional<InstanceStatusView> BenchSite::Instance(Node node, const std::string& service) const {

@@ -25,9 +25,10 @@
 // In-process, everything is deterministic: fixed seeds and a ManualClock at 2026-01-01. Over TLS
 // the clock is the system's (the TLS handshakes check certificates against the real time): a
 // store (store::StoreServer) and a site manager (slsm::SlsmServer) run in this process on
-// 127.0.0.1 with port 0, the release is published with devkit and installed over the admin
-// socket, and the nodes enroll with nlsm::Enroll (join tokens from the admin socket). Each site is
-// made on first use, outside the timed loops, in a temporary directory removed at exit. The rate
+// 127.0.0.1 with port 0 (testutil::InProcessWorld, tests/support/in_process), the release is
+// published with devkit and installed over the admin socket, and the nodes enroll with
+// nlsm::Enroll (join tokens from the admin socket). Each site is made on first use, outside the
+// timed loops, in a temporary directory removed at exit. The rate
 // limiter is opened wide (SiteOptions::max_issuance_per_second and issuance_burst) so that it
 // never refuses: the benchmarks time issuance, not the limit.
 //
@@ -61,7 +62,6 @@
 
 #include "common/clock.h"
 #include "common/files.h"
-#include "common/grpc_tls.h"
 #include "common/random.h"
 #include "common/result.h"
 #include "storage/sqlite.h"
@@ -76,15 +76,11 @@
 #include "pki/key.h"
 #include "pki/profile.h"
 #include "pki/verifier.h"
-#include "sitechain/v1/site.grpc.pb.h"
-#include "sitechain/v1/store.grpc.pb.h"
 #include "slca/site_ca.h"
-#include "slsm/config.h"
 #include "slsm/server.h"
 #include "slsm/site_db.h"
 #include "slsm/site_service.h"
-#include "store/server.h"
-#include "store/store_ca.h"
+#include "tests/support/in_process/in_process_world.h"
 
 namespace sitechain::slsm {
 namespace {
@@ -120,33 +116,6 @@ std::string SeededBytes(size_t size, uint64_t seed) {
   SeededRandom(seed).Fill(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size());
   return bytes;
 }
-
-// A fresh directory under $TMPDIR (else /tmp), removed with its contents by the destructor.
-class TempDir final {
- public:
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-
-  static Result<std::unique_ptr<TempDir>> Create() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/slsm_bench.XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) {
-      return Unavailable("cannot create a temporary directory from " + templ);
-    }
-    return std::unique_ptr<TempDir>(new TempDir(std::move(templ)));
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TempDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 // A renewal request for a fresh Ed25519 instance key of `service` (the CSR's common name), as
 // nlsm makes one; the public key goes to *public_key if given.
@@ -223,12 +192,12 @@ class InProcessSite final {
   Random& rng() { return rng_; }
 
  private:
-  InProcessSite(std::unique_ptr<TempDir> dir, pki::KeyType type)
+  InProcessSite(std::unique_ptr<testutil::ScratchDir> dir, pki::KeyType type)
       : dir_(std::move(dir)), clock_(kBenchTime), rng_(kSeed + static_cast<uint64_t>(type)) {}
 
   Status SetUp(pki::KeyType type);
 
-  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<testutil::ScratchDir> dir_;
   ManualClock clock_;
   SeededRandom rng_;  // thread-safe; the service shares it
   DroppingNotifier notifier_;
@@ -245,7 +214,8 @@ class InProcessSite final {
 };
 
 Result<std::unique_ptr<InProcessSite>> InProcessSite::Create(pki::KeyType type) {
-  SITECHAIN_ASSIGN_OR_RETURN(std::unique_ptr<TempDir> dir, TempDir::Create());
+  SITECHAIN_ASSIGN_OR_RETURN(std::unique_ptr<testutil::ScratchDir> dir,
+                             testutil::ScratchDir::Create("slsm_bench"));
   std::unique_ptr<InProcessSite> site(new InProcessSite(std::move(dir), type));
   SITECHAIN_RETURN_IF_ERROR(site->SetUp(type));
   return site;
@@ -347,95 +317,21 @@ Status InProcessSite::SetUp(pki::KeyType type) {
 
 // --- over mutual TLS -------------------------------------------------------------------------
 
-// A store in this process with one release of kService published by a registered developer.
-// Stopped and removed by the destructor. Thread-safe once made (nothing changes).
-class BenchStore final {
- public:
-  BenchStore(const BenchStore&) = delete;
-  BenchStore& operator=(const BenchStore&) = delete;
-  ~BenchStore() {
-    if (server_) server_->Shutdown(std::chrono::milliseconds(0));
-  }
-
-  static Result<std::unique_ptr<BenchStore>> Create(const Clock& clock, Random& rng);
-
-  const std::string& address() const { return connection_.address; }
-  const std::string& root_path() const { return connection_.store_root; }
-
- private:
-  explicit BenchStore(std::unique_ptr<TempDir> dir) : dir_(std::move(dir)) {}
-  Status SetUp(const Clock& clock, Random& rng);
-
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<store::StoreServer> server_;
-  devkit::StoreConnection connection_;
-};
-
-Result<std::unique_ptr<BenchStore>> BenchStore::Create(const Clock& clock, Random& rng) {
-  SITECHAIN_ASSIGN_OR_RETURN(std::unique_ptr<TempDir> dir, TempDir::Create());
-  std::unique_ptr<BenchStore> store(new BenchStore(std::move(dir)));
-  SITECHAIN_RETURN_IF_ERROR(store->SetUp(clock, rng));
-  return store;
+// A store in this process (testutil::InProcessWorld) with one release of kService, seeded
+// bytes, published by a registered developer.
+Result<std::unique_ptr<testutil::InProcessWorld>> MakeBenchWorld(const Clock& clock, Random& rng) {
+  SITECHAIN_ASSIGN_OR_RETURN(std::unique_ptr<testutil::InProcessWorld> world,
+                             testutil::InProcessWorld::Create("slsm_bench", clock, rng));
+  const std::string service(kService);
+  SITECHAIN_RETURN_IF_ERROR(
+      WriteFileAtomic(world->dir() + "/" + service, SeededBytes(kExecutableBytes, kSeed), 0755));
+  SITECHAIN_RETURN_IF_ERROR(
+      world->Build(std::string(kDeveloperName),
+                   {{.file = service, .name = service, .version = std::string(kVersion)}}));
+  return world;
 }
 
-// As `store init`, `store serve`, `store tokens create`, `devkit register`, `devkit sign` and
-// `devkit publish` do it.
-Status BenchStore::SetUp(const Clock& clock, Random& rng) {
-  const std::string store_dir = dir_->path() + "/store", dev_dir = dir_->path() + "/developer";
-  store::StoreCa::InitOptions init;
-  init.dir = store_dir;
-  SITECHAIN_RETURN_IF_ERROR(store::StoreCa::Init(init, clock, rng).status());
-  store::ServeOptions serve;
-  serve.dir = store_dir;
-  serve.listen = "127.0.0.1:0";
-  SITECHAIN_ASSIGN_OR_RETURN(server_, store::StoreServer::Start(serve, clock, rng));
-  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dev_dir, 0700));
-  connection_.address = "127.0.0.1:" + std::to_string(server_->port());
-  connection_.store_root = store_dir + "/root.pem";
-
-  auto admin = v1::StoreAdmin::NewStub(DialUnix(serve.AdminSocket()));
-  v1::CreateTokenRequest token_request;
-  token_request.set_note("slsm_bench");
-  v1::CreateTokenResponse token;
-  {
-    grpc::ClientContext context;
-    const grpc::Status s = admin->CreateToken(&context, token_request, &token);
-    if (!s.ok()) return Unavailable("store CreateToken: " + s.error_message());
-  }
-  const pki::PrivateKey developer_key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng);
-  SITECHAIN_ASSIGN_OR_RETURN(
-      pki::CertificateRequest csr,
-      pki::CertificateRequest::Create(developer_key, std::string(kDeveloperName), rng));
-  std::ostringstream out;
-  devkit::RegisterOptions reg;
-  reg.store = connection_;
-  reg.token = token.token();
-  reg.csr = dev_dir + "/developer.csr";
-  reg.out = dev_dir + "/developer.pem";
-  SITECHAIN_RETURN_IF_ERROR(csr.Save(reg.csr));
-  SITECHAIN_RETURN_IF_ERROR(devkit::Register(reg, out));
-  SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate identity, pki::Certificate::Load(reg.out));
-  connection_.cert = reg.out;
-  connection_.key = dev_dir + "/developer.key";
-  SITECHAIN_RETURN_IF_ERROR(developer_key.Save(*connection_.key, std::nullopt, rng));
-
-  devkit::PublishOptions publish;
-  publish.store = connection_;
-  publish.executable = dev_dir + "/" + std::string(kService);
-  publish.cert_dev = publish.executable + ".cert-dev.pem";
-  const std::string executable = SeededBytes(kExecutableBytes, kSeed);
-  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(publish.executable, executable, 0755));
-  const pki::ReleaseSpec spec{pki::ServiceRelease{std::string(kService), std::string(kVersion), 1},
-                              pki::HashBytes(pki::HashAlgorithm::kSha256, executable),
-                              std::nullopt};
-  SITECHAIN_ASSIGN_OR_RETURN(
-      pki::Certificate cert_dev,
-      pki::BuildCertDev(spec, identity, developer_key, pki::kDefaultCertDevLifetime, {clock, rng}));
-  SITECHAIN_RETURN_IF_ERROR(cert_dev.Save(publish.cert_dev));
-  return devkit::Publish(publish, out);
-}
-
-// An SlsmServer in this process for one site key type, following `store`: the release
+// An SlsmServer in this process for one site key type, following the world's store: the release
 // installed, kMaxClients nodes enrolled with nlsm::Enroll and the service deployed to all of
 // them. Each node has its own GrpcSiteClient (its own channel and TLS connection, kept) and its
 // own instance request. Renew may be called from several threads, one node per thread.
@@ -445,11 +341,11 @@ class ServedSite final {
   ServedSite& operator=(const ServedSite&) = delete;
   ~ServedSite() {
     clients_.clear();  // close the channels before the server goes
-    if (server_) server_->Shutdown(std::chrono::milliseconds(0));
+    site_.reset();
   }
 
-  static Result<std::unique_ptr<ServedSite>> Create(pki::KeyType type, const BenchStore& store,
-                                                    const Clock& clock, Random& rng);
+  static Result<std::unique_ptr<ServedSite>> Create(pki::KeyType type,
+                                                    testutil::InProcessWorld& world, Random& rng);
 
   // One Cert_site for the instance of node i, over mutual TLS, checked against the site root.
   Status Renew(int i) const {
@@ -463,78 +359,47 @@ class ServedSite final {
   }
 
  private:
-  explicit ServedSite(std::unique_ptr<TempDir> dir) : dir_(std::move(dir)) {}
-  Status SetUp(pki::KeyType type, const BenchStore& store, const Clock& clock, Random& rng);
+  ServedSite() = default;
+  Status SetUp(pki::KeyType type, testutil::InProcessWorld& world, Random& rng);
 
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<SlsmServer> server_;
+  std::unique_ptr<testutil::InProcessSite> site_;
   std::vector<nlsm::NodeIdentity> identities_;
   std::vector<std::unique_ptr<nlsm::GrpcSiteClient>> clients_;
   std::vector<nlsm::RenewalEntry> entries_;
 };
 
-Result<std::unique_ptr<ServedSite>> ServedSite::Create(pki::KeyType type, const BenchStore& store,
-                                                       const Clock& clock, Random& rng) {
-  SITECHAIN_ASSIGN_OR_RETURN(std::unique_ptr<TempDir> dir, TempDir::Create());
-  std::unique_ptr<ServedSite> site(new ServedSite(std::move(dir)));
-  SITECHAIN_RETURN_IF_ERROR(site->SetUp(type, store, clock, rng));
+Result<std::unique_ptr<ServedSite>> ServedSite::Create(pki::KeyType type,
+                                                       testutil::InProcessWorld& world,
+                                                       Random& rng) {
+  std::unique_ptr<ServedSite> site(new ServedSite());
+  SITECHAIN_RETURN_IF_ERROR(site->SetUp(type, world, rng));
   return site;
 }
 
 // As `slsm init`, `slsm serve`, `slsm install`, `slsm tokens create`, the nodes' enrollment and
 // `slsm deploy` do it.
-Status ServedSite::SetUp(pki::KeyType type, const BenchStore& store, const Clock& clock,
-                         Random& rng) {
-  const std::string dir = dir_->path() + "/site";
-  InitOptions init;
-  init.dir = dir;
-  init.site = kSite;
-  init.store = store.address();
-  init.store_root_path = store.root_path();
-  init.key_type = pki::KeyTypeName(type);
-  SITECHAIN_RETURN_IF_ERROR(InitSite(init, clock, rng).status());
-  SITECHAIN_ASSIGN_OR_RETURN(SlsmConfig config, LoadConfig(dir, ""));
-  config.listen = "127.0.0.1:0";
-  config.site_options = UnlimitedIssuance();
-  SITECHAIN_ASSIGN_OR_RETURN(server_, SlsmServer::Start(dir, config, std::nullopt, clock, rng));
-  const std::string address = "127.0.0.1:" + std::to_string(server_->port());
-
-  auto admin = v1::SiteAdmin::NewStub(DialUnix(dir + "/admin.sock"));
-  auto call = [](std::string_view what, const auto& rpc) -> Status {
-    grpc::ClientContext context;
-    const grpc::Status s = rpc(context);
-    if (!s.ok()) return Unavailable("slsm " + std::string(what) + ": " + s.error_message());
-    return Status::Ok();
-  };
-  v1::InstallRequest install;
-  install.set_name(std::string(kService));
-  v1::InstalledRelease installed;
-  SITECHAIN_RETURN_IF_ERROR(call(
-      "Install", [&](grpc::ClientContext& c) { return admin->Install(&c, install, &installed); }));
-  v1::DeployRequest deploy;
-  deploy.set_service(std::string(kService));
+Status ServedSite::SetUp(pki::KeyType type, testutil::InProcessWorld& world, Random& rng) {
+  const std::string key_type(pki::KeyTypeName(type));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      site_, world.StartSite("site-" + key_type, kSite, key_type, UnlimitedIssuance()));
+  SITECHAIN_RETURN_IF_ERROR(site_->Install(std::string(kService)));
+  std::vector<std::string> nodes;
   for (int i = 0; i < kMaxClients; ++i) {
-    v1::CreateJoinTokenRequest token_request;
-    token_request.set_node(NodeName(i));
-    v1::CreateJoinTokenResponse token;
-    SITECHAIN_RETURN_IF_ERROR(call("CreateJoinToken", [&](grpc::ClientContext& c) {
-      return admin->CreateJoinToken(&c, token_request, &token);
-    }));
+    SITECHAIN_ASSIGN_OR_RETURN(std::string token, site_->CreateJoinToken(NodeName(i)));
     SITECHAIN_ASSIGN_OR_RETURN(
         nlsm::NodeIdentity identity,
-        nlsm::Enroll(address, token.token(), NodeName(i),
+        nlsm::Enroll(site_->address(), token, NodeName(i),
                      pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng), rng));
-    clients_.push_back(std::make_unique<nlsm::GrpcSiteClient>(address, identity, rng));
+    clients_.push_back(std::make_unique<nlsm::GrpcSiteClient>(site_->address(), identity, rng));
     identities_.push_back(std::move(identity));
     SITECHAIN_ASSIGN_OR_RETURN(RenewalRequest request,
                                InstanceRequest(std::string(kService), rng, nullptr));
     entries_.push_back({request.service, std::move(request.csr_der)});
-    deploy.add_nodes(NodeName(i));
+    nodes.push_back(NodeName(i));
   }
-  v1::DeployResponse deployed;
-  SITECHAIN_RETURN_IF_ERROR(
-      call("Deploy", [&](grpc::ClientContext& c) { return admin->Deploy(&c, deploy, &deployed); }));
-  if (deployed.instances_size() != kMaxClients) return Internal("Deploy added too few instances");
+  int instances = 0;
+  SITECHAIN_RETURN_IF_ERROR(site_->Deploy(std::string(kService), nodes, &instances));
+  if (instances != kMaxClients) return Internal("Deploy added too few instances");
   // One renewal per node: opens every channel outside the timed loops and proves the path.
   for (int i = 0; i < kMaxClients; ++i) SITECHAIN_RETURN_IF_ERROR(Renew(i));
   return Status::Ok();
@@ -553,7 +418,7 @@ class Fixtures final {
   Fixtures& operator=(const Fixtures&) = delete;
   ~Fixtures() {
     served_.clear();  // the sites follow the store's feed: stop them first
-    store_.reset();
+    world_.reset();
   }
 
   // The in-process site of `type`, or nullptr after marking the benchmark as failed.
@@ -570,14 +435,14 @@ class Fixtures final {
   // benchmark as failed.
   const ServedSite* ServedOrSkip(benchmark::State& state, pki::KeyType type) {
     std::lock_guard lock(mu_);
-    if (!store_) store_.emplace(BenchStore::Create(clock_, rng_));
-    if (!store_->ok()) {
-      Skip(state, store_->status().WithContext("store"));
+    if (!world_) world_.emplace(MakeBenchWorld(clock_, rng_));
+    if (!world_->ok()) {
+      Skip(state, world_->status().WithContext("store"));
       return nullptr;
     }
     auto it = served_.find(type);
     if (it == served_.end()) {
-      it = served_.emplace(type, ServedSite::Create(type, *store_->value(), clock_, rng_)).first;
+      it = served_.emplace(type, ServedSite::Create(type, *world_->value(), rng_)).first;
     }
     if (it->second.ok()) return it->second->get();
     Skip(state, it->second.status().WithContext(pki::KeyTypeName(type)));
@@ -593,8 +458,8 @@ class Fixtures final {
   std::map<pki::KeyType, Result<std::unique_ptr<InProcessSite>>> in_process_;  // guarded by mu_
   SystemClock clock_;  // over TLS: the handshakes check certificates at the real time
   SeededRandom rng_;   // thread-safe; the servers share it
-  std::optional<Result<std::unique_ptr<BenchStore>>> store_;            // guarded by mu_
-  std::map<pki::KeyType, Result<std::unique_ptr<ServedSite>>> served_;  // guarded by mu_
+  std::optional<Result<std::unique_ptr<testutil::InProcessWorld>>> world_;  // guarded by mu_
+  std::map<pki::KeyType, Result<std::unique_ptr<ServedSite>>> served_;      // guarded by mu_
 };
 
 void BM_RawSign(benchmark::State& state, Fixtures* fixtures, pki::KeyType type) {
@@ -641,7 +506,7 @@ void BM_CaIssueCertSite(benchmark::State& state, Fixtures* fixtures, pki::KeyTyp
 // What the issuance log's commit costs without the rest of the site: the same two statements as
 // SiteDatabase::LogIssued, in one transaction, through the same SQLite wrapper and settings.
 void BM_SqliteCommit(benchmark::State& state) {
-  Result<std::unique_ptr<TempDir>> dir = TempDir::Create();
+  Result<std::unique_ptr<testutil::ScratchDir>> dir = testutil::ScratchDir::Create("slsm_bench");
   if (!dir.ok()) {
     state.SkipWithError(dir.status().ToString().c_str());
     return;

@@ -74,6 +74,7 @@
 #include "sitechain/v1/store.grpc.pb.h"
 #include "store/server.h"
 #include "store/store_ca.h"
+#include "tests/support/in_process/in_process_world.h"
 
 namespace sitechain::store {
 namespace {
@@ -122,19 +123,15 @@ struct Executable {
   uint64_t next_counter = 1;
 };
 
-// The store, the developer and the executables, in a temporary directory that the destructor
-// removes after stopping the server. Owned by main and destroyed before it returns (a Botan key
-// must not outlive Botan's own statics). Not thread-safe: the benchmarks run one at a time.
+// The store and the developer (a testutil::InProcessWorld, whose destructor stops the server and
+// removes its temporary directory) and the executables. Owned by main and destroyed before it
+// returns (a Botan key must not outlive Botan's own statics). Not thread-safe: the benchmarks run
+// one at a time.
 class Fixture final {
  public:
   Fixture(const Fixture&) = delete;
   Fixture& operator=(const Fixture&) = delete;
-  ~Fixture() {
-    if (server_) server_->Shutdown(std::chrono::milliseconds(0));
-    server_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  ~Fixture() { world_.reset(); }
 
   static Result<std::unique_ptr<Fixture>> Create();
 
@@ -148,8 +145,8 @@ class Fixture final {
   ClientTlsOptions Tls(bool as_developer) {
     ClientTlsOptions tls = ServerOnlyTls(root_pem_);
     if (as_developer) {
-      tls.certificate_chain_pem = identity_->ToPem();
-      tls.private_key_pem = developer_key_->ToPem(std::nullopt, rng_);
+      tls.certificate_chain_pem = world_->developer_identity().ToPem();
+      tls.private_key_pem = world_->developer_key().ToPem(std::nullopt, rng_);
     }
     return tls;
   }
@@ -160,9 +157,10 @@ class Fixture final {
     const pki::ReleaseSpec spec{
         pki::ServiceRelease{exe.name, "1.0." + std::to_string(counter), counter}, exe.digest,
         std::nullopt};
-    SITECHAIN_ASSIGN_OR_RETURN(pki::Certificate cert_dev,
-                               pki::BuildCertDev(spec, *identity_, *developer_key_,
-                                                 pki::kDefaultCertDevLifetime, {clock_, rng_}));
+    SITECHAIN_ASSIGN_OR_RETURN(
+        pki::Certificate cert_dev,
+        pki::BuildCertDev(spec, world_->developer_identity(), world_->developer_key(),
+                          pki::kDefaultCertDevLifetime, {clock_, rng_}));
     const std::string base = client_dir_ + "/" + exe.name + "-" + std::to_string(counter);
     SITECHAIN_RETURN_IF_ERROR(cert_dev.Save(base + ".cert-dev.pem"));
     devkit::PublishOptions opts;
@@ -180,96 +178,49 @@ class Fixture final {
   }
 
  private:
-  explicit Fixture(std::string dir)
-      : dir_(std::move(dir)),
-        store_dir_(dir_ + "/store"),
-        client_dir_(dir_ + "/client"),
-        scratch_dir_(store_dir_ + "/bench-scratch"),
-        download_dir_(client_dir_ + "/downloads"),
-        rng_(kSeed) {}
+  Fixture() : rng_(kSeed) {}
 
   Status SetUp();
-  Status RegisterDeveloper();
   Status MakeExecutable(Executable& exe, size_t size);
 
-  std::string dir_, store_dir_, client_dir_, scratch_dir_, download_dir_;
   SystemClock clock_;
   SeededRandom rng_;  // thread-safe; the server shares it
-  std::unique_ptr<StoreServer> server_;
+  std::unique_ptr<testutil::InProcessWorld> world_;
+  std::string store_dir_, client_dir_, scratch_dir_, download_dir_;
   std::string root_pem_;
-  devkit::StoreConnection connection_;
-  std::optional<pki::PrivateKey> developer_key_;  // optional: neither has an empty state
-  std::optional<pki::Certificate> identity_;
+  devkit::StoreConnection connection_;  // the world's, with the developer's files
   Executable large_, small_;
 };
 
 Result<std::unique_ptr<Fixture>> Fixture::Create() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string templ =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/store_bench.XXXXXX";
-  if (::mkdtemp(templ.data()) == nullptr) {
-    return Unavailable("cannot create a temporary directory from " + templ);
-  }
-  std::unique_ptr<Fixture> fixture(new Fixture(templ));
+  std::unique_ptr<Fixture> fixture(new Fixture());
   SITECHAIN_RETURN_IF_ERROR(fixture->SetUp());
   return fixture;
 }
 
+// The store as `store init` and `store serve` make it (executables up to 1 GiB), and a developer
+// registered with a token from the admin socket, as `store tokens create` and `devkit register`
+// do it (testutil::InProcessWorld).
 Status Fixture::SetUp() {
-  StoreCa::InitOptions init;
-  init.dir = store_dir_;
-  SITECHAIN_RETURN_IF_ERROR(StoreCa::Init(init, clock_, rng_).status());
+  SITECHAIN_ASSIGN_OR_RETURN(world_, testutil::InProcessWorld::Create("store_bench", clock_, rng_));
   ServeOptions serve;
-  serve.dir = store_dir_;
-  serve.listen = "127.0.0.1:0";
   serve.limits.max_executable_bytes = uint64_t{1} << 30;
-  SITECHAIN_ASSIGN_OR_RETURN(server_, StoreServer::Start(serve, clock_, rng_));
-  SITECHAIN_ASSIGN_OR_RETURN(root_pem_, ReadSmallFile(store_dir_ + "/root.pem"));
-  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(client_dir_, 0700));
+  world_->set_store_options(serve);
+  SITECHAIN_RETURN_IF_ERROR(world_->StartStore());
+  SITECHAIN_RETURN_IF_ERROR(world_->RegisterDeveloper(std::string(kDeveloperName)));
+  connection_ = world_->store();
+  store_dir_ = world_->dir() + "/store";
+  client_dir_ = world_->dir() + "/developer";
+  scratch_dir_ = store_dir_ + "/bench-scratch";
+  download_dir_ = client_dir_ + "/downloads";
+  SITECHAIN_ASSIGN_OR_RETURN(root_pem_, ReadSmallFile(connection_.store_root));
   SITECHAIN_RETURN_IF_ERROR(MakeDirectories(scratch_dir_, 0700));
   SITECHAIN_RETURN_IF_ERROR(MakeDirectories(download_dir_, 0700));
-  connection_.address = "127.0.0.1:" + std::to_string(server_->port());
-  connection_.store_root = store_dir_ + "/root.pem";
-  SITECHAIN_RETURN_IF_ERROR(RegisterDeveloper());
   SITECHAIN_RETURN_IF_ERROR(MakeExecutable(large_, kLargeBytes));
   SITECHAIN_RETURN_IF_ERROR(MakeExecutable(small_, kSmallBytes));
   // One release of each for the downloads; this also proves the publish path before timing it.
   SITECHAIN_RETURN_IF_ERROR(Publish(large_));
   return Publish(small_);
-}
-
-// A token from the admin socket, then Register over TLS, as `store tokens create` and
-// `devkit register` do.
-Status Fixture::RegisterDeveloper() {
-  auto admin = v1::StoreAdmin::NewStub(DialUnix(store_dir_ + "/admin.sock"));
-  v1::CreateTokenRequest token_request;
-  token_request.set_note("store_bench");
-  v1::CreateTokenResponse token;
-  {
-    grpc::ClientContext context;
-    const grpc::Status s = admin->CreateToken(&context, token_request, &token);
-    if (!s.ok()) return Unavailable("CreateToken: " + s.error_message());
-  }
-  developer_key_ = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
-  SITECHAIN_ASSIGN_OR_RETURN(
-      pki::CertificateRequest csr,
-      pki::CertificateRequest::Create(*developer_key_, kDeveloperName, rng_));
-  auto store = v1::Store::NewStub(DialTls(connection_.address, ServerOnlyTls(root_pem_)));
-  v1::RegisterRequest request;
-  request.set_token(token.token());
-  request.set_csr_pem(csr.ToPem());
-  v1::RegisterResponse response;
-  {
-    grpc::ClientContext context;
-    const grpc::Status s = store->Register(&context, request, &response);
-    if (!s.ok()) return Unavailable("Register: " + s.error_message());
-  }
-  SITECHAIN_ASSIGN_OR_RETURN(identity_,
-                             pki::Certificate::FromPem(response.developer_certificate_pem()));
-  connection_.cert = client_dir_ + "/developer.pem";
-  connection_.key = client_dir_ + "/developer.key";
-  SITECHAIN_RETURN_IF_ERROR(identity_->Save(*connection_.cert));
-  return developer_key_->Save(*connection_.key, std::nullopt, rng_);
 }
 
 Status Fixture::MakeExecutable(Executable& exe, size_t size) {

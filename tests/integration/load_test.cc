@@ -52,6 +52,7 @@
 #include "tests/integration/cli_support.h"
 #include "tests/integration/node_fleet.h"
 #include "tests/integration/process.h"
+#include "tests/integration/program_world.h"
 #include "tests/integration/site_server.h"
 #include "tests/integration/store_server.h"
 
@@ -71,11 +72,6 @@ constexpr double kBurst = 100;
 constexpr seconds kSteadyRun{90};  // 1.5 lifetimes: every instance renews 2-3 times
 constexpr seconds kConvergeDeadline{120};
 constexpr char kSite[] = "site-load";
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 std::string NodeName(int i) {
   char name[32];
@@ -177,8 +173,8 @@ struct Observation {
 // The site every test of the suite shares.
 struct Site {
   TempDir work;  // the store and the slsm (and the programs' working directory)
+  ProgramWorld world{work.path(), "store", "Load store"};  // the store, the developer, the releases
   std::string node_root;
-  std::unique_ptr<StoreServer> store;
   std::unique_ptr<SiteServer> slsm;
   RenewalLog log;
   SystemClock clock;
@@ -194,7 +190,7 @@ struct Site {
       nodes.clear();
     }
     slsm.reset();
-    store.reset();
+    world.store().reset();
     if (previous_logger) spdlog::set_default_logger(previous_logger);
     std::error_code ec;
     if (!node_root.empty()) std::filesystem::remove_all(node_root, ec);
@@ -276,60 +272,30 @@ struct Site {
     node_root = tmpl;
 
     // The store, a developer and 30 releases.
-    if (auto e = Run({Bin("store"), "init", "--dir", "store", "--name", "Load store"}); !e.empty())
-      return e;
-    store = std::make_unique<StoreServer>(Bin("store"), work.path(), "store");
-    if (auto started = store->Start(); !started) return started.message();
-    const std::vector<std::string> at_store = {"--store", store->address(), "--store-root",
-                                               "store/root.pem"};
-    auto with = [&](std::vector<std::string> a) {
-      a.insert(a.end(), at_store.begin(), at_store.end());
-      return a;
-    };
-    if (auto e = Run({Bin("devkit"), "keygen", "--out", "dev.key"}); !e.empty()) return e;
-    if (auto e =
-            Run({Bin("devkit"), "csr", "--key", "dev.key", "--name", "dev", "--out", "dev.csr"});
-        !e.empty())
-      return e;
-    std::string token;
-    if (auto e = Run({Bin("store"), "tokens", "create", "--dir", "store", "--note", "dev"}, &token);
-        !e.empty())
-      return e;
-    if (auto e = Run(with({Bin("devkit"), "register", "--token", Trim(token), "--csr", "dev.csr",
-                           "--out", "dev.pem"}));
-        !e.empty())
-      return e;
+    std::vector<WorldRelease> releases;
     for (int s = 0; s < kServices; ++s) {
       const std::string name = ServiceName(s);
       // 30 distinct small executables (nothing is exec'd; each is hashed and verified).
       if (!WriteWholeFile(work.Path(name), "#!/bin/sh\necho " + name + "\n"))
         return "write " + name;
-      if (auto e =
-              Run({Bin("devkit"), "sign", name, "--key", "dev.key", "--cert", "dev.pem", "--name",
-                   name, "--version", "1.0.0", "--release", "1", "--out", name + ".cert.pem"});
-          !e.empty())
-        return e;
-      if (auto e = Run(with({Bin("devkit"), "publish", name, name + ".cert.pem", "--out",
-                             name + ".store.pem", "--cert", "dev.pem", "--key", "dev.key"}));
-          !e.empty())
-        return e;
+      releases.push_back({.file = name,
+                          .name = name,
+                          .cert_dev = name + ".cert.pem",
+                          .cert_store = name + ".store.pem"});
     }
+    if (Status s = world.Build("dev", releases); !s.ok()) return s.ToString();
 
     // The site manager, on a fixed port (nodes keep its address over its restart).
-    if (auto e = Run({Bin("slsm"), "init", "--dir", "site", "--site", kSite, "--store",
-                      store->address(), "--store-root", "store/root.pem"});
-        !e.empty())
-      return e;
+    if (Status s = world.InitSite("site", kSite); !s.ok()) return s.ToString();
     const int port = FreePort();
     if (port == 0) return "no free port";
-    const json config = {{"store", store->address()},
-                         {"listen", "127.0.0.1:" + std::to_string(port)},
+    const json config = {{"listen", "127.0.0.1:" + std::to_string(port)},
                          {"cert_site_lifetime", std::to_string(kLifetimeSeconds) + "s"},
                          {"heartbeat_timeout", "20s"},
                          {"policy_push_window", "10s"},
                          {"max_issuance_per_second", kRate},
                          {"issuance_burst", kBurst}};
-    slsm = std::make_unique<SiteServer>(Bin("slsm"), work.path(), "site", config);
+    slsm = world.NewSite("site", config);
     if (auto started = slsm->Start(); !started) return started.message();
     for (int s = 0; s < kServices; ++s) {
       if (auto e = Slsm({"install", ServiceName(s)}); !e.empty()) return e;

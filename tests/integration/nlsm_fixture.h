@@ -3,11 +3,11 @@
 // fault_node_test.cc; header-only: only *_test.cc files in tests/integration/ are compiled).
 //
 //   NlsmTest     each test gets a fresh directory, the working directory of every program it
-//                runs, holding a copy of a store (alice registered; echo 1.0.0 and sturdy 1.0.0,
-//                both the echo-service program, and crasher 1.0.0, all release 1, published)
-//                served on port 0, and the nodes' own copy of the store root
-//                (node-store-root.pem). StartSite() runs `slsm init` + `slsm serve` on a fixed
-//                free port; StartNode() enrolls and runs `nlsm serve`; NodeStatus(),
+//                runs, holding a copy of a store (a StoreTemplate: alice registered; echo 1.0.0
+//                and sturdy 1.0.0, both the echo-service program, and crasher 1.0.0, all release
+//                1, published) served on port 0 by a ProgramWorld, and the nodes' own copy of the
+//                store root (node-store-root.pem). StartSite() runs `slsm init` + `slsm serve` on
+//                a fixed free port; StartNode() enrolls and runs `nlsm serve`; NodeStatus(),
 //                InstanceStatus(), WaitForInstance() read `nlsm status --json`;
 //                InstanceProcesses() finds a service's processes in /proc.
 //
@@ -40,6 +40,7 @@
 #include "tests/integration/cli_support.h"
 #include "tests/integration/node_server.h"
 #include "tests/integration/process.h"
+#include "tests/integration/program_world.h"
 #include "tests/integration/site_server.h"
 #include "tests/integration/store_server.h"
 
@@ -55,11 +56,6 @@ inline constexpr int kExitFailure = 1;
 inline constexpr char kSite[] = "site-a";
 inline constexpr milliseconds kPoll = milliseconds(50);
 inline constexpr milliseconds kStateDeadline = seconds(20);
-
-inline std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 inline milliseconds Since(SteadyTime start) {
   return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
@@ -108,14 +104,6 @@ inline size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// Everything a node runs with in these tests: short heartbeats, retries and reconnects, a short
-// stop grace (so that a service ignoring SIGTERM is killed quickly).
-inline json NodeConfig() {
-  return {{"heartbeat_interval", "1s"}, {"batch_interval", "1s"}, {"reconnect_initial", "1s"},
-          {"reconnect_max", "2s"},      {"retry_initial", "1s"},  {"retry_max", "2s"},
-          {"stop_grace", "1s"},         {"log_level", "info"}};
-}
-
 // Each test: a fresh directory that is the working directory of every program it runs, holding
 // a copy of a store (alice registered; echo 1.0.0 and sturdy 1.0.0, both the echo-service
 // program, and crasher 1.0.0, all release 1, published) served on port 0, and the nodes' own
@@ -128,22 +116,10 @@ class NlsmTest : public ProgramTest {
       ASSERT_TRUE(std::filesystem::exists(Bin(program)))
           << Bin(program) << " is missing; build the " << program << " target";
     }
-    if (template_ == nullptr) {
-      template_ = new TempDir();
-      template_error_ = MakeTemplate(*template_);
-    }
-    ASSERT_TRUE(template_error_.empty()) << template_error_;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(template_->path())) {
-      std::filesystem::copy(entry.path(), Path(entry.path().filename().string()),
-                            std::filesystem::copy_options::recursive, ec);
-      ASSERT_FALSE(ec) << "copying the template's " << entry.path() << ": " << ec.message();
-    }
-    ASSERT_TRUE(WriteWholeFile(Path("node-store-root.pem"), ReadWholeFile(Path("store/root.pem"))));
+    ASSERT_TRUE(template_.CopyInto(dir_));
     // The daemons name their files by absolute, symlink-free paths (their getcwd).
     real_dir_ = std::filesystem::canonical(dir_.path()).string();
-    store_ = std::make_unique<StoreServer>(Bin("store"), dir_.path(), "store");
-    ASSERT_TRUE(store_->Start());
+    ASSERT_OK(world_.ServeStore());
   }
 
   void TearDown() override {
@@ -163,92 +139,23 @@ class NlsmTest : public ProgramTest {
     store_.reset();
   }
 
-  static void TearDownTestSuite() {
-    delete template_;
-    template_ = nullptr;
-    template_error_.clear();
-  }
-
-  // Makes the store template in dir; returns what went wrong, or "".
-  static std::string MakeTemplate(const TempDir& dir) {
-    auto run = [&](std::vector<std::string> argv) {
-      ProcessResult r = RunProcess(argv, dir.path());
-      return r.exit_code == kExitOk ? std::string() : r.Describe();
-    };
-    if (auto e = run({Bin("store"), "init", "--dir", "store", "--name", "Store store"});
-        !e.empty()) {
-      return e;
-    }
-    StoreServer server(Bin("store"), dir.path(), "store");
-    if (auto started = server.Start(); !started) return started.message();
-    const std::vector<std::string> at_store = {"--store", server.address(), "--store-root",
-                                               "store/root.pem"};
-    auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
-      a.insert(a.end(), b.begin(), b.end());
-      return a;
-    };
-    if (auto e = run({Bin("devkit"), "keygen", "--out", "alice.key"}); !e.empty()) return e;
-    if (auto e = run(
-            {Bin("devkit"), "csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
-        !e.empty()) {
-      return e;
-    }
-    ProcessResult token = RunProcess(
-        {Bin("store"), "tokens", "create", "--dir", "store", "--note", "alice"}, dir.path());
-    if (token.exit_code != kExitOk) return token.Describe();
-    if (auto e = run(with({Bin("devkit"), "register", "--token", Trim(token.out), "--csr",
-                           "alice.csr", "--out", "alice.pem"},
-                          at_store));
-        !e.empty()) {
-      return e;
-    }
-    std::error_code ec;
-    for (const char* program : {"echo-service", "crasher"}) {
-      std::filesystem::copy_file(Bin(program), dir.Path(program), ec);
-      if (ec) return std::string("copying ") + program + ": " + ec.message();
-    }
-    struct Release {
-      std::string name, program;
-    };
-    for (const Release& r : {Release{"echo", "echo-service"}, Release{"sturdy", "echo-service"},
-                             Release{"crasher", "crasher"}}) {
-      const std::string cert_dev = r.name + ".cert.pem";
-      if (auto e =
-              run({Bin("devkit"), "sign", r.program, "--key", "alice.key", "--cert", "alice.pem",
-                   "--name", r.name, "--version", "1.0.0", "--release", "1", "--out", cert_dev});
-          !e.empty()) {
-        return e;
-      }
-      if (auto e = run(with({Bin("devkit"), "publish", r.program, cert_dev, "--out",
-                             r.name + ".store.pem", "--cert", "alice.pem", "--key", "alice.key"},
-                            at_store));
-          !e.empty()) {
-        return e;
-      }
-    }
-    if (auto stopped = server.Stop(SIGTERM); !stopped) return stopped.message();
-    // Only the state remains: no socket (it cannot be copied), no lock, no ready file.
-    std::filesystem::remove(dir.Path("store/admin.sock"), ec);
-    std::filesystem::remove(dir.Path("store/serve.lock"), ec);
-    std::filesystem::remove(dir.Path("store.ready.json"), ec);
-    return "";
-  }
+  static void TearDownTestSuite() { template_.Reset(); }
 
   // --- the site
 
   // `slsm init` and `slsm serve` on a fixed free port; `overrides` replace config keys.
   SiteServer& StartSite(const json& overrides = json::object()) {
-    ProcessResult r = Run(Bin("slsm"), {"init", "--dir", "site", "--site", kSite, "--store",
-                                        store_->address(), "--store-root", "store/root.pem"});
-    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    EXPECT_OK(world_.InitSite("site", kSite));
     const int port = FreePort();
     EXPECT_NE(port, 0);
-    json config = {{"store", store_->address()},  {"listen", "127.0.0.1:" + std::to_string(port)},
-                   {"cert_site_lifetime", "30s"}, {"heartbeat_timeout", "3s"},
-                   {"policy_push_window", "1s"},  {"max_issuance_per_second", 100},
+    json config = {{"listen", "127.0.0.1:" + std::to_string(port)},
+                   {"cert_site_lifetime", "30s"},
+                   {"heartbeat_timeout", "3s"},
+                   {"policy_push_window", "1s"},
+                   {"max_issuance_per_second", 100},
                    {"issuance_burst", 100}};
     config.update(overrides);
-    sites_.push_back(std::make_unique<SiteServer>(Bin("slsm"), dir_.path(), "site", config));
+    sites_.push_back(world_.NewSite("site", config));
     EXPECT_TRUE(sites_.back()->Start());
     return *sites_.back();
   }
@@ -282,12 +189,11 @@ class NlsmTest : public ProgramTest {
   // nlsm; a wrapper script that runs it under faketime, say).
   NodeServer& StartNode(const std::string& name, const json& overrides = json::object(),
                         const std::string& slsm_address = "", const std::string& nlsm_binary = "") {
-    ProcessResult token = Slsm({"tokens", "create", name});
+    ProcessResult token = world_.JoinToken("site", name);
     EXPECT_EQ(token.exit_code, kExitOk) << token.Describe();
-    ProcessResult r = Run(
-        Bin("nlsm"),
-        {"enroll", "--slsm", slsm_address.empty() ? site().address() : slsm_address, "--token",
-         Trim(token.out), "--store-root", "node-store-root.pem", "--dir", name, "--node", name});
+    ProcessResult r =
+        world_.EnrollNode(name, slsm_address.empty() ? site().address() : slsm_address,
+                          Trim(token.out), "node-store-root.pem");
     EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
     json config = NodeConfig();
     config.update(overrides);
@@ -298,21 +204,10 @@ class NlsmTest : public ProgramTest {
   }
 
   // `nlsm status --dir <node> --json`, parsed; null if it fails.
-  json NodeStatus(const std::string& node) const {
-    ProcessResult r = Run(Bin("nlsm"), {"status", "--dir", node, "--json"});
-    if (r.exit_code != kExitOk) return nullptr;
-    json j = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
-    return j.is_discarded() ? json(nullptr) : j;
-  }
-
+  json NodeStatus(const std::string& node) const { return world_.NodeStatus(node); }
   // The node's status entry of `service`; null if none (or no status).
   json InstanceStatus(const std::string& node, const std::string& service) const {
-    const json status = NodeStatus(node);
-    if (!status.is_object() || !status.contains("instances")) return nullptr;
-    for (const auto& i : status["instances"]) {
-      if (i.value("service", "") == service) return i;
-    }
-    return nullptr;
+    return world_.InstanceStatus(node, service);
   }
 
   std::string StateOf(const json& instance) const {
@@ -404,11 +299,25 @@ class NlsmTest : public ProgramTest {
     return t.ok() ? *t : TimePoint{};
   }
 
-  static inline TempDir* template_ = nullptr;
-  static inline std::string template_error_;
+  // The store every test of a suite starts from.
+  static inline StoreTemplate template_{{"alice"},
+                                        {"echo-service", "crasher"},
+                                        {{.file = "echo-service",
+                                          .name = "echo",
+                                          .cert_dev = "echo.cert.pem",
+                                          .cert_store = "echo.store.pem"},
+                                         {.file = "echo-service",
+                                          .name = "sturdy",
+                                          .cert_dev = "sturdy.cert.pem",
+                                          .cert_store = "sturdy.store.pem"},
+                                         {.file = "crasher",
+                                          .name = "crasher",
+                                          .cert_dev = "crasher.cert.pem",
+                                          .cert_store = "crasher.store.pem"}}};
 
   std::string real_dir_;
-  std::unique_ptr<StoreServer> store_;
+  ProgramWorld world_{dir_.path()};  // runs the programs in the test's directory
+  std::unique_ptr<StoreServer>& store_ = world_.store();  // the world's store server
   std::vector<std::unique_ptr<SiteServer>> sites_;
   std::vector<std::unique_ptr<NodeServer>> nodes_;
 };

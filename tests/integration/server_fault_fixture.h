@@ -11,8 +11,9 @@
 //   StartNode(name)     a join token, `nlsm enroll` and `nlsm serve` (NodeServer)
 //   MountTmpfs(path)    a small tmpfs (as root; unmounted in TearDown)
 //
-// and the small readers the scenarios share (JSON of admin commands, the node's status, sqlite3
-// queries, flipping bytes of a file). Not thread-safe, except Run (a program run), which the
+// (the programs run by the test's ProgramWorld, tests/integration/program_world.h) and the small
+// readers the scenarios share (JSON of admin commands, the node's status, sqlite3 queries,
+// flipping bytes of a file). Not thread-safe, except Run (a program run), which the
 // scenarios call from a monitor thread too.
 
 #include <dirent.h>
@@ -42,6 +43,7 @@
 #include "tests/integration/cli_support.h"
 #include "tests/integration/node_server.h"
 #include "tests/integration/process.h"
+#include "tests/integration/program_world.h"
 #include "tests/integration/site_server.h"
 #include "tests/integration/store_server.h"
 
@@ -78,11 +80,6 @@ class ServerFaultTest : public ProgramTest {
       }
     }
     mounts_.clear();
-  }
-
-  static std::string Trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-    return s;
   }
 
   static json ParseJsonOrNull(const std::string& text) {
@@ -191,66 +188,49 @@ class ServerFaultTest : public ProgramTest {
   // --- the store
 
   void StartStore(const std::string& dir = "store") {
-    ProcessResult r = Store({"init", "--dir", dir, "--name", "Store " + dir});
-    ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-    store_ = std::make_unique<StoreServer>(Bin("store"), dir_.path(), dir);
-    ASSERT_TRUE(store_->Start());
+    ASSERT_OK(world_.StartStore(dir, "Store " + dir));
   }
   std::string StoreDir() const { return store_->dir(); }
 
   std::vector<std::string> AtStore(std::vector<std::string> args) const {
-    args.insert(args.end(),
-                {"--store", store_->address(), "--store-root", StoreDir() + "/root.pem"});
-    return args;
+    return world_.AtStore(std::move(args));
   }
   std::vector<std::string> AsAlice(std::vector<std::string> args) const {
-    args = AtStore(std::move(args));
-    args.insert(args.end(), {"--cert", "alice.pem", "--key", "alice.key"});
-    return args;
+    return world_.AsDeveloper(std::move(args));
   }
 
-  void RegisterAlice() {
-    ProcessResult r = Devkit({"keygen", "--out", "alice.key"});
-    ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-    r = Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
-    ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-    ProcessResult token = Store({"tokens", "create", "--dir", StoreDir(), "--note", "alice"});
-    ASSERT_EQ(token.exit_code, kExitOk) << token.Describe();
-    r = Devkit(AtStore(
-        {"register", "--token", Trim(token.out), "--csr", "alice.csr", "--out", "alice.pem"}));
-    ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-  }
+  void RegisterAlice() { ASSERT_OK(world_.RegisterDeveloper("alice")); }
 
-  // devkit sign of `file` as <name> <version> release <release> (Cert_dev <name>-<version>.pem).
+  // Release <release> of <name> <version> in `file` (Cert_dev <name>-<version>.pem).
+  static WorldRelease Release(const std::string& file, const std::string& name,
+                              const std::string& version, uint64_t release = 1) {
+    return {file,
+            name,
+            version,
+            release,
+            name + "-" + version + ".pem",
+            name + "-" + version + ".store.pem"};
+  }
+  // devkit sign of `file` as <name> <version> release <release>.
   void Sign(const std::string& file, const std::string& name, const std::string& version,
             int release) {
-    ProcessResult r = Devkit({"sign", file, "--key", "alice.key", "--cert", "alice.pem", "--name",
-                              name, "--version", version, "--release", std::to_string(release),
-                              "--out", name + "-" + version + ".pem"});
+    ProcessResult r = world_.Sign(Release(file, name, version, static_cast<uint64_t>(release)));
     ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   }
   // The argv of devkit publish of what Sign made.
   std::vector<std::string> PublishArgv(const std::string& file, const std::string& name,
                                        const std::string& version) const {
-    std::vector<std::string> argv = AsAlice({"publish", file, name + "-" + version + ".pem",
-                                             "--out", name + "-" + version + ".store.pem"});
-    argv.insert(argv.begin(), Bin("devkit"));
-    return argv;
+    return world_.PublishArgv(Release(file, name, version));
   }
   ProcessResult Publish(const std::string& file, const std::string& name,
                         const std::string& version) const {
-    return RunProcess(PublishArgv(file, name, version), dir_.path(), std::chrono::seconds(60));
+    return world_.RunPublish(Release(file, name, version));
   }
   // Copies a built program into the test directory, signs and publishes it (must succeed).
   void PublishProgram(const std::string& program, const std::string& name,
                       const std::string& version = "1.0.0", int release = 1) {
-    std::error_code ec;
-    std::filesystem::copy_file(Bin(program), Path(program),
-                               std::filesystem::copy_options::overwrite_existing, ec);
-    ASSERT_FALSE(ec) << ec.message();
-    ASSERT_NO_FATAL_FAILURE(Sign(program, name, version, release));
-    ProcessResult r = Publish(program, name, version);
-    ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+    ASSERT_OK(world_.CopyProgram(program));
+    ASSERT_OK(world_.Publish(Release(program, name, version, static_cast<uint64_t>(release))));
   }
 
   // The catalog, revoked releases included.
@@ -265,17 +245,16 @@ class ServerFaultTest : public ProgramTest {
 
   // `slsm init` in `dir` and `slsm serve` on a fixed free port; `overrides` replace config keys.
   SiteServer& StartSite(const json& overrides = json::object(), const std::string& dir = "site") {
-    ProcessResult r =
-        Run(Bin("slsm"), {"init", "--dir", dir, "--site", kSiteName, "--store", store_->address(),
-                          "--store-root", StoreDir() + "/root.pem"});
-    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
-    json config = {
-        {"store", store_->address()},  {"listen", "127.0.0.1:" + std::to_string(FreePort())},
-        {"cert_site_lifetime", "30s"}, {"heartbeat_timeout", "3s"},
-        {"policy_push_window", "1s"},  {"max_issuance_per_second", 100},
-        {"issuance_burst", 100},       {"log_level", "info"}};
+    EXPECT_OK(world_.InitSite(dir, kSiteName));
+    json config = {{"listen", "127.0.0.1:" + std::to_string(FreePort())},
+                   {"cert_site_lifetime", "30s"},
+                   {"heartbeat_timeout", "3s"},
+                   {"policy_push_window", "1s"},
+                   {"max_issuance_per_second", 100},
+                   {"issuance_burst", 100},
+                   {"log_level", "info"}};
     if (overrides.is_object()) config.update(overrides);
-    site_ = std::make_unique<SiteServer>(Bin("slsm"), dir_.path(), dir, config);
+    site_ = world_.NewSite(dir, config);
     EXPECT_TRUE(site_->Start());
     return *site_;
   }
@@ -296,16 +275,9 @@ class ServerFaultTest : public ProgramTest {
 
   // --- nodes
 
-  static json NodeConfig() {
-    return {{"heartbeat_interval", "1s"}, {"batch_interval", "1s"}, {"reconnect_initial", "1s"},
-            {"reconnect_max", "2s"},      {"retry_initial", "1s"},  {"retry_max", "2s"},
-            {"stop_grace", "1s"},         {"log_level", "info"}};
-  }
-
   // `nlsm enroll` of node `name` in directory `name` with `token`.
   ProcessResult Enroll(const std::string& name, const std::string& token) const {
-    return Run(Bin("nlsm"), {"enroll", "--slsm", site_->address(), "--token", token, "--store-root",
-                             StoreDir() + "/root.pem", "--dir", name, "--node", name});
+    return world_.EnrollNode(name, site_->address(), token, world_.store_root());
   }
 
   // Enrolls node `name` with a fresh join token (returned in *token) and starts `nlsm serve`.
@@ -321,17 +293,9 @@ class ServerFaultTest : public ProgramTest {
   }
 
   // `nlsm status --dir <node> --json`; null if it fails.
-  json NodeStatus(const std::string& node) const {
-    ProcessResult r = Run(Bin("nlsm"), {"status", "--dir", node, "--json"});
-    return r.exit_code == kExitOk ? ParseJsonOrNull(r.out) : json(nullptr);
-  }
+  json NodeStatus(const std::string& node) const { return world_.NodeStatus(node); }
   json InstanceStatus(const std::string& node, const std::string& service) const {
-    const json status = NodeStatus(node);
-    if (!status.is_object() || !status.contains("instances")) return nullptr;
-    for (const auto& i : status["instances"]) {
-      if (i.value("service", "") == service) return i;
-    }
-    return nullptr;
+    return world_.InstanceStatus(node, service);
   }
   bool IsRunning(const std::string& node, const std::string& service) const {
     const json i = InstanceStatus(node, service);
@@ -343,7 +307,8 @@ class ServerFaultTest : public ProgramTest {
   }
 
   std::string real_dir_;
-  std::unique_ptr<StoreServer> store_;
+  ProgramWorld world_{dir_.path()};  // runs the programs in the test's directory
+  std::unique_ptr<StoreServer>& store_ = world_.store();  // the world's store server
   std::unique_ptr<SiteServer> site_;
   std::vector<std::unique_ptr<NodeServer>> nodes_;
   std::vector<std::string> mounts_;

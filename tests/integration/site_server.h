@@ -15,8 +15,8 @@
 //   site.config()["store"] = store.address();   // e.g. after the store moved to another port
 //   ASSERT_TRUE(site.Start());                   // the same directory, a new port
 //
-// A SiteServer that is still running when destroyed is killed (SIGKILL) and reaped by its
-// ChildProcess. Not thread-safe.
+// A SiteServer is a ConfigServer (config_server.h): one that is still running when destroyed is
+// killed (SIGKILL) and reaped by its ChildProcess. Not thread-safe.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "tests/common/temp_dir.h"
+#include "tests/integration/config_server.h"
 #include "tests/integration/store_server.h"
 
 namespace sitechain::testutil {
@@ -58,7 +59,7 @@ inline int FreePort() {
   return port;
 }
 
-class SiteServer final {
+class SiteServer final : public ConfigServer {
  public:
   // slsm_binary: the `slsm` program. cwd: the server's working directory (the test's temporary
   // directory); dir: the state directory made by `slsm init`, relative to cwd. config: keys of
@@ -67,98 +68,19 @@ class SiteServer final {
   // <cwd>/<dir>.ready.json and <cwd>/<dir>.serve.log (the log accumulates over restarts).
   SiteServer(std::string slsm_binary, std::string cwd, std::string dir,
              nlohmann::json config = nlohmann::json::object())
-      : binary_(std::move(slsm_binary)),
-        cwd_(std::move(cwd)),
-        dir_(std::move(dir)),
-        config_(std::move(config)) {
-    std::string flat = dir_;
-    std::replace(flat.begin(), flat.end(), '/', '_');
-    config_file_ = cwd_ + "/" + flat + ".config.json";
-    ready_file_ = cwd_ + "/" + flat + ".ready.json";
-    log_file_ = cwd_ + "/" + flat + ".serve.log";
-  }
-  SiteServer(const SiteServer&) = delete;
-  SiteServer& operator=(const SiteServer&) = delete;
+      : ConfigServer("slsm serve", std::move(slsm_binary), std::move(cwd), std::move(dir),
+                     std::move(config), {{"listen", "127.0.0.1:0"}}, [](const nlohmann::json& j) {
+                       return j.contains("port") && j["port"].is_number_integer() &&
+                              j.contains("address") && j["address"].is_string() &&
+                              j.contains("admin_socket") && j.contains("site_root_sha256");
+                     }) {}
 
-  // The keys the next Start writes to the config file (edit between runs).
-  nlohmann::json& config() { return config_; }
-
-  // Writes the config file, starts the server and waits (at most `deadline`) until it has
-  // written its ready file. Fails, with the server's log, if it exits first, the deadline
-  // passes or the ready file lacks what a test needs.
-  ::testing::AssertionResult Start(std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-    std::error_code ec;
-    std::filesystem::remove(ready_file_, ec);
-    port_ = 0;
-    ready_json_ = nlohmann::json();
-    nlohmann::json config = config_;
-    if (!config.contains("listen")) config["listen"] = "127.0.0.1:0";
-    config["ready_file"] = ready_file_;
-    if (!WriteWholeFile(config_file_, config.dump(2) + "\n")) {
-      return ::testing::AssertionFailure() << "cannot write " << config_file_;
-    }
-    const std::vector<std::string> argv = {binary_, "serve",    "--dir",
-                                           dir_,    "--config", config_file_};
-    if (auto started = process_.Start(argv, cwd_, log_file_, log_file_); !started) return started;
-    const bool ready =
-        WaitUntil([&] { return std::filesystem::exists(ready_file_) || !process_.running(); },
-                  deadline, std::chrono::milliseconds(5));
-    if (!ready || !std::filesystem::exists(ready_file_)) {
-      return ::testing::AssertionFailure()
-             << "slsm serve is not ready after " << deadline.count() << " ms\n"
-             << process_.Describe();
-    }
-    // The server writes the file atomically (write, then rename): it is complete.
-    const nlohmann::json j = nlohmann::json::parse(ReadFileOrEmpty(ready_file_), nullptr, false);
-    if (j.is_discarded() || !j.contains("port") || !j["port"].is_number_integer() ||
-        !j.contains("address") || !j["address"].is_string() || !j.contains("admin_socket") ||
-        !j.contains("site_root_sha256")) {
-      return ::testing::AssertionFailure()
-             << "malformed ready file: " << ReadFileOrEmpty(ready_file_);
-    }
-    port_ = j["port"].get<int>();
-    ready_json_ = j;
-    return ::testing::AssertionSuccess();
-  }
-
-  // Sends `sig` and waits for the server to exit. SIGTERM/SIGINT must end it with exit 0 (a
-  // clean shutdown) within `deadline`; any other signal with 128 + sig.
-  ::testing::AssertionResult Stop(int sig = SIGTERM,
-                                  std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-    return StopServer(process_, "slsm serve", sig, deadline);
-  }
-
-  // Stop(sig) then Start() on the same directory (with the current config()).
-  ::testing::AssertionResult Restart(int sig = SIGTERM) {
-    if (auto stopped = Stop(sig); !stopped) return stopped;
-    return Start();
-  }
-
-  bool running() { return process_.running(); }
-  int port() const { return port_; }
+  // The port of the node-facing service (0 before Start).
+  int port() const { return ready_json().contains("port") ? ready_json()["port"].get<int>() : 0; }
   // What nodes dial: host:port of the node-facing TLS service (from the ready file).
   std::string address() const { return ready_string("address"); }
   std::string admin_socket() const { return ready_string("admin_socket"); }
   std::string site_root_sha256() const { return ready_string("site_root_sha256"); }
-  const std::string& dir() const { return dir_; }
-  const nlohmann::json& ready_json() const { return ready_json_; }
-  // Everything the server has logged, over all its runs.
-  std::string log() const { return ReadFileOrEmpty(log_file_); }
-  ChildProcess& process() { return process_; }
-
- private:
-  std::string ready_string(const char* key) const {
-    return ready_json_.contains(key) && ready_json_[key].is_string()
-               ? ready_json_[key].get<std::string>()
-               : std::string();
-  }
-
-  std::string binary_, cwd_, dir_;
-  nlohmann::json config_;
-  std::string config_file_, ready_file_, log_file_;
-  int port_ = 0;
-  nlohmann::json ready_json_;
-  ChildProcess process_;
 };
 
 }  // namespace sitechain::testutil

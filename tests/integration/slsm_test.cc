@@ -37,6 +37,7 @@
 #include "tests/common/temp_dir.h"
 #include "tests/integration/cli_support.h"
 #include "tests/integration/process.h"
+#include "tests/integration/program_world.h"
 #include "tests/integration/site_server.h"
 #include "tests/integration/store_server.h"
 #include "tests/integration/test_node.h"
@@ -57,11 +58,6 @@ constexpr milliseconds kCommandDeadline = seconds(15);
 constexpr milliseconds kStateDeadline = seconds(15);
 constexpr milliseconds kPoll = milliseconds(50);
 constexpr milliseconds kHeartbeatInterval = milliseconds(200);
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // The gtest message for a Status that is not what a test expected.
 ::testing::AssertionResult IsRefused(const Status& status, StatusCode code,
@@ -155,26 +151,14 @@ class SlsmTest : public ProgramTest {
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(ProgramTest::SetUp());
     ASSERT_TRUE(std::filesystem::exists(Bin("slsm"))) << "build the slsm target";
-    if (template_ == nullptr) {
-      template_ = new TempDir();
-      template_error_ = MakeTemplate(*template_);
-    }
-    ASSERT_TRUE(template_error_.empty()) << template_error_;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(template_->path())) {
-      std::filesystem::copy(entry.path(), Path(entry.path().filename().string()),
-                            std::filesystem::copy_options::recursive, ec);
-      ASSERT_FALSE(ec) << "copying the template's " << entry.path() << ": " << ec.message();
-    }
-    ASSERT_TRUE(WriteWholeFile(Path("node-store-root.pem"), ReadWholeFile(Path("store/root.pem"))));
+    ASSERT_TRUE(template_.CopyInto(dir_));
     auto root = pki::Certificate::Load(Path("node-store-root.pem"));
     ASSERT_TRUE(root.ok()) << root.status().ToString();
     node_store_root_.emplace(*root);
     hello_bytes_ = ReadWholeFile(Path("hello"));
     ASSERT_FALSE(hello_bytes_.empty());
     hello_digest_ = pki::HashBytes(pki::HashAlgorithm::kSha256, hello_bytes_).Hex();
-    store_ = std::make_unique<StoreServer>(Bin("store"), dir_.path(), "store");
-    ASSERT_TRUE(store_->Start());
+    ASSERT_OK(world_.ServeStore());
   }
 
   void TearDown() override {
@@ -183,74 +167,7 @@ class SlsmTest : public ProgramTest {
     store_.reset();
   }
 
-  static void TearDownTestSuite() {
-    delete template_;
-    template_ = nullptr;
-    template_error_.clear();
-  }
-
-  // Makes the store template in dir; returns what went wrong, or "".
-  static std::string MakeTemplate(const TempDir& dir) {
-    auto run = [&](std::vector<std::string> argv) {
-      ProcessResult r = RunProcess(argv, dir.path());
-      return r.exit_code == kExitOk ? std::string() : r.Describe();
-    };
-    if (auto e = run({Bin("store"), "init", "--dir", "store", "--name", "Store store"});
-        !e.empty()) {
-      return e;
-    }
-    StoreServer server(Bin("store"), dir.path(), "store");
-    if (auto started = server.Start(); !started) return started.message();
-    const std::vector<std::string> at_store = {"--store", server.address(), "--store-root",
-                                               "store/root.pem"};
-    auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
-      a.insert(a.end(), b.begin(), b.end());
-      return a;
-    };
-    if (auto e = run({Bin("devkit"), "keygen", "--out", "alice.key"}); !e.empty()) return e;
-    if (auto e = run(
-            {Bin("devkit"), "csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
-        !e.empty()) {
-      return e;
-    }
-    ProcessResult token = RunProcess(
-        {Bin("store"), "tokens", "create", "--dir", "store", "--note", "alice"}, dir.path());
-    if (token.exit_code != kExitOk) return token.Describe();
-    if (auto e = run(with({Bin("devkit"), "register", "--token", Trim(token.out), "--csr",
-                           "alice.csr", "--out", "alice.pem"},
-                          at_store));
-        !e.empty()) {
-      return e;
-    }
-    std::error_code ec;
-    std::filesystem::copy_file(Bin("hello"), dir.Path("hello"), ec);
-    if (ec) return "copying hello: " + ec.message();
-    struct Release {
-      std::string name, version, counter;
-    };
-    for (const Release& r : {Release{"hello", "1.0.0", "1"}, Release{"hello", "1.1.0", "2"},
-                             Release{"greeter", "1.0.0", "1"}}) {
-      const std::string cert_dev = r.name + "-" + r.version + ".cert.pem";
-      if (auto e = run({Bin("devkit"), "sign", "hello", "--key", "alice.key", "--cert", "alice.pem",
-                        "--name", r.name, "--version", r.version, "--release", r.counter, "--out",
-                        cert_dev});
-          !e.empty()) {
-        return e;
-      }
-      if (auto e = run(with({Bin("devkit"), "publish", "hello", cert_dev, "--out",
-                             cert_dev + ".store.pem", "--cert", "alice.pem", "--key", "alice.key"},
-                            at_store));
-          !e.empty()) {
-        return e;
-      }
-    }
-    if (auto stopped = server.Stop(SIGTERM); !stopped) return stopped.message();
-    // Only the state remains: no socket (it cannot be copied), no lock, no ready file.
-    std::filesystem::remove(dir.Path("store/admin.sock"), ec);
-    std::filesystem::remove(dir.Path("store/serve.lock"), ec);
-    std::filesystem::remove(dir.Path("store.ready.json"), ec);
-    return "";
-  }
+  static void TearDownTestSuite() { template_.Reset(); }
 
   // --- sites
 
@@ -266,12 +183,10 @@ class SlsmTest : public ProgramTest {
   // `overrides` replace keys of SiteConfig().
   SiteServer& StartSite(const std::string& dir = "site", const std::string& site = kSite,
                         const json& overrides = json::object()) {
-    ProcessResult r = Run(Bin("slsm"), {"init", "--dir", dir, "--site", site, "--store",
-                                        store_->address(), "--store-root", "store/root.pem"});
-    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    EXPECT_OK(world_.InitSite(dir, site));
     json config = SiteConfig();
     config.update(overrides);
-    auto server = std::make_unique<SiteServer>(Bin("slsm"), dir_.path(), dir, config);
+    auto server = world_.NewSite(dir, config);
     EXPECT_TRUE(server->Start());
     sites_.push_back(std::move(server));
     return *sites_.back();
@@ -421,10 +336,16 @@ class SlsmTest : public ProgramTest {
     return Trim(r.out);
   }
 
-  static inline TempDir* template_ = nullptr;
-  static inline std::string template_error_;
+  // The store every test starts from.
+  static inline StoreTemplate template_{
+      {"alice"},
+      {"hello"},
+      {{.file = "hello", .name = "hello", .version = "1.0.0"},
+       {.file = "hello", .name = "hello", .version = "1.1.0", .release = 2},
+       {.file = "hello", .name = "greeter"}}};
 
-  std::unique_ptr<StoreServer> store_;
+  ProgramWorld world_{dir_.path()};  // runs the programs in the test's directory
+  std::unique_ptr<StoreServer>& store_ = world_.store();  // the world's store server
   std::vector<std::unique_ptr<SiteServer>> sites_;
   std::vector<std::unique_ptr<TestNode>> nodes_;
   std::optional<pki::Certificate> node_store_root_;

@@ -24,6 +24,7 @@
 #include "tests/common/temp_dir.h"
 #include "tests/integration/cli_support.h"
 #include "tests/integration/process.h"
+#include "tests/integration/program_world.h"
 #include "tests/integration/store_server.h"
 
 namespace sitechain::testutil {
@@ -38,11 +39,6 @@ constexpr int kExitFailure = 1;
 
 // An upload big enough to be caught in flight (sparse: costs no disk).
 constexpr uint64_t kBigUploadBytes = 64ull << 20;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // "YYYY-MM-DDTHH:MM:SSZ" as Unix seconds; nullopt if it is not of that form.
 std::optional<int64_t> ParseUtc(const std::string& text) {
@@ -80,66 +76,14 @@ class StoreTest : public ProgramTest {
   // in the test directory), copied from a template made once for the suite, then served. Saves
   // every test that only needs registered developers ten program runs.
   void ServeWithDevelopers(std::vector<std::string> serve_args = {}) {
-    if (template_ == nullptr) {
-      template_ = new TempDir();
-      template_error_ = MakeTemplate(*template_);
-    }
-    ASSERT_TRUE(template_error_.empty()) << template_error_;
-    for (const std::string name :
-         {"store", "alice.key", "alice.csr", "alice.pem", "bob.key", "bob.csr", "bob.pem"}) {
-      std::error_code ec;
-      std::filesystem::copy(template_->Path(name), Path(name),
-                            std::filesystem::copy_options::recursive, ec);
-      ASSERT_FALSE(ec) << "copying the template's " << name << ": " << ec.message();
-    }
+    ASSERT_TRUE(template_.CopyInto(dir_, /*node_store_root=*/false));
     ASSERT_EQ(ModeOf(Path("alice.key")), 0600);
     server_ =
         std::make_unique<StoreServer>(Bin("store"), dir_.path(), "store", std::move(serve_args));
     ASSERT_TRUE(server_->Start());
   }
 
-  // Makes the template of ServeWithDevelopers in dir; returns what went wrong, or "".
-  static std::string MakeTemplate(const TempDir& dir) {
-    auto run = [&](std::vector<std::string> argv) {
-      ProcessResult r = RunProcess(argv, dir.path());
-      return r.exit_code == kExitOk ? std::string() : r.Describe();
-    };
-    if (auto e = run({Bin("store"), "init", "--dir", "store", "--name", "Store store"});
-        !e.empty()) {
-      return e;
-    }
-    StoreServer server(Bin("store"), dir.path(), "store");
-    if (auto started = server.Start(); !started) return started.message();
-    for (const std::string name : {"alice", "bob"}) {
-      if (auto e = run({Bin("devkit"), "keygen", "--out", name + ".key"}); !e.empty()) return e;
-      if (auto e = run({Bin("devkit"), "csr", "--key", name + ".key", "--name", name, "--out",
-                        name + ".csr"});
-          !e.empty()) {
-        return e;
-      }
-      ProcessResult token = RunProcess(
-          {Bin("store"), "tokens", "create", "--dir", "store", "--note", name}, dir.path());
-      if (token.exit_code != kExitOk) return token.Describe();
-      if (auto e = run({Bin("devkit"), "register", "--token", Trim(token.out), "--csr",
-                        name + ".csr", "--out", name + ".pem", "--store", server.address(),
-                        "--store-root", "store/root.pem"});
-          !e.empty()) {
-        return e;
-      }
-    }
-    if (auto stopped = server.Stop(SIGTERM); !stopped) return stopped.message();
-    // Only the state remains: no socket (it cannot be copied), no lock.
-    std::error_code ec;
-    std::filesystem::remove(dir.Path("store/admin.sock"), ec);
-    std::filesystem::remove(dir.Path("store/serve.lock"), ec);
-    return "";
-  }
-
-  static void TearDownTestSuite() {
-    delete template_;
-    template_ = nullptr;
-    template_error_.clear();
-  }
+  static void TearDownTestSuite() { template_.Reset(); }
 
   // `args` followed by --store and --store-root (of `server`, default the main one).
   std::vector<std::string> AtStore(std::vector<std::string> args,
@@ -358,12 +302,9 @@ class StoreTest : public ProgramTest {
   }
 
   std::unique_ptr<StoreServer> server_;
-  static TempDir* template_;  // made by the first ServeWithDevelopers
-  static std::string template_error_;
+  // Made by the first ServeWithDevelopers: alice and bob registered.
+  static inline StoreTemplate template_{{"alice", "bob"}, {}, {}};
 };
-
-TempDir* StoreTest::template_ = nullptr;
-std::string StoreTest::template_error_;
 
 // ---------------------------------------------------------------------------------------------
 // The whole path
