@@ -504,7 +504,8 @@ void BM_CaIssueCertSite(benchmark::State& state, Fixtures* fixtures, pki::KeyTyp
 }
 
 // What the issuance log's commit costs without the rest of the site: the same two statements as
-// SiteDatabase::LogIssued, in one transaction, through the same SQLite wrapper and settings.
+// IssuedLog::LogIssued (slsm/issued_log.h), in one transaction, through the same SQLite wrapper
+// and settings.
 void BM_SqliteCommit(benchmark::State& state) {
   Result<std::unique_ptr<testutil::ScratchDir>> dir = testutil::ScratchDir::Create("slsm_bench");
   if (!dir.ok()) {

@@ -34,7 +34,7 @@ CertSiteIssuer::CertSiteIssuer(const slca::SiteCa& ca, SiteDatabase& db, const C
       log_(db) {}
 
 Result<RenewalResult> CertSiteIssuer::IssueOne(const NodeRecord& node,
-                                               const RenewalRequest& request, TimePoint now,
+                                               const RenewalRequest& request,
                                                std::vector<IssuedRecord>& issued) {
   RenewalResult out;
   out.service = request.service;
@@ -57,6 +57,10 @@ Result<RenewalResult> CertSiteIssuer::IssueOne(const NodeRecord& node,
   auto csr = pki::CertificateRequest::FromDer(request.csr_der);
   if (!csr.ok()) return refuse(csr.status());
   if (Status s = pki::CheckRequest(*csr, "service instance"); !s.ok()) return refuse(s);
+  // The time of this issuance, read when its token is taken: calls run side by side and a call
+  // of many entries takes seconds, so a time read at the start of the call would be stale by
+  // then (the log would show more issuances in a second than the bucket let through).
+  const TimePoint now = clock_.Now();
   if (std::optional<Seconds> wait = limiter_.TryTake(now)) {
     out.renew_after = now + *wait;
     out.renew_before = now + *wait + options_.policy_push_window;
@@ -86,12 +90,11 @@ Result<std::vector<RenewalResult>> CertSiteIssuer::Renew(
     return InvalidArgument("at most " + std::to_string(options_.max_renewals_per_call) +
                            " instances renew in one call");
   }
-  const TimePoint now = clock_.Now();
   std::vector<RenewalResult> out;
   out.reserve(requests.size());
   std::vector<IssuedRecord> issued;
   for (const auto& r : requests) {
-    SITECHAIN_ASSIGN_OR_RETURN(auto result, IssueOne(node, r, now, issued));
+    SITECHAIN_ASSIGN_OR_RETURN(auto result, IssueOne(node, r, issued));
     out.push_back(std::move(result));
   }
   // One commit for the whole call: a commit (and its fsync) per certificate capped the site at

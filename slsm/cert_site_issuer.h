@@ -61,10 +61,10 @@ class CertSiteIssuer final {
                                            const std::vector<RenewalRequest>& requests);
 
  private:
-  // Issues (or refuses) one entry; what it issued is appended to `issued`, for the caller to
-  // log in one transaction.
+  // Issues (or refuses) one entry at the clock's time when it takes its token; what it issued
+  // is appended to `issued`, for the caller to log in one transaction.
   Result<RenewalResult> IssueOne(const NodeRecord& node, const RenewalRequest& request,
-                                 TimePoint now, std::vector<IssuedRecord>& issued);
+                                 std::vector<IssuedRecord>& issued);
 
   const slca::SiteCa& ca_;  // thread-safe issuing (const methods)
   const Clock& clock_;

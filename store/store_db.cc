@@ -1,77 +1,10 @@
 #include "store/store_db.h"
 
 #include "storage/sql_rows.h"
+#include "store/store_schema.h"
 
 namespace sitechain::store {
 namespace {
-
-// migrations[i] takes the schema from version i to i+1. Never edit a shipped entry: append.
-const std::vector<std::string>& Migrations() {
-  static const auto* migrations = new std::vector<std::string>{
-      R"sql(
-CREATE TABLE developers (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  serial TEXT NOT NULL UNIQUE,
-  fingerprint TEXT NOT NULL UNIQUE,
-  key_fingerprint TEXT NOT NULL UNIQUE,
-  key_type TEXT NOT NULL,
-  certificate_pem TEXT NOT NULL,
-  registered_at INTEGER NOT NULL,
-  not_after INTEGER NOT NULL,
-  revoked_at INTEGER,
-  revocation_reason TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE tokens (
-  id TEXT PRIMARY KEY,
-  hash TEXT NOT NULL UNIQUE,
-  note TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  used_at INTEGER,
-  used_by INTEGER REFERENCES developers(id)
-);
-CREATE TABLE names (
-  name TEXT PRIMARY KEY,
-  developer_id INTEGER NOT NULL REFERENCES developers(id)
-);
-CREATE TABLE releases (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL REFERENCES names(name),
-  version TEXT NOT NULL,
-  release_counter INTEGER NOT NULL,
-  developer_id INTEGER NOT NULL REFERENCES developers(id),
-  digest_algorithm TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  blob TEXT NOT NULL,
-  cert_dev_pem TEXT NOT NULL,
-  cert_store_pem TEXT NOT NULL,
-  published_at INTEGER NOT NULL,
-  revoked_at INTEGER,
-  revocation_reason TEXT NOT NULL DEFAULT '',
-  UNIQUE (name, version)
-);
-CREATE INDEX releases_by_name ON releases (name, release_counter);
-CREATE TABLE revocations (
-  sequence INTEGER PRIMARY KEY,
-  kind TEXT NOT NULL CHECK (kind IN ('release', 'developer')),
-  developer_id INTEGER NOT NULL REFERENCES developers(id),
-  release_id INTEGER REFERENCES releases(id),
-  reason TEXT NOT NULL,
-  revoked_at INTEGER NOT NULL,
-  revoked_by TEXT NOT NULL
-);
-CREATE TABLE audit_log (
-  id INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-)sql"};
-  return *migrations;
-}
 
 using sql::ColumnTime;
 using sql::OptionalTime;
@@ -171,7 +104,7 @@ std::string ReleaseLabel(const std::string& name, const std::string& version) {
 
 Result<StoreDatabase> StoreDatabase::Open(const std::string& path) {
   SITECHAIN_ASSIGN_OR_RETURN(auto db, sql::Database::Open(path));
-  SITECHAIN_RETURN_IF_ERROR(db.Migrate(Migrations()));
+  SITECHAIN_RETURN_IF_ERROR(db.Migrate(StoreMigrations()));
   return StoreDatabase(std::move(db));
 }
 

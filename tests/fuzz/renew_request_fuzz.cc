@@ -1,6 +1,7 @@
 // sitechain.v1.RenewRequest, which the slsm decodes from an authenticated node, and the checks
 // it runs on each instance before touching its database: the service name and the CSR
-// (CertificateRequest::FromDer, CheckRequest), as SiteService::IssueOne does.
+// (CertificateRequest::FromDer, CheckRequest), as CertSiteIssuer::IssueOne
+// (slsm/cert_site_issuer.h) does.
 
 #include "pki/csr.h"
 #include "pki/profile.h"
