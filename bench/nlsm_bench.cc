@@ -88,7 +88,6 @@
 #include "nlsm/node_manager.h"
 #include "nlsm/node_state.h"
 #include "nlsm/supervisor.h"
-#include "storage/blob_store.h"
 #include "pki/builders.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
@@ -98,6 +97,7 @@
 #include "pki/verifier.h"
 #include "sitechain/v1/node.grpc.pb.h"
 #include "sitechain/v1/site.grpc.pb.h"
+#include "storage/blob_store.h"
 #include "tests/support/in_process/in_process_world.h"
 
 namespace sitechain::nlsm {

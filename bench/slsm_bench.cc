@@ -64,11 +64,9 @@
 #include "common/files.h"
 #include "common/random.h"
 #include "common/result.h"
-#include "storage/sqlite.h"
 #include "common/status.h"
 #include "devkit/store_commands.h"
 #include "nlsm/grpc_site_client.h"
-#include "storage/blob_store.h"
 #include "pki/builders.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
@@ -80,6 +78,8 @@
 #include "slsm/server.h"
 #include "slsm/site_db.h"
 #include "slsm/site_service.h"
+#include "storage/blob_store.h"
+#include "storage/sqlite.h"
 #include "tests/support/in_process/in_process_world.h"
 
 namespace sitechain::slsm {

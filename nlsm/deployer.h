@@ -26,8 +26,8 @@
 #include "nlsm/instance_check.h"
 #include "nlsm/node_state.h"
 #include "nlsm/site_client.h"
-#include "storage/blob_store.h"
 #include "pki/verifier.h"
+#include "storage/blob_store.h"
 
 namespace sitechain::nlsm {
 

@@ -12,10 +12,10 @@
 #include "common/result.h"
 #include "nlsm/node_state.h"
 #include "nlsm/site_client.h"
-#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 #include "pki/verifier.h"
+#include "storage/blob_store.h"
 
 namespace sitechain::nlsm {
 

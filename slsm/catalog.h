@@ -24,13 +24,13 @@
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/verifier.h"
 #include "slsm/catalog_db.h"
 #include "slsm/records.h"
 #include "slsm/site_db.h"
 #include "slsm/site_options.h"
+#include "storage/blob_store.h"
 
 namespace sitechain::slsm {
 

@@ -10,8 +10,9 @@
 
 namespace sitechain::slsm {
 
-Deployments::Deployments(SiteDatabase& db, Enrollment& enrollment, const storage::BlobStore& packages,
-                         NodeNotifier& nodes, const Clock& clock, const SiteOptions& options)
+Deployments::Deployments(SiteDatabase& db, Enrollment& enrollment,
+                         const storage::BlobStore& packages, NodeNotifier& nodes,
+                         const Clock& clock, const SiteOptions& options)
     : clock_(clock),
       options_(options),
       packages_(packages),

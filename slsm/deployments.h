@@ -23,7 +23,6 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
-#include "storage/blob_store.h"
 #include "slsm/catalog.h"
 #include "slsm/catalog_db.h"
 #include "slsm/deployment_db.h"
@@ -31,6 +30,7 @@
 #include "slsm/records.h"
 #include "slsm/site_db.h"
 #include "slsm/site_options.h"
+#include "storage/blob_store.h"
 
 namespace sitechain::slsm {
 

@@ -43,7 +43,8 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
   SITECHAIN_ASSIGN_OR_RETURN(slsm->lock_, server::LockStateDirectory(dir, "slsm serve"));
   SITECHAIN_ASSIGN_OR_RETURN(auto store_root, pki::Certificate::Load(StoreRootPath(dir)));
   SITECHAIN_ASSIGN_OR_RETURN(SiteDatabase db, SiteDatabase::Open(dir + "/slsm.db"));
-  SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore packages, storage::BlobStore::Open(dir + "/packages"));
+  SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore packages,
+                             storage::BlobStore::Open(dir + "/packages"));
   SITECHAIN_ASSIGN_OR_RETURN(auto tls, ca.IssueTlsServer(pki::SplitTlsNames(config.tls_names),
                                                          config.tls_lifetime, {clock, rng}));
   const std::string root_pem = ca.root().ToPem();

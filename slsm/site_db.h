@@ -26,8 +26,8 @@
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "storage/sqlite.h"
 #include "slsm/records.h"
+#include "storage/sqlite.h"
 
 namespace sitechain::slsm {
 

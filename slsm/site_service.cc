@@ -17,12 +17,10 @@ SiteService::SiteService(slca::SiteCa ca, pki::Certificate store_root, SiteDatab
       catalog_(db_, packages_, std::move(store_root), source, deployments_, clock, options_),
       issuer_(ca_, db_, clock, rng, options_) {}
 
-Result<std::unique_ptr<SiteService>> SiteService::Create(slca::SiteCa ca,
-                                                         pki::Certificate store_root,
-                                                         SiteDatabase db, storage::BlobStore packages,
-                                                         ReleaseSource& source, NodeNotifier& nodes,
-                                                         const Clock& clock, Random& rng,
-                                                         SiteOptions options) {
+Result<std::unique_ptr<SiteService>> SiteService::Create(
+    slca::SiteCa ca, pki::Certificate store_root, SiteDatabase db, storage::BlobStore packages,
+    ReleaseSource& source, NodeNotifier& nodes, const Clock& clock, Random& rng,
+    SiteOptions options) {
   SITECHAIN_RETURN_IF_ERROR(options.Validate());
   SITECHAIN_RETURN_IF_ERROR(Catalog::RemoveUnreferencedBlobs(db, packages));
   return std::unique_ptr<SiteService>(new SiteService(std::move(ca), std::move(store_root),

@@ -28,7 +28,6 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
-#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "slca/site_ca.h"
 #include "slsm/catalog.h"
@@ -39,6 +38,7 @@
 #include "slsm/records.h"
 #include "slsm/site_db.h"
 #include "slsm/site_options.h"
+#include "storage/blob_store.h"
 
 namespace sitechain::slsm {
 
@@ -104,10 +104,10 @@ class SiteService final {
 
   // Shared by the concepts, immutable or thread-safe; declared (so built) before them.
   const SiteOptions options_;
-  SiteDatabase db_;                // thread-safe (its own lock, held for SQL only)
-  const slca::SiteCa ca_;          // issuing methods are const and thread-safe
+  SiteDatabase db_;                    // thread-safe (its own lock, held for SQL only)
+  const slca::SiteCa ca_;              // issuing methods are const and thread-safe
   const storage::BlobStore packages_;  // thread-safe
-  IssuedLog issued_;               // thread-safe (the database's lock)
+  IssuedLog issued_;                   // thread-safe (the database's lock)
   // The concepts, each guarding its own state.
   Enrollment enrollment_;
   Deployments deployments_;

@@ -20,7 +20,8 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
   SITECHAIN_ASSIGN_OR_RETURN(StoreCa ca, StoreCa::Open(options.dir, options.passphrase));
   SITECHAIN_ASSIGN_OR_RETURN(store->lock_, server::LockStateDirectory(options.dir, "store serve"));
   SITECHAIN_ASSIGN_OR_RETURN(StoreDatabase db, StoreDatabase::Open(options.dir + "/store.db"));
-  SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore blobs, storage::BlobStore::Open(options.dir + "/blobs"));
+  SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore blobs,
+                             storage::BlobStore::Open(options.dir + "/blobs"));
   SITECHAIN_ASSIGN_OR_RETURN(auto tls,
                              ca.IssueTlsServer({options.tls_dns_names, options.tls_ip_addresses},
                                                options.tls_lifetime, {clock, rng}));

@@ -46,8 +46,8 @@ Status StoreLimits::Validate() const {
   return Status::Ok();
 }
 
-StoreService::StoreService(StoreCa ca, StoreDatabase db, storage::BlobStore blobs, const Clock& clock,
-                           Random& rng, StoreLimits limits)
+StoreService::StoreService(StoreCa ca, StoreDatabase db, storage::BlobStore blobs,
+                           const Clock& clock, Random& rng, StoreLimits limits)
     : clock_(clock),
       limits_(limits),
       blobs_(std::move(blobs)),
@@ -57,8 +57,9 @@ StoreService::StoreService(StoreCa ca, StoreDatabase db, storage::BlobStore blob
       rng_(rng) {}
 
 Result<std::unique_ptr<StoreService>> StoreService::Create(StoreCa ca, StoreDatabase db,
-                                                           storage::BlobStore blobs, const Clock& clock,
-                                                           Random& rng, StoreLimits limits) {
+                                                           storage::BlobStore blobs,
+                                                           const Clock& clock, Random& rng,
+                                                           StoreLimits limits) {
   SITECHAIN_RETURN_IF_ERROR(limits.Validate());
   SITECHAIN_ASSIGN_OR_RETURN(auto referenced, db.ReferencedBlobs());
   SITECHAIN_ASSIGN_OR_RETURN(auto present, blobs.List());

@@ -21,9 +21,9 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
-#include "storage/blob_store.h"
 #include "pki/certificate.h"
 #include "pki/verifier.h"
+#include "storage/blob_store.h"
 #include "store/records.h"
 #include "store/store_ca.h"
 #include "store/store_db.h"
@@ -130,8 +130,8 @@ class StoreService final {
   Result<StoreStats> Stats();
 
  private:
-  StoreService(StoreCa ca, StoreDatabase db, storage::BlobStore blobs, const Clock& clock, Random& rng,
-               StoreLimits limits);
+  StoreService(StoreCa ca, StoreDatabase db, storage::BlobStore blobs, const Clock& clock,
+               Random& rng, StoreLimits limits);
   Result<Published> CommitUpload(Upload& upload);
   Status CheckText(const std::string& what, const std::string& text, bool required) const;
   void NotifyRevocation(uint64_t sequence);

@@ -20,7 +20,6 @@
 
 #include "common/clock.h"
 #include "common/random.h"
-#include "storage/blob_store.h"
 #include "pki/builders.h"
 #include "pki/certificate.h"
 #include "pki/csr.h"
@@ -35,6 +34,7 @@
 #include "slsm/catalog_db.h"
 #include "slsm/site_db.h"
 #include "slsm/site_service.h"
+#include "storage/blob_store.h"
 #include "tests/common/temp_dir.h"
 #include "tests/slsm/fakes.h"
 #include "tests/support/hand_made_csr.h"
@@ -144,7 +144,8 @@ class SiteServiceTest : public ::testing::Test {
   void Open(slca::SiteCa ca) {
     service_.reset();
     SITECHAIN_ASSERT_OK_AND_ASSIGN(SiteDatabase db, SiteDatabase::Open(DbPath()));
-    SITECHAIN_ASSERT_OK_AND_ASSIGN(storage::BlobStore packages, storage::BlobStore::Open(PackagesDir()));
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(storage::BlobStore packages,
+                                   storage::BlobStore::Open(PackagesDir()));
     SITECHAIN_ASSERT_OK_AND_ASSIGN(
         service_,
         SiteService::Create(std::move(ca), pki_->store_root, std::move(db), std::move(packages),
