@@ -19,9 +19,9 @@ namespace sitechain::storage {
 
 using pki::Digest;
 using pki::DigestSize;
-using pki::Hasher;
 using pki::HashAlgorithm;
 using pki::HashAlgorithmName;
+using pki::Hasher;
 
 namespace {
 
