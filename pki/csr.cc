@@ -1,14 +1,55 @@
 #include "pki/csr.h"
 
+#include <botan/ber_dec.h>
 #include <botan/data_src.h>
+#include <botan/der_enc.h>
 #include <botan/pkcs10.h>
 #include <botan/x509_ext.h>
+#include <botan/x509_key.h>
 
 #include "common/files.h"
 #include "pki/internal.h"
 #include "pki/oids.h"
 
 namespace sitechain::pki {
+
+namespace internal {
+
+void Pkcs10::force_decode() {
+  Botan::BER_Decoder info(signed_body());
+  size_t version = 0;
+  info.decode(version);
+  if (version != 0) {
+    throw Botan::Decoding_Error("unknown PKCS #10 version " + std::to_string(version));
+  }
+  info.decode(subject_);
+  const Botan::BER_Object key = info.get_next_object();
+  if (!key.is_a(Botan::SEQUENCE, Botan::CONSTRUCTED)) {
+    throw Botan::Decoding_Error("the PKCS #10 public key is not a SEQUENCE");
+  }
+  public_key_bits_.clear();
+  Botan::DER_Encoder(public_key_bits_)
+      .start_cons(Botan::SEQUENCE)
+      .raw_bytes(key.bits(), key.length())
+      .end_cons();
+  const Botan::BER_Object attributes = info.get_next_object();
+  if (attributes.is_a(0, Botan::ASN1_Tag(Botan::CONSTRUCTED | Botan::CONTEXT_SPECIFIC))) {
+    Botan::BER_Decoder list(attributes);
+    while (list.more_items()) {
+      Botan::Attribute attribute;
+      list.decode(attribute);
+      if (attribute.get_oid() == Botan::OID::from_string("PKCS9.ExtensionRequest")) {
+        Botan::BER_Decoder(attribute.get_parameters()).decode(extensions_).verify_end();
+      }
+    }
+    list.verify_end();
+  } else if (attributes.is_set()) {
+    throw Botan::Decoding_Error("unexpected field after the PKCS #10 public key");
+  }
+  info.verify_end();
+}
+
+}  // namespace internal
 
 Result<CertificateRequest> CertificateRequest::Create(const PrivateKey& key,
                                                       std::string_view common_name, Random& rng) {
@@ -19,10 +60,13 @@ Result<CertificateRequest> CertificateRequest::Create(const PrivateKey& key,
   const Botan::Private_Key& k = *key.impl().key;
   const bool ed = k.algo_name() == "Ed25519";
   try {
-    auto req = Botan::PKCS10_Request::create(
-        k, internal::ToBotanDn(DistinguishedName{std::string(common_name), "", ""}),
-        Botan::Extensions(), ed ? "SHA-512" : "SHA-256", brng, ed ? "Pure" : "");
-    return CertificateRequest(std::make_shared<const Impl>(Impl{std::move(req)}));
+    const std::vector<uint8_t> der =
+        Botan::PKCS10_Request::create(
+            k, internal::ToBotanDn(DistinguishedName{std::string(common_name), "", ""}),
+            Botan::Extensions(), ed ? "SHA-512" : "SHA-256", brng, ed ? "Pure" : "")
+            .BER_encode();
+    Botan::DataSource_Memory src(der);
+    return CertificateRequest(std::make_shared<const Impl>(Impl{internal::Pkcs10(src)}));
   } catch (const std::exception& e) {
     return Internal(std::string("cannot create the CSR: ") + e.what());
   }
@@ -46,14 +90,8 @@ Result<CertificateRequest> CertificateRequest::FromDer(std::span<const uint8_t> 
 Result<CertificateRequest> CertificateRequest::Parse(const uint8_t* data, size_t size) {
   try {
     Botan::DataSource_Memory src(data, size);
-    Botan::PKCS10_Request req(src);
-    return CertificateRequest(std::make_shared<const Impl>(Impl{std::move(req)}));
+    return CertificateRequest(std::make_shared<const Impl>(Impl{internal::Pkcs10(src)}));
   } catch (const std::exception& e) {
-    // Botan checks the self-signature while parsing.
-    if (std::string_view(e.what()).find("signature") != std::string_view::npos) {
-      return Unauthenticated(std::string("the CSR's signature does not verify with its own key: ") +
-                             e.what());
-    }
     return InvalidArgument(std::string("malformed CSR: ") + e.what());
   }
 }
@@ -74,16 +112,16 @@ Status CertificateRequest::Save(const std::string& path, bool overwrite) const {
 }
 
 std::string CertificateRequest::CommonName() const {
-  return internal::FromBotanDn(impl_->req.subject_dn()).common_name;
+  return internal::FromBotanDn(impl_->req.subject()).common_name;
 }
 
 std::vector<uint8_t> CertificateRequest::PublicKeyDer() const {
-  return impl_->req.raw_public_key();
+  return impl_->req.public_key_bits();
 }
 
 bool CertificateRequest::SignatureValid() const {
   try {
-    std::unique_ptr<Botan::Public_Key> key(impl_->req.subject_public_key());
+    std::unique_ptr<Botan::Public_Key> key(Botan::X509::load_key(impl_->req.public_key_bits()));
     return key && impl_->req.check_signature(*key);
   } catch (const std::exception&) {
     return false;
@@ -94,7 +132,11 @@ std::vector<RawExtension> CertificateRequest::RequestedExtensions() const {
   return internal::RawExtensionsOf(impl_->req.extensions());
 }
 
-bool CertificateRequest::RequestsCa() const { return impl_->req.is_CA(); }
+bool CertificateRequest::RequestsCa() const {
+  const auto* basic = impl_->req.extensions().get_extension_object_as<
+      Botan::Cert_Extension::Basic_Constraints>();
+  return basic != nullptr && basic->get_is_ca();
+}
 
 Status CheckRequest(const CertificateRequest& csr, std::string_view who) {
   if (!csr.SignatureValid()) {

@@ -5,6 +5,7 @@
 #include <botan/asn1_obj.h>
 #include <botan/pk_keys.h>
 #include <botan/pkcs10.h>
+#include <botan/pkix_types.h>
 #include <botan/rng.h>
 #include <botan/x509cert.h>
 
@@ -36,8 +37,37 @@ struct Certificate::Impl {
   mutable std::unique_ptr<Botan::Public_Key> key_;  // set once under key_once_
 };
 
+namespace internal {
+
+// A PKCS#10 request decoded without checking its self-signature: Botan's PKCS10_Request checks
+// it while decoding, which would leave the issuers' own check (CheckRequest) unreachable and
+// untestable. Every issuer calls CheckRequest, which checks it (CertificateRequest::SignatureValid).
+// Decodes what PKCS10_Request does: version 0, subject, SubjectPublicKeyInfo, and the extensions
+// of a PKCS#9 extensionRequest (other attributes are ignored).
+class Pkcs10 final : public Botan::X509_Object {
+ public:
+  explicit Pkcs10(Botan::DataSource& src) { load_data(src); }
+  std::string PEM_label() const override { return "CERTIFICATE REQUEST"; }
+  std::vector<std::string> alternate_PEM_labels() const override {
+    return {"NEW CERTIFICATE REQUEST"};
+  }
+
+  const Botan::X509_DN& subject() const { return subject_; }
+  const std::vector<uint8_t>& public_key_bits() const { return public_key_bits_; }
+  const Botan::Extensions& extensions() const { return extensions_; }
+
+ private:
+  void force_decode() override;
+
+  Botan::X509_DN subject_;
+  std::vector<uint8_t> public_key_bits_;  // the SubjectPublicKeyInfo, DER
+  Botan::Extensions extensions_;
+};
+
+}  // namespace internal
+
 struct CertificateRequest::Impl {
-  Botan::PKCS10_Request req;
+  internal::Pkcs10 req;
 };
 
 namespace internal {

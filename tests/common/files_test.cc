@@ -1,7 +1,9 @@
 #include "common/files.h"
 
 #include <gtest/gtest.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -142,13 +144,33 @@ TEST(WriteFileAtomicTest, MissingDirectoryFailsWithNotFound) {
 }
 
 TEST(WriteFileAtomicTest, ReadOnlyDirectoryFailsWithPermissionDenied) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   TempDir dir;
   const std::string ro = dir.Path("ro");
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(ro.c_str(), 0555), 0);
-  Status s = WriteFileAtomic(ro + "/f", "x");
-  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
-  EXPECT_NE(s.message().find(ro), std::string::npos) << s.message();
+  // Root ignores directory permissions: as root, the write runs in a child that has dropped to
+  // the unprivileged user nobody (65534), and the child's exit status carries the verdict.
+  auto write_is_refused = [&ro] {
+    Status s = WriteFileAtomic(ro + "/f", "x");
+    return s.code() == StatusCode::kPermissionDenied && s.message().find(ro) != std::string::npos;
+  };
+  if (::geteuid() != 0) {
+    EXPECT_TRUE(write_is_refused());
+  } else {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const bool dropped = ::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 &&
+                           ::setresuid(65534, 65534, 65534) == 0;
+      ::_exit(!dropped ? 2 : write_is_refused() ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+    EXPECT_NE(WEXITSTATUS(status), 2) << "the child could not drop to uid 65534";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "WriteFileAtomic into " << ro
+                                      << " was not refused with PERMISSION_DENIED naming it";
+  }
   ::chmod(ro.c_str(), 0700);
   EXPECT_TRUE(std::filesystem::is_empty(ro));
 }

@@ -9,8 +9,10 @@
 //                  asserts how the program exited; restarts on the same directory.
 //
 // SiteServer (site_server.h) and NodeServer (node_server.h) are ConfigServers with the readers of
-// their own ready files. A ConfigServer that is still running when destroyed is killed (SIGKILL)
-// and reaped by its ChildProcess. Not thread-safe.
+// their own ready files. A server listening on port 0 keeps the port it got over restarts (nodes
+// keep the address they enrolled with). A ConfigServer still running when destroyed is stopped
+// by its ChildProcess with SIGTERM and must exit 0; one that died unseen fails the test
+// (store_server.h). Not thread-safe.
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -94,6 +96,7 @@ class ConfigServer {
              << "malformed ready file: " << ReadFileOrEmpty(ready_file_);
     }
     ready_json_ = j;
+    KeepPort();
     return ::testing::AssertionSuccess();
   }
 
@@ -129,6 +132,16 @@ class ConfigServer {
   }
 
  private:
+  // After a start on "listen": "<host>:0", the next starts listen on the port the ready file
+  // reported: the kernel chose a free port, and it stays the server's.
+  void KeepPort() {
+    const nlohmann::json& listen = config_.contains("listen") ? config_["listen"] : defaults_.value("listen", nlohmann::json());
+    if (!listen.is_string() || !ready_json_.contains("port")) return;
+    const std::string address = listen.get<std::string>();
+    if (address.size() < 2 || address.substr(address.size() - 2) != ":0") return;
+    config_["listen"] = address.substr(0, address.size() - 1) + ready_json_["port"].dump();
+  }
+
   std::string what_, binary_, cwd_, dir_;
   nlohmann::json config_, defaults_;
   ReadyCheck ready_check_;

@@ -15,9 +15,8 @@
 //   ASSERT_TRUE(node.Start());   // the same directory: it recovers what it ran
 //
 // The node directory must have been enrolled (`nlsm enroll --dir D`). A NodeServer is a
-// ConfigServer (config_server.h): one that is still running when destroyed is killed (SIGKILL)
-// and reaped by its ChildProcess; the services it ran get SIGTERM from the kernel (the
-// supervisor's PR_SET_PDEATHSIG). Not thread-safe.
+// ConfigServer (config_server.h): one that is still running when destroyed gets SIGTERM (the
+// clean shutdown that stops its services) and must exit 0. Not thread-safe.
 
 #include <gtest/gtest.h>
 #include <signal.h>

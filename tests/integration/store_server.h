@@ -14,8 +14,11 @@
 //   ASSERT_TRUE(server.Stop(SIGKILL));
 //   ASSERT_TRUE(server.Start());   // the same directory, a new port
 //
-// A ChildProcess or StoreServer that is still running when destroyed is killed (SIGKILL) and
-// reaped, so a failing test leaves no process behind. None of these classes is thread-safe.
+// A ChildProcess (so a StoreServer too) that is still running when destroyed is stopped as a
+// server is: SIGTERM, and it must exit 0 within ChildProcess::kStopDeadline. One that must be
+// killed instead, exits otherwise, or had already ended with a status nobody looked at (a crash
+// after the test's last assertion) fails the current test; the process is reaped either way, so
+// a failing test leaves no process behind. None of these classes is thread-safe.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -65,11 +68,21 @@ inline std::string ReadFileOrEmpty(const std::string& path) {
 // files (so that a chatty child can never block on a full pipe).
 class ChildProcess final {
  public:
+  // How long a child has to exit 0 after the destructor's SIGTERM: a clean shutdown takes well
+  // under a second, but a sanitized server on a loaded machine may take several.
+  static constexpr std::chrono::seconds kStopDeadline{60};
+
   ChildProcess() = default;
   ~ChildProcess() {
-    if (running()) {
-      Signal(SIGKILL);
-      (void)WaitForExit(std::chrono::seconds(10));
+    Reap(WNOHANG);
+    if (pid_ > 0) {
+      if (auto checked = CheckStop(SIGTERM, kStopDeadline, "at the end of the test"); !checked) {
+        ADD_FAILURE() << checked.message();
+      }
+    } else if (exit_code_ && !exit_seen_ && *exit_code_ != 0) {
+      ADD_FAILURE() << "a child process ended on its own with " << DescribeExit(*exit_code_)
+                    << " and no test looked at it\n"
+                    << Describe();
     }
   }
   ChildProcess(const ChildProcess&) = delete;
@@ -85,6 +98,7 @@ class ChildProcess final {
     out_path_ = out_path;
     err_path_ = err_path;
     exit_code_.reset();
+    exit_seen_ = false;
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -108,10 +122,13 @@ class ChildProcess final {
     return ::testing::AssertionSuccess();
   }
 
-  // True from Start until the child has been seen to exit.
+  // True from Start until the child has been seen to exit. A false answer counts as the test
+  // having looked at the exit.
   bool running() {
     Reap(WNOHANG);
-    return pid_ > 0;
+    if (pid_ > 0) return true;
+    exit_seen_ = true;
+    return false;
   }
   pid_t pid() const { return pid_; }
 
@@ -124,13 +141,54 @@ class ChildProcess final {
   // signal ended it; nullopt if it is still running (it is left running).
   std::optional<int> WaitForExit(std::chrono::milliseconds deadline) {
     WaitUntil([&] { return !running(); }, deadline, std::chrono::milliseconds(5));
-    return exit_code_;
+    return exit_code();
   }
 
   // The exit code of the last run, once it has exited.
   std::optional<int> exit_code() {
     Reap(WNOHANG);
+    if (exit_code_) exit_seen_ = true;
     return exit_code_;
+  }
+
+  // Sends `sig` and waits at most `deadline` for the child to exit, which SIGTERM and SIGINT
+  // must end with exit 0 (a server's clean shutdown) and any other signal with 128 + sig. A child
+  // that does not exit in time is killed (SIGKILL) and reaped, and that is a failure too. `when`
+  // says in failures when it was stopped ("at the end of the test").
+  ::testing::AssertionResult CheckStop(int sig, std::chrono::milliseconds deadline,
+                                       const std::string& when) {
+    if (!running()) {
+      return ::testing::AssertionFailure()
+             << "cannot stop it " << when << ": it is not running\n"
+             << Describe();
+    }
+    ::kill(pid_, sig);
+    const std::optional<int> code = WaitForExit(deadline);
+    if (!code) {
+      ::kill(pid_, SIGKILL);
+      (void)WaitForExit(std::chrono::seconds(30));
+      return ::testing::AssertionFailure()
+             << "it did not exit within " << deadline.count() << " ms of signal " << sig << " "
+             << when << "; killed with SIGKILL\n"
+             << Describe();
+    }
+    const int expected = sig == SIGTERM || sig == SIGINT ? 0 : 128 + sig;
+    if (*code != expected) {
+      return ::testing::AssertionFailure()
+             << "signal " << sig << " " << when << " ended it with " << DescribeExit(*code)
+             << ", not " << DescribeExit(expected) << "\n"
+             << Describe();
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  // "exit 3", "signal 11 (exit 139)", or "exit 86 (a sanitizer report)".
+  static std::string DescribeExit(int code) {
+    if (code == 86) return "exit 86 (a sanitizer report, scripts/test-sanitizers)";
+    if (code > 128) {
+      return "signal " + std::to_string(code - 128) + " (exit " + std::to_string(code) + ")";
+    }
+    return "exit " + std::to_string(code);
   }
 
   std::string out() const { return ReadFileOrEmpty(out_path_); }
@@ -170,36 +228,21 @@ class ChildProcess final {
 
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
+  bool exit_seen_ = false;  // a caller was told the child had exited
   std::string command_, out_path_, err_path_;
 };
 
-// `store serve` on one state directory as a child process.
 // Sends `sig` to a server process and waits for it to exit: SIGTERM/SIGINT must end it with
 // exit 0 (a clean shutdown) within `deadline`, any other signal with 128 + sig. `what` names the
-// server in failures ("store serve"). A server that does not exit is killed.
+// server in failures ("store serve"). A server that does not exit is killed, and that fails.
 inline ::testing::AssertionResult StopServer(ChildProcess& process, const std::string& what,
                                              int sig, std::chrono::milliseconds deadline) {
-  if (!process.running()) {
-    return ::testing::AssertionFailure() << what << " is not running\n" << process.Describe();
-  }
-  process.Signal(sig);
-  const std::optional<int> code = process.WaitForExit(deadline);
-  if (!code) {
-    process.Signal(SIGKILL);
-    (void)process.WaitForExit(std::chrono::seconds(10));
-    return ::testing::AssertionFailure()
-           << what << " did not exit within " << deadline.count() << " ms of signal " << sig << "\n"
-           << process.Describe();
-  }
-  const int expected = sig == SIGTERM || sig == SIGINT ? 0 : 128 + sig;
-  if (*code != expected) {
-    return ::testing::AssertionFailure()
-           << what << " exited with " << *code << ", not " << expected << "\n"
-           << process.Describe();
-  }
-  return ::testing::AssertionSuccess();
+  auto stopped = process.CheckStop(sig, deadline, "(Stop)");
+  if (!stopped) return ::testing::AssertionFailure() << what << ": " << stopped.message();
+  return stopped;
 }
 
+// `store serve` on one state directory as a child process.
 class StoreServer final {
  public:
   // store_binary: the `store` program. cwd: the working directory of the server (the test's

@@ -1288,20 +1288,26 @@ TEST_F(ChainCsrTest, CsrAskingForAnyExtensionIsRefused) {
       << identity.status().ToString();
 }
 
-TEST_F(ChainCsrTest, CsrWithABadSignatureIsRefused) {
-  // Botan checks a CSR's self-signature while parsing, so a CSR with a bad signature never
-  // becomes a CertificateRequest: it is refused at the edge, as UNAUTHENTICATED.
+TEST_F(ChainCsrTest, CsrWithABadSignatureDecodesAndIsRefusedAsUnauthenticated) {
+  // The decoder does not check the self-signature; CheckRequest, which every issuer calls, does.
   PrivateKey key = PrivateKey::Generate(KeyType::kEd25519, rng_);
   CsrRequest request;
   request.corrupt_signature = true;
   Result<CertificateRequest> csr = CertificateRequest::FromPem(HandMadeCsrPem(key, request, rng_));
-  ASSERT_FALSE(csr.ok()) << "a CSR with a corrupted signature was parsed";
-  EXPECT_EQ(csr.status().code(), StatusCode::kUnauthenticated) << csr.status().ToString();
-  // Control: the same CSR with its signature intact parses and is accepted.
+  ASSERT_TRUE(csr.ok()) << csr.status().ToString();
+  EXPECT_FALSE(csr->SignatureValid());
+  Status checked = CheckRequest(*csr, "developer");
+  EXPECT_EQ(checked.code(), StatusCode::kUnauthenticated) << checked.ToString();
+  Result<Certificate> identity = Build(request);
+  ASSERT_FALSE(identity.ok());
+  EXPECT_EQ(identity.status().code(), StatusCode::kUnauthenticated)
+      << identity.status().ToString();
+  // Control: the same CSR with its signature intact is accepted.
   request.corrupt_signature = false;
   Result<CertificateRequest> good = CertificateRequest::FromPem(HandMadeCsrPem(key, request, rng_));
   ASSERT_TRUE(good.ok()) << good.status().ToString();
   EXPECT_TRUE(good->SignatureValid());
+  EXPECT_TRUE(CheckRequest(*good, "developer").ok());
 }
 
 TEST_F(ChainCsrTest, CommonNameMustBe1To64Bytes) {

@@ -313,14 +313,10 @@ TEST_F(StoreCaTest, IssueDeveloperRefusesACsrWhoseSignatureDoesNotVerify) {
   ASSERT_GT(b64.size(), 10u);
   const size_t pos = b64[b64.size() - 5];
   pem[pos] = pem[pos] == 'A' ? 'B' : 'A';
+  // The flip lands in the signature: the CSR decodes (the CA checks the signature, not the
+  // decoder) and the CA refuses it.
   Result<pki::CertificateRequest> tampered = pki::CertificateRequest::FromPem(pem);
-  if (!tampered.ok()) {
-    // Refused while parsing already (Botan checks a PKCS#10 self-signature on decoding), with
-    // the code BuildDeveloperIdentity would give.
-    EXPECT_EQ(tampered.status().code(), StatusCode::kUnauthenticated)
-        << tampered.status().ToString();
-    return;
-  }
+  ASSERT_TRUE(tampered.ok()) << tampered.status().ToString();
   ASSERT_FALSE(tampered->SignatureValid());
   Result<pki::Certificate> dev = ca.IssueDeveloper(*tampered, kTwoYears, ctx());
   ASSERT_FALSE(dev.ok());
