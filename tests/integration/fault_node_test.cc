@@ -258,14 +258,15 @@ TEST_F(FaultNodeCutOff, DeadLinkLongerThanTheLifetimeFailsClosedAndRecoversOther
       << "still running long after its notAfter " << FormatTime(not_after) << "\n"
       << InstanceStatus("cut", "echo").dump(2) << Node("cut").log();
   EXPECT_GT(alive_before_expiry, 0) << "never seen running before its notAfter";
-  EXPECT_GE(*stopped_at, not_after) << "stopped before notAfter\n" << Node("cut").log();
   const long long after_expiry = Ms(*stopped_at - not_after);
+  EXPECT_GE(after_expiry, 0) << "stopped before notAfter\n" << Node("cut").log();
   std::cout << "[figure] cut-off node: service stopped " << after_expiry
             << " ms after its Cert_site's notAfter " << FormatTime(not_after)
             << " (its process watched every 20 ms)\n";
   EXPECT_LE(after_expiry, kStopAfterNotAfter.count()) << Node("cut").log();
   const json expired = WaitForInstance("cut", "echo", "expired");
-  EXPECT_EQ(NotAfter(expired), not_after) << "a renewal passed the blackhole";
+  EXPECT_EQ(FormatTime(NotAfter(expired)), FormatTime(not_after))
+      << "a renewal passed the blackhole";
   EXPECT_TRUE(InstanceProcesses("cut", "echo").empty());
   EXPECT_TRUE(Contains(Node("cut").log(), "without renewal; stopped (fail closed)"))
       << Node("cut").log();
@@ -278,7 +279,8 @@ TEST_F(FaultNodeCutOff, DeadLinkLongerThanTheLifetimeFailsClosedAndRecoversOther
   const json calm_at_heal = InstanceStatus("calm", "echo");
   EXPECT_EQ(StateOf(calm_at_heal), "running") << calm_at_heal.dump();
   EXPECT_EQ(calm_at_heal.value("pid", 0), calm_before.value("pid", -1)) << calm_at_heal.dump();
-  EXPECT_GT(NotAfter(calm_at_heal), NotAfter(calm_at_cut)) << "not renewed during the cut";
+  EXPECT_GT(Ms(NotAfter(calm_at_heal) - NotAfter(calm_at_cut)), 0)
+      << "not renewed during the cut: " << calm_at_heal.dump();
   const size_t calm_renewals_in_cut =
       Count(Node("calm").log().substr(calm_log_at_cut), "renewed echo: Cert_site");
   const SteadyTime healed = std::chrono::steady_clock::now();
@@ -309,7 +311,7 @@ TEST_F(FaultNodeCutOff, DeadLinkLongerThanTheLifetimeFailsClosedAndRecoversOther
   EXPECT_EQ(StateOf(calm), "running") << calm.dump();
   EXPECT_EQ(calm.value("pid", 0), calm_before.value("pid", -1)) << calm.dump();
   EXPECT_EQ(calm.value("restarts", -1), 0) << calm.dump();
-  EXPECT_GT(NotAfter(calm), NotAfter(calm_at_heal)) << calm.dump();
+  EXPECT_GE(Ms(NotAfter(calm) - NotAfter(calm_at_heal)), 0) << calm.dump();
   EXPECT_FALSE(Contains(Node("calm").log(), "stopped")) << Node("calm").log();
   // Its keepalive pings (every 2 s) never cost it its stream (a server that finds pings too
   // frequent ends the connection with GOAWAY).
@@ -393,7 +395,7 @@ TEST_F(FaultRevocationBound, RevokedReleaseStopsOnEveryNodeWithinOneLifetimePlus
         << n << ": " << i.dump();
   }
   for (const char* n : {"dark", "refusing"}) {
-    EXPECT_GE(stopped[n], not_after[n]) << n << " stopped before its notAfter" << figures;
+    EXPECT_GE(Ms(stopped[n] - not_after[n]), 0) << n << " stopped before its notAfter" << figures;
     EXPECT_LE(Ms(stopped[n] - not_after[n]), kStopAfterNotAfter.count()) << n << figures;
     WaitForInstance(n, "echo", "expired");
   }
@@ -465,7 +467,7 @@ TEST_F(FaultRevocationBound, NodeWithItsClockBehindStopsWithinOneLifetimePlusSke
               "--store-root", "store/root.pem", "--cert", "alice.pem", "--key", "alice.key"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   // Its last Cert_site was issued before the revocation: it ends within one lifetime of it.
-  ASSERT_LE(not_after, revoked + lifetime) << at_cut.dump();
+  ASSERT_LE(Ms(not_after - revoked), Ms(lifetime)) << at_cut.dump();
 
   // Watched for the bound and 30 s more, so that a late stop is measured.
   const std::optional<TimePoint> stopped =
@@ -479,18 +481,15 @@ TEST_F(FaultRevocationBound, NodeWithItsClockBehindStopsWithinOneLifetimePlusSke
             << " ms after its Cert_site's notAfter; bound one lifetime + skew = "
             << (lifetime + kSkew).count() << " s\n";
   // The bound, with the node's own stop time (kStopAfterNotAfter) on top.
-  EXPECT_LE(*stopped, revoked + lifetime + kSkew + kStopAfterNotAfter)
-      << Ms(*stopped - revoked) << " ms after the revocation\n"
+  EXPECT_LE(Ms(*stopped - revoked), Ms(lifetime + kSkew + kStopAfterNotAfter))
       << Node("behind").log();
   // It stopped at the notAfter by its clock, late by its clock's lag: the skew half of the
   // bound was used, and nothing more.
-  EXPECT_GE(*stopped, not_after + behind - seconds(1))
-      << "stopped " << Ms(*stopped - not_after) << " ms after notAfter: is its clock behind?";
-  EXPECT_LE(*stopped, not_after + behind + kStopAfterNotAfter)
-      << "stopped " << Ms(*stopped - not_after) << " ms after notAfter\n"
-      << Node("behind").log();
+  EXPECT_GE(Ms(*stopped - not_after), Ms(behind - seconds(1))) << "is its clock behind?";
+  EXPECT_LE(Ms(*stopped - not_after), Ms(behind + kStopAfterNotAfter)) << Node("behind").log();
   const json expired = WaitForInstance("behind", "echo", "expired");
-  EXPECT_EQ(NotAfter(expired), not_after) << "a renewal passed the blackhole";
+  EXPECT_EQ(FormatTime(NotAfter(expired)), FormatTime(not_after))
+      << "a renewal passed the blackhole";
   EXPECT_TRUE(InstanceProcesses("behind", "echo").empty());
 }
 
