@@ -172,9 +172,13 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
   std::thread monitor([&] {
     while (!stop) {
       for (const auto& n : names) {
-        const json i = InstanceStatus(n, "echo");
-        const std::string serial = SerialOf(n);
+        // The time is read before the status: the status is at least as new, so a slow
+        // `nlsm status` (a loaded machine) cannot make a certificate look expired.
         const auto now = std::chrono::system_clock::now();
+        const auto asked = SteadyClock::now();
+        const json i = InstanceStatus(n, "echo");
+        const milliseconds took = Since(asked);
+        const std::string serial = SerialOf(n);
         std::lock_guard lock(mu);
         if (!serial.empty()) serials.insert(serial);
         if (!i.is_object()) continue;
@@ -182,7 +186,8 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
         const std::string state = i.value("state", "");
         auto not_after = ParseTime(i.value("certificate_not_after", ""));
         if (state == "expired" || (not_after.ok() && now >= *not_after && state == "running")) {
-          violations.push_back(n + ": " + i.dump());
+          violations.push_back(n + " at " + FormatTime(now) + " (status in " +
+                               std::to_string(took.count()) + " ms): " + i.dump());
         }
         if (not_after.ok()) {
           min_margin =
@@ -268,8 +273,16 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
     EXPECT_GE(samples[n], static_cast<size_t>(kCycles)) << "the monitor hardly sampled " << n;
   }
   EXPECT_NE(min_margin, milliseconds::max()) << "no sample had a certificate's notAfter";
+  std::string logs;  // of the nodes with a violation
+  for (const auto& node : nodes_) {
+    if (std::any_of(violations.begin(), violations.end(),
+                    [&](const std::string& v) { return v.rfind(node->dir() + " ", 0) == 0; })) {
+      logs += "--- " + node->dir() + " log:\n" + node->log();
+    }
+  }
   EXPECT_TRUE(violations.empty()) << violations.size() << " samples with an expired certificate:\n"
-                                  << (violations.empty() ? "" : violations.front());
+                                  << (violations.empty() ? "" : violations.front()) << "\n"
+                                  << logs;
   // Every Cert_site a node got an answer with is in the issuance log.
   r = Slsm({"issued", "--json", "--limit", "10000"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
