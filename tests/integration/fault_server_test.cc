@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/time_format.h"
 #include "pki/certificate.h"
 #include "pki/hash.h"
@@ -59,6 +60,36 @@ milliseconds Percentile(std::vector<milliseconds> v, double p) {
 }
 
 void SleepMs(int64_t ms) { std::this_thread::sleep_for(milliseconds(ms)); }
+
+// How a CLI ended whose server was killed under it: it finished (kExitOk), or it was cut: the
+// refusal every CLI prints for a server that cannot be reached or went away in the middle of a
+// call, kExitFailure (common/cli.h) with "cannot reach <server>" and [UNAVAILABLE]
+// (server/admin_client.cc for the admin commands, devkit/store_commands.cc for devkit).
+enum class CliEnd { kDone, kCut };
+
+// The end of `cli`, which has exited, into *end. Any other end fails, with the CLI's output: a
+// signal (exit 128 + N: a crash is not a cut), the sanitizers' exit 86, another exit code, or
+// another refusal.
+::testing::AssertionResult EndOfCli(ChildProcess& cli, const std::string& server, CliEnd* end) {
+  const std::optional<int> code = cli.exit_code();
+  if (!code) return ::testing::AssertionFailure() << "still running\n" << cli.Describe();
+  if (*code == kExitOk) {
+    *end = CliEnd::kDone;
+    return ::testing::AssertionSuccess();
+  }
+  const std::string err = cli.err();
+  if (*code == kExitFailure && Contains(err, "cannot reach " + server) &&
+      Contains(err, "[UNAVAILABLE]")) {
+    *end = CliEnd::kCut;
+    return ::testing::AssertionSuccess();
+  }
+  const std::string what = *code >= 128  ? "killed by signal " + std::to_string(*code - 128)
+                           : *code == 86 ? "a sanitizer's report (exit 86)"
+                                         : "neither done nor cut (cannot reach " + server + ")";
+  return ::testing::AssertionFailure()
+         << "the CLI ended with exit " << *code << ": " << what << "\n"
+         << cli.Describe();
+}
 
 // =============================================================================================
 // kill -9 of the slsm
@@ -96,7 +127,9 @@ class FaultSlsmKill : public ServerFaultTest {
 
 // kill -9 of the slsm in the middle of renewals (24 s lifetime: the nodes renew every 12-18 s
 // and at once after each policy change) and of `slsm policy set` pushes, kCycles times, at
-// random points. Two real nlsm serve processes run echo-service throughout.
+// random points. Two real nlsm serve processes run echo-service throughout. At least one kill
+// must cut a push (its CLI refused with "cannot reach"), and the monitor must have sampled each
+// node at least once per cycle.
 TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothingExpires) {
   constexpr int kCycles = 8;
   const std::vector<std::string> names = {"n1", "n2"};
@@ -120,6 +153,13 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
   r = Slsm({"tokens", "create", "spare"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   const std::string spare_token = Trim(r.out);
+  // An uncut push (round 0) first: its duration, from the CLI's start to its exit, is the range
+  // of the kills that aim at a push.
+  ASSERT_TRUE(WriteWholeFile(Path("policy-0.json"), json{{"round", 0}}.dump()));
+  const auto push_start = SteadyClock::now();
+  r = Slsm({"policy", "set", "echo", "policy-0.json"});
+  const milliseconds uncut_push = std::max(Since(push_start), milliseconds(1));
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
 
   // A monitor samples both nodes every 200 ms: the Cert_site serial each holds (every one must
   // be in the issuance log at the end) and whether an instance ever held an expired one.
@@ -127,22 +167,27 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
   std::set<std::string> serials;                  // guarded by mu
   std::vector<std::string> violations;            // guarded by mu
   milliseconds min_margin = milliseconds::max();  // guarded by mu
-  size_t samples = 0;                             // guarded by mu
+  std::map<std::string, size_t> samples;          // per node; guarded by mu
   std::atomic<bool> stop{false};
   std::thread monitor([&] {
     while (!stop) {
       for (const auto& n : names) {
-        const json i = InstanceStatus(n, "echo");
-        const std::string serial = SerialOf(n);
+        // The time is read before the status: the status is at least as new, so a slow
+        // `nlsm status` (a loaded machine) cannot make a certificate look expired.
         const auto now = std::chrono::system_clock::now();
+        const auto asked = SteadyClock::now();
+        const json i = InstanceStatus(n, "echo");
+        const milliseconds took = Since(asked);
+        const std::string serial = SerialOf(n);
         std::lock_guard lock(mu);
         if (!serial.empty()) serials.insert(serial);
         if (!i.is_object()) continue;
-        ++samples;
+        ++samples[n];
         const std::string state = i.value("state", "");
         auto not_after = ParseTime(i.value("certificate_not_after", ""));
         if (state == "expired" || (not_after.ok() && now >= *not_after && state == "running")) {
-          violations.push_back(n + ": " + i.dump());
+          violations.push_back(n + " at " + FormatTime(now) + " (status in " +
+                               std::to_string(took.count()) + " ms): " + i.dump());
         }
         if (not_after.ok()) {
           min_margin =
@@ -155,7 +200,7 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
 
   std::mt19937 rng(20261201);
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  int last_acked_round = 0, acked_pushes = 0;
+  int last_acked_round = 0, acked_pushes = 0, cut_pushes = 0;
   std::vector<milliseconds> reconnect;
   std::vector<std::string> late_tokens;
   for (int cycle = 1; cycle <= kCycles; ++cycle) {
@@ -163,17 +208,22 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
     const std::string policy_file = "policy-" + std::to_string(cycle) + ".json";
     ASSERT_TRUE(WriteWholeFile(Path(policy_file), json{{"round", cycle}}.dump()));
     ChildProcess push;
+    const std::string push_out = "push-" + std::to_string(cycle);
     ASSERT_TRUE(push.Start({Bin("slsm"), "policy", "set", "echo", policy_file, "--dir", "site"},
-                           dir_.path(), Path("push.out"), Path("push.err")));
-    // ... and the slsm killed at a random point of it (odd cycles) or of the renewals it causes
-    // (even cycles: they are spread over the 1 s push window).
-    SleepMs(cycle % 2 == 1 ? uniform(0, 150) : uniform(150, 1500));
+                           dir_.path(), Path(push_out + ".out"), Path(push_out + ".err")));
+    // ... and the slsm killed at a random point of it (odd cycles: within the uncut push's
+    // duration) or of the renewals it causes (even cycles: they are spread over the 1 s push
+    // window).
+    SleepMs(cycle % 2 == 1 ? uniform(0, static_cast<int>(uncut_push.count())) : uniform(150, 1500));
     ASSERT_TRUE(site.Stop(SIGKILL));
-    const std::optional<int> code = push.WaitForExit(seconds(30));
-    ASSERT_TRUE(code.has_value()) << push.Describe();
-    if (*code == kExitOk) {
+    ASSERT_TRUE(push.WaitForExit(seconds(30)).has_value()) << push.Describe();
+    CliEnd end;
+    ASSERT_TRUE(EndOfCli(push, "the site manager", &end)) << "cycle " << cycle;
+    if (end == CliEnd::kDone) {
       last_acked_round = cycle;
       ++acked_pushes;
+    } else {
+      ++cut_pushes;
     }
     SleepMs(uniform(0, 1000));
     ASSERT_TRUE(site.Start());
@@ -212,8 +262,27 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
   }
 
   std::lock_guard lock(mu);
+  // The kills landed where they aimed: at least one cut a push.
+  EXPECT_GE(cut_pushes, 1) << "no kill of " << kCycles << " cut a policy push (uncut push "
+                           << uncut_push.count() << " ms)";
+  // The monitor ran all along: as many samples of each node as there were cycles at the least.
+  // It takes one every 200 ms plus an `nlsm status` run (a second at the most under ASan on a
+  // loaded machine), and a cycle lasts 2 s at the least (a restart, the reconnection, a pause of
+  // 0.5-2.5 s), the last renewal up to 18 s more.
+  for (const auto& n : names) {
+    EXPECT_GE(samples[n], static_cast<size_t>(kCycles)) << "the monitor hardly sampled " << n;
+  }
+  EXPECT_NE(min_margin, milliseconds::max()) << "no sample had a certificate's notAfter";
+  std::string logs;  // of the nodes with a violation
+  for (const auto& node : nodes_) {
+    if (std::any_of(violations.begin(), violations.end(),
+                    [&](const std::string& v) { return v.rfind(node->dir() + " ", 0) == 0; })) {
+      logs += "--- " + node->dir() + " log:\n" + node->log();
+    }
+  }
   EXPECT_TRUE(violations.empty()) << violations.size() << " samples with an expired certificate:\n"
-                                  << (violations.empty() ? "" : violations.front());
+                                  << (violations.empty() ? "" : violations.front()) << "\n"
+                                  << logs;
   // Every Cert_site a node got an answer with is in the issuance log.
   r = Slsm({"issued", "--json", "--limit", "10000"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
@@ -240,15 +309,18 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
     EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
   }
 
+  size_t all_samples = 0;
+  for (const auto& [n, count] : samples) all_samples += count;
   std::cout << "[figure] slsm kill -9 cycles: " << kCycles << " (policy pushes acknowledged "
-            << acked_pushes << ", cut " << kCycles - acked_pushes << ")\n"
+            << acked_pushes << ", cut " << cut_pushes << "; an uncut push took "
+            << uncut_push.count() << " ms)\n"
             << "[figure] slsm restart to all " << names.size() << " nodes reconnected: p50 "
             << Percentile(reconnect, 0.5).count() << " ms, max "
             << Percentile(reconnect, 1.0).count() << " ms\n"
             << "[figure] Cert_site serials seen on the nodes and found in the issuance log: "
             << serials.size() << " of " << serials.size() << " (log holds " << logged.size()
             << " entries)\n"
-            << "[figure] status samples: " << samples
+            << "[figure] status samples: " << all_samples
             << ", with an expired certificate: " << violations.size()
             << ", smallest time left before notAfter: "
             << (min_margin == milliseconds::max() ? -1 : min_margin.count()) << " ms\n";
@@ -256,7 +328,9 @@ TEST_F(FaultSlsmKill, KillNineDuringRenewalsAndPolicyPushesLosesNothingAndNothin
 
 // kill -9 of the slsm while it downloads a 32 MiB package from the store (`slsm install`), at
 // random points: after a restart there is no temporary file and no package that no release
-// refers to, an acknowledged install is there, and a cut one installs when retried.
+// refers to, an acknowledged install is there, and a cut one installs when retried. At least
+// one kill must cut an install (its CLI refused with "cannot reach") while the package was
+// being written (a temporary file at the kill).
 TEST_F(FaultSlsmKill, KillNineDuringInstallsLeavesNoPartialPackage) {
   constexpr int kCycles = 3;
   ASSERT_NO_FATAL_FAILURE(StartStore());
@@ -294,26 +368,31 @@ TEST_F(FaultSlsmKill, KillNineDuringInstallsLeavesNoPartialPackage) {
     return std::string();
   };
   std::mt19937 rng(11);
-  int acked = 0, cut = 0;
+  int acked = 0, cut = 0, committed_unacked = 0, writing_at_kill = 0;
   for (int v = 1; v <= kCycles; ++v) {
     const std::string version = "1.0." + std::to_string(v);
     ChildProcess install;
+    const std::string out = "install-" + std::to_string(v);
     ASSERT_TRUE(install.Start({Bin("slsm"), "install", "big", version, "--dir", "site"},
-                              dir_.path(), Path("install.out"), Path("install.err")));
+                              dir_.path(), Path(out + ".out"), Path(out + ".err")));
     ASSERT_TRUE(
         WaitUntil([&] { return !Entries(Path("site/packages/tmp")).empty() || !install.running(); },
                   seconds(20)));
     SleepMs(std::uniform_int_distribution<int>(0, 300)(rng));
     ASSERT_TRUE(site.Stop(SIGKILL));
-    const std::optional<int> code = install.WaitForExit(seconds(30));
-    ASSERT_TRUE(code.has_value()) << install.Describe();
+    if (!Entries(Path("site/packages/tmp")).empty()) ++writing_at_kill;
+    ASSERT_TRUE(install.WaitForExit(seconds(30)).has_value()) << install.Describe();
+    CliEnd end;
+    ASSERT_TRUE(EndOfCli(install, "the site manager", &end)) << "cycle " << v;
     ASSERT_TRUE(site.Start());
     EXPECT_TRUE(Entries(Path("site/packages/tmp")).empty()) << "cycle " << v;
     EXPECT_EQ(packages(), referenced()) << "cycle " << v;
-    if (*code == kExitOk) {
+    if (end == CliEnd::kDone) {
       ++acked;
       EXPECT_EQ(installed(), version) << "an acknowledged install is lost";
-    } else if (installed() != version) {
+    } else if (installed() == version) {
+      ++committed_unacked;  // kept just before the kill, the answer lost
+    } else {
       ++cut;
       ProcessResult r = Slsm({"install", "big", version});
       EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
@@ -322,8 +401,13 @@ TEST_F(FaultSlsmKill, KillNineDuringInstallsLeavesNoPartialPackage) {
     EXPECT_EQ(packages(), referenced()) << "cycle " << v;
   }
   std::cout << "[figure] slsm kill -9 during a 32 MiB install: " << kCycles << " kills, " << cut
-            << " cut and installed again, " << acked
-            << " acknowledged; partial or orphan packages after restart: 0\n";
+            << " cut and installed again, " << committed_unacked
+            << " kept before the answer was lost, " << acked << " acknowledged; " << writing_at_kill
+            << " with the package being written at the kill; partial or orphan packages after "
+               "restart: 0\n";
+  // The kills landed where they aimed: in the middle of an install.
+  EXPECT_GE(cut + committed_unacked, 1) << "no kill of " << kCycles << " cut an install";
+  EXPECT_GE(writing_at_kill, 1) << "no kill of " << kCycles << " found the package being written";
 }
 
 // =============================================================================================
@@ -362,6 +446,8 @@ class FaultStoreKill : public ServerFaultTest {
 // kill -9 of the store at a random point of a 32 MiB upload (before the first byte is stored,
 // while bytes stream, around the commit), kCycles times; after each restart the blob directory
 // matches the database exactly, every listed release is whole, and what was cut publishes again.
+// At least one kill must cut a publish (devkit refused with "cannot reach the store") and at
+// least one must find bytes streaming (a temporary upload file at the kill, swept at restart).
 TEST_F(FaultStoreKill, KillNineDuringUploadsLeavesNoPartialReleaseAndNoOrphanBlob) {
   constexpr int kCycles = 6;
   constexpr uint64_t kBytes = 32ull << 20;
@@ -383,13 +469,15 @@ TEST_F(FaultStoreKill, KillNineDuringUploadsLeavesNoPartialReleaseAndNoOrphanBlo
     ASSERT_NO_FATAL_FAILURE(MakeFile(file, kBytes, 64 << 10, static_cast<uint32_t>(cycle)));
     ASSERT_NO_FATAL_FAILURE(Sign(file, "big", version, cycle + 1));
     ChildProcess publish;
-    ASSERT_TRUE(publish.Start(PublishArgv(file, "big", version), dir_.path(), Path("publish.out"),
-                              Path("publish.err")));
+    const std::string out = "publish-" + std::to_string(cycle);
+    ASSERT_TRUE(publish.Start(PublishArgv(file, "big", version), dir_.path(), Path(out + ".out"),
+                              Path(out + ".err")));
     SleepMs(std::uniform_int_distribution<int64_t>(0, upload.count() * 13 / 10)(rng));
     ASSERT_TRUE(store_->Stop(SIGKILL));
     if (!Entries(Path("store/blobs/tmp")).empty()) ++leftovers_at_kill;
-    const std::optional<int> code = publish.WaitForExit(seconds(60));
-    ASSERT_TRUE(code.has_value()) << publish.Describe();
+    ASSERT_TRUE(publish.WaitForExit(seconds(60)).has_value()) << publish.Describe();
+    CliEnd end;
+    ASSERT_TRUE(EndOfCli(publish, "the store", &end)) << "cycle " << cycle;
     ASSERT_TRUE(store_->Start());
 
     // No temporary file, no blob that no release refers to, no release without its blob.
@@ -397,13 +485,10 @@ TEST_F(FaultStoreKill, KillNineDuringUploadsLeavesNoPartialReleaseAndNoOrphanBlo
     EXPECT_EQ(BlobFiles(), ReferencedBlobs()) << "cycle " << cycle;
     EXPECT_TRUE(IntegrityOk("store/store.db"));
     const json listed = Listed(version);
-    if (*code == kExitOk) {
+    if (end == CliEnd::kDone) {
       ++acked;
       EXPECT_TRUE(listed.is_object()) << "an acknowledged publish is lost: " << version;
     } else {
-      EXPECT_TRUE(Contains(publish.err(), "[UNAVAILABLE]") ||
-                  Contains(publish.err(), "[CANCELLED]"))
-          << publish.Describe();
       if (listed.is_object()) {
         ++committed_unacked;  // committed just before the kill, the answer lost: a retry says so
         ProcessResult again = Publish(file, "big", version);
@@ -431,9 +516,12 @@ TEST_F(FaultStoreKill, KillNineDuringUploadsLeavesNoPartialReleaseAndNoOrphanBlo
     ASSERT_TRUE(got.ok() && want.ok());
     EXPECT_EQ(got->Hex(), want->Hex()) << version;
   }
-  EXPECT_TRUE(Contains(store_->log(), "interrupted upload") || leftovers_at_kill == 0)
-      << "the startup sweep is not logged\n"
-      << store_->log();
+  // The kills landed where they aimed: in the middle of a publish, and at least once while
+  // bytes streamed; the startup sweep removed what that left.
+  EXPECT_GE(cut + committed_unacked, 1) << "no kill of " << kCycles << " cut a publish";
+  EXPECT_GE(leftovers_at_kill, 1) << "no kill of " << kCycles << " landed while bytes streamed";
+  EXPECT_TRUE(Contains(store_->log(), "interrupted upload")) << "the startup sweep is not logged\n"
+                                                             << store_->log();
   // The narrow window between a blob's rename into place and its release's commit, made by
   // hand: a complete blob that no release refers to, and a half-written upload.
   ASSERT_TRUE(store_->Stop(SIGKILL));

@@ -387,6 +387,8 @@ class LoadTest : public ::testing::Test {
 
   // Samples the fleet every 250 ms until `done` holds or `deadline` passes; keeps the worst.
   struct Watch {
+    int samples = 0;       // observations taken: the rest means nothing without them
+    double watched_s = 0;  // how long it watched
     int min_connected = kNodes;
     int max_expired = 0;
     std::string first_bad;
@@ -399,20 +401,28 @@ class LoadTest : public ::testing::Test {
     const auto start = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - start < deadline) {
       const Observation o = site_->Observe(policy);
+      ++w.samples;
       if (watch_connected) w.min_connected = std::min(w.min_connected, o.nodes_connected);
       if (o.expired_on_connected > w.max_expired) {
         w.max_expired = o.expired_on_connected;
         w.first_bad = o.first_bad;
       }
+      w.watched_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (done && done(o)) {
         w.done = true;
-        w.done_after_s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        w.done_after_s = w.watched_s;
         return w;
       }
       std::this_thread::sleep_for(milliseconds(250));
     }
     return w;
+  }
+  // The watch saw the whole of its time: one observation every 250 ms plus its own time (a few
+  // ms for 200 snapshots), so one per 5 s at the least even on a loaded machine.
+  static ::testing::AssertionResult WatchedThroughout(const Watch& w) {
+    if (w.samples >= 1 + static_cast<int>(w.watched_s / 5)) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "the fleet was observed " << w.samples << " times in " << w.watched_s << " s";
   }
 
   static Site* site_;
@@ -508,10 +518,11 @@ TEST_F(LoadTest, SteadyRenewals) {
       cpu, elapsed, 100 * cpu / elapsed, hwm / 1024.0);
   std::printf(
       "[figure] load steady: expired on a connected node: max %d at once, %llu expiries "
-      "logged; min nodes connected %d\n",
+      "logged; min nodes connected %d (%d observations of the fleet)\n",
       w.max_expired, static_cast<unsigned long long>(s.sink->expired() - expired_before),
-      w.min_connected);
+      w.min_connected, w.samples);
 
+  EXPECT_TRUE(WatchedThroughout(w));
   EXPECT_EQ(f.failed, 0u) << "first failures:\n"
                           << [&] {
                                std::string t;
@@ -614,6 +625,7 @@ TEST_F(LoadTest, SiteWideRestartAndPolicy) {
       "every one renewed and running again\n",
       outage_s, static_cast<unsigned long long>(s.sink->expired() - expired_before), w.max_expired);
 
+  EXPECT_TRUE(WatchedThroughout(w));
   EXPECT_TRUE(w.done) << end.with_policy << " of " << kNodes * kServices
                       << " instances carry the new policy, " << end.nodes_connected
                       << " nodes connected";
