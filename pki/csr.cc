@@ -133,8 +133,8 @@ std::vector<RawExtension> CertificateRequest::RequestedExtensions() const {
 }
 
 bool CertificateRequest::RequestsCa() const {
-  const auto* basic = impl_->req.extensions().get_extension_object_as<
-      Botan::Cert_Extension::Basic_Constraints>();
+  const auto* basic =
+      impl_->req.extensions().get_extension_object_as<Botan::Cert_Extension::Basic_Constraints>();
   return basic != nullptr && basic->get_is_ca();
 }
 

@@ -41,9 +41,10 @@ namespace internal {
 
 // A PKCS#10 request decoded without checking its self-signature: Botan's PKCS10_Request checks
 // it while decoding, which would leave the issuers' own check (CheckRequest) unreachable and
-// untestable. Every issuer calls CheckRequest, which checks it (CertificateRequest::SignatureValid).
-// Decodes what PKCS10_Request does: version 0, subject, SubjectPublicKeyInfo, and the extensions
-// of a PKCS#9 extensionRequest (other attributes are ignored).
+// untestable. Every issuer calls CheckRequest, which checks it
+// (CertificateRequest::SignatureValid). Decodes what PKCS10_Request does: version 0, subject,
+// SubjectPublicKeyInfo, and the extensions of a PKCS#9 extensionRequest (other attributes are
+// ignored).
 class Pkcs10 final : public Botan::X509_Object {
  public:
   explicit Pkcs10(Botan::DataSource& src) { load_data(src); }

@@ -58,8 +58,8 @@ TEST(DISABLED_SkipReviewProbe, Skips) {
 TEST(SkipReviewTest, ATestProgramWithAnUnallowedSkipFailsNamingTheTest) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   const testing::CommandResult r = testing::RunCommand(
-      {"/usr/bin/env", "SITECHAIN_SKIP_PROBE=1", self,
-       "--gtest_also_run_disabled_tests", "--gtest_filter=DISABLED_SkipReviewProbe.Skips"});
+      {"/usr/bin/env", "SITECHAIN_SKIP_PROBE=1", self, "--gtest_also_run_disabled_tests",
+       "--gtest_filter=DISABLED_SkipReviewProbe.Skips"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("[  SKIPPED ] DISABLED_SkipReviewProbe.Skips"), std::string::npos)
       << r.output;

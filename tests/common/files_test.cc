@@ -1,7 +1,7 @@
 #include "common/files.h"
 
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,8 +168,8 @@ TEST(WriteFileAtomicTest, ReadOnlyDirectoryFailsWithPermissionDenied) {
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
     EXPECT_NE(WEXITSTATUS(status), 2) << "the child could not drop to uid 65534";
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "WriteFileAtomic into " << ro
-                                      << " was not refused with PERMISSION_DENIED naming it";
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "WriteFileAtomic into " << ro << " was not refused with PERMISSION_DENIED naming it";
   }
   ::chmod(ro.c_str(), 0700);
   EXPECT_TRUE(std::filesystem::is_empty(ro));

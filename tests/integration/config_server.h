@@ -135,7 +135,9 @@ class ConfigServer {
   // After a start on "listen": "<host>:0", the next starts listen on the port the ready file
   // reported: the kernel chose a free port, and it stays the server's.
   void KeepPort() {
-    const nlohmann::json& listen = config_.contains("listen") ? config_["listen"] : defaults_.value("listen", nlohmann::json());
+    const nlohmann::json& listen = config_.contains("listen")
+                                       ? config_["listen"]
+                                       : defaults_.value("listen", nlohmann::json());
     if (!listen.is_string() || !ready_json_.contains("port")) return;
     const std::string address = listen.get<std::string>();
     if (address.size() < 2 || address.substr(address.size() - 2) != ":0") return;

@@ -143,12 +143,9 @@ class NlsmTest : public ProgramTest {
   // the address they enrolled with); `overrides` replace config keys.
   SiteServer& StartSite(const json& overrides = json::object()) {
     EXPECT_OK(world_.InitSite("site", kSite));
-    json config = {{"listen", "127.0.0.1:0"},
-                   {"cert_site_lifetime", "30s"},
-                   {"heartbeat_timeout", "3s"},
-                   {"policy_push_window", "1s"},
-                   {"max_issuance_per_second", 100},
-                   {"issuance_burst", 100}};
+    json config = {{"listen", "127.0.0.1:0"},        {"cert_site_lifetime", "30s"},
+                   {"heartbeat_timeout", "3s"},      {"policy_push_window", "1s"},
+                   {"max_issuance_per_second", 100}, {"issuance_burst", 100}};
     config.update(overrides);
     sites_.push_back(world_.NewSite("site", config));
     EXPECT_TRUE(sites_.back()->Start());

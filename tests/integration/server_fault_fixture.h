@@ -244,13 +244,10 @@ class ServerFaultTest : public ProgramTest {
   // `overrides` replace config keys.
   SiteServer& StartSite(const json& overrides = json::object(), const std::string& dir = "site") {
     EXPECT_OK(world_.InitSite(dir, kSiteName));
-    json config = {{"listen", "127.0.0.1:0"},
-                   {"cert_site_lifetime", "30s"},
-                   {"heartbeat_timeout", "3s"},
-                   {"policy_push_window", "1s"},
-                   {"max_issuance_per_second", 100},
-                   {"issuance_burst", 100},
-                   {"log_level", "info"}};
+    json config = {
+        {"listen", "127.0.0.1:0"},    {"cert_site_lifetime", "30s"},    {"heartbeat_timeout", "3s"},
+        {"policy_push_window", "1s"}, {"max_issuance_per_second", 100}, {"issuance_burst", 100},
+        {"log_level", "info"}};
     if (overrides.is_object()) config.update(overrides);
     site_ = world_.NewSite(dir, config);
     EXPECT_TRUE(site_->Start());

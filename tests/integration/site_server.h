@@ -13,16 +13,14 @@
 //   ... nodes dial site.address(); `slsm ... --dir site` talks to its admin socket ...
 //   ASSERT_TRUE(site.Stop(SIGKILL));
 //   site.config()["store"] = store.address();   // e.g. after the store moved to another port
-//   ASSERT_TRUE(site.Start());                   // the same directory, a new port
+//   ASSERT_TRUE(site.Start());                   // the same directory and port
 //
-// A SiteServer is a ConfigServer (config_server.h): one that is still running when destroyed is
-// killed (SIGKILL) and reaped by its ChildProcess. Not thread-safe.
+// A SiteServer is a ConfigServer (config_server.h): it keeps the port of its first start over
+// restarts (nodes keep the address they enrolled with); one still running when destroyed gets
+// SIGTERM and must exit 0. Not thread-safe.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,25 +37,6 @@
 #include "tests/integration/store_server.h"
 
 namespace sitechain::testutil {
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed): the slsm
-// gets a fixed address, which nodes keep from their enrollment, across its restarts.
-inline int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
 
 class SiteServer final : public ConfigServer {
  public:

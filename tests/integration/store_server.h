@@ -158,9 +158,8 @@ class ChildProcess final {
   ::testing::AssertionResult CheckStop(int sig, std::chrono::milliseconds deadline,
                                        const std::string& when) {
     if (!running()) {
-      return ::testing::AssertionFailure()
-             << "cannot stop it " << when << ": it is not running\n"
-             << Describe();
+      return ::testing::AssertionFailure() << "cannot stop it " << when << ": it is not running\n"
+                                           << Describe();
     }
     ::kill(pid_, sig);
     const std::optional<int> code = WaitForExit(deadline);

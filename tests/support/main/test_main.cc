@@ -47,8 +47,7 @@ int ReviewSkips(const std::vector<SkippedTest>& skipped) {
   }
   const auto unallowed = sitechain::testutil::UnallowedSkips(skipped, *allowed, ::geteuid() == 0);
   for (const std::string& s : unallowed) {
-    std::cerr << "[ SKIPS    ] skipped without a line of " << path << " allowing it: " << s
-              << "\n";
+    std::cerr << "[ SKIPS    ] skipped without a line of " << path << " allowing it: " << s << "\n";
   }
   if (!unallowed.empty()) {
     std::cerr << "[ SKIPS    ] " << unallowed.size()
