@@ -18,7 +18,9 @@ std::string Sha256Hex(const std::vector<uint8_t>& data) {
 }
 
 // What the site keeps of a token: the hash of its credential part.
-std::string JoinTokenHash(const JoinToken& token) { return Sha256Hex(token.id + "." + token.secret); }
+std::string JoinTokenHash(const JoinToken& token) {
+  return Sha256Hex(token.id + "." + token.secret);
+}
 
 Status TokenUsed(const JoinTokenRecord& token) {
   return Unauthenticated("join token " + token.id + " was already used at " +

@@ -34,15 +34,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   slsm::SiteService& service = site.service();
   const std::string& token = request->token();
   const std::string& node = request->node();
-  const std::span<const uint8_t> csr_der(reinterpret_cast<const uint8_t*>(request->csr_der().data()),
-                                         request->csr_der().size());
+  const std::span<const uint8_t> csr_der(
+      reinterpret_cast<const uint8_t*>(request->csr_der().data()), request->csr_der().size());
 
   auto parsed = slsm::ParseJoinToken(token);
   if (parsed.ok()) {
     FUZZ_CHECK(slsm::FormatJoinToken(*parsed) == token, "the parts do not join to the token");
-    FUZZ_CHECK(parsed->id.find('.') == std::string::npos &&
-                   parsed->secret.find('.') == std::string::npos,
-               "not split at the first two dots");
+    FUZZ_CHECK(
+        parsed->id.find('.') == std::string::npos && parsed->secret.find('.') == std::string::npos,
+        "not split at the first two dots");
   }
   auto as_sent = service.Enroll(token, node, csr_der);
   FUZZ_CHECK(!as_sent.ok(), "enrolled with a token the site never made or made and used");

@@ -135,19 +135,18 @@ FuzzSite::FuzzSite()
   store_root_ = Must(pki::BuildStoreRoot(store_key, "fuzz-store", pki::kDefaultRootLifetime, ctx),
                      "store root");
   const pki::PrivateKey developer_key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
-  const pki::Certificate identity = Must(
-      pki::BuildDeveloperIdentity(
-          Must(pki::CertificateRequest::Create(developer_key, "alice", rng_), "developer CSR"),
-          *store_root_, store_key, pki::kDefaultDeveloperIdentityLifetime, ctx),
-      "developer identity");
+  const pki::Certificate identity =
+      Must(pki::BuildDeveloperIdentity(
+               Must(pki::CertificateRequest::Create(developer_key, "alice", rng_), "developer CSR"),
+               *store_root_, store_key, pki::kDefaultDeveloperIdentityLifetime, ctx),
+           "developer identity");
   for (const char* name : {"hello", "world"}) {
     const std::string executable = std::string("#!/bin/sh\necho ") + name + "\n";
-    const pki::ReleaseSpec spec{{name, "1.0.0", 1},
-                                pki::HashBytes(pki::HashAlgorithm::kSha256, executable),
-                                std::nullopt};
-    const pki::Certificate cert_dev = Must(
-        pki::BuildCertDev(spec, identity, developer_key, pki::kDefaultCertDevLifetime, ctx),
-        "Cert_dev");
+    const pki::ReleaseSpec spec{
+        {name, "1.0.0", 1}, pki::HashBytes(pki::HashAlgorithm::kSha256, executable), std::nullopt};
+    const pki::Certificate cert_dev =
+        Must(pki::BuildCertDev(spec, identity, developer_key, pki::kDefaultCertDevLifetime, ctx),
+             "Cert_dev");
     const pki::Certificate cert_store = Must(
         pki::BuildCertStore(cert_dev, *store_root_, store_key, pki::kDefaultCertDevLifetime, ctx),
         "Cert_store");
@@ -157,18 +156,18 @@ FuzzSite::FuzzSite()
   }
 
   // The site.
-  slca::SiteCa ca = Must(slca::SiteCa::Init({.dir = dir_ + "/ca", .site = kSite}, clock_, rng_),
-                         "site CA");
+  slca::SiteCa ca =
+      Must(slca::SiteCa::Init({.dir = dir_ + "/ca", .site = kSite}, clock_, rng_), "site CA");
   slsm::SiteOptions options;
   options.max_issuance_per_second = 1e9;
   options.issuance_burst = 1e12;
   hub_ = std::make_unique<slsm::NodeHub>(clock_, Seconds(15));
-  service_ = Must(slsm::SiteService::Create(
-                      std::move(ca), *store_root_,
-                      Must(slsm::SiteDatabase::Open(dir_ + "/slsm.db"), "site database"),
-                      Must(storage::BlobStore::Open(dir_ + "/packages"), "package store"), *store_,
-                      *hub_, clock_, rng_, options),
-                  "site service");
+  service_ = Must(
+      slsm::SiteService::Create(std::move(ca), *store_root_,
+                                Must(slsm::SiteDatabase::Open(dir_ + "/slsm.db"), "site database"),
+                                Must(storage::BlobStore::Open(dir_ + "/packages"), "package store"),
+                                *store_, *hub_, clock_, rng_, options),
+      "site service");
   for (const char* name : {"hello", "world"}) {
     Must(service_->Install(name, "1.0.0"), "install");
   }
