@@ -2,9 +2,9 @@
 // join token is all it holds), through the slsm's own code on a real site (fuzz_site.h): the
 // token split (slsm::ParseJoinToken), then SiteService::Enroll (what SiteGrpcService::Enroll
 // calls) twice: with the request as sent, and with the request's node name and CSR but a join
-// token the site makes for the run (for the request's node when the site accepts that name, for
-// node-x otherwise), which takes the request past the token lookup to the node-name and CSR
-// checks and the signing.
+// token the site makes for the run (for the node named by the sent token's first part, or the
+// request's node, or node-x: the first name the site accepts), which takes the request past the
+// token lookup to the token's node, the node name and CSR checks and the signing.
 //
 // Invariants: nothing crashes; a token the split accepts is its three parts joined again, the
 // first two without a dot, and one it refuses is refused by Enroll with the same code; the site's
@@ -51,14 +51,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                "a malformed token refused as " + as_sent.status().ToString());
   }
 
-  // A token the site makes now, as `slsm tokens create` does.
-  auto created = service.CreateJoinToken(node, Seconds(0));
-  if (!created.ok()) {
+  // A token the site makes now, as `slsm tokens create` does, for the node the sent token's id
+  // names (so that the input can send one node's token for another), else for the request's
+  // node, else for node-x: the first name the site accepts.
+  Result<slsm::CreatedJoinToken> created = InvalidArgument("no name tried");
+  for (const std::string& name : {parsed.ok() ? parsed->id : node, node, std::string("node-x")}) {
+    created = service.CreateJoinToken(name, Seconds(0));
+    if (created.ok()) break;
     FUZZ_CHECK(created.status().code() == StatusCode::kInvalidArgument,
                created.status().ToString());
-    created = service.CreateJoinToken("node-x", Seconds(0));
-    FUZZ_CHECK(created.ok(), created.status().ToString());
   }
+  FUZZ_CHECK(created.ok(), "the site refused a token for node-x: " + created.status().ToString());
   const std::string& token_node = created->record.node;
   auto own = slsm::ParseJoinToken(created->token);
   FUZZ_CHECK(own.ok() && own->fingerprint == service.site_root().Sha256Fingerprint(),

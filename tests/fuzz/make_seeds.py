@@ -197,13 +197,18 @@ def add_fuzz_site_seeds():
         return (x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, None)
                 .public_bytes(Encoding.DER))
 
-    token = "0a1b2c3d." + "5e" * 16 + "." + "ab" * 32
+    # enroll_request_fuzz makes the site's token for the node its sent token's first part names.
+    def token(node):
+        return node + "." + "5e" * 16 + "." + "ab" * 32
+
     write("enroll_request", "site-node-1.pb",
-          field(1, token) + field(2, "node-1") + field(3, csr("node-1")))
+          field(1, token("node-1")) + field(2, "node-1") + field(3, csr("node-1")))
+    write("enroll_request", "site-other-node.pb",
+          field(1, token("node-2")) + field(2, "node-1") + field(3, csr("node-1")))
     write("enroll_request", "site-other-cn.pb",
-          field(1, token) + field(2, "node-1") + field(3, csr("node-2")))
+          field(1, token("node-1")) + field(2, "node-1") + field(3, csr("node-2")))
     write("enroll_request", "site-bad-name.pb",
-          field(1, token) + field(2, "Node 1") + field(3, csr("Node 1")))
+          field(1, token("0a1b2c3d")) + field(2, "Node 1") + field(3, csr("Node 1")))
     write("enroll_request", "token-four-parts.pb",
           field(1, "a.b.c.d") + field(2, "node-3") + field(3, csr("node-3")))
     write("enroll_request", "token-too-long.pb", field(1, "a.b." + "c" * 253) + field(2, "node-3"))
