@@ -253,6 +253,21 @@ def add_fuzz_site_seeds():
             '"heartbeat_interval":"5s","reconnect_initial":"1s","reconnect_max":"60s",'
             '"clock_skew":"60s","call_timeout":"30s","keepalive_time":"20s",'
             '"keepalive_timeout":"10s","connect_timeout":"10s"}',
+        # Each just past a bound the loaders enforce (refused), so that a loader that loses
+        # one fails on the seeds.
+        "nlsm-heartbeat-0s.json": '{"heartbeat_interval":"0s"}',
+        "nlsm-reconnect-max-below-initial.json": '{"reconnect_initial":"9s","reconnect_max":"8s"}',
+        "nlsm-keepalive-0s.json": '{"keepalive_time":"0s"}',
+        "nlsm-retry-max-below-initial.json": '{"retry_initial":"9s","retry_max":"8s"}',
+        "nlsm-window-inverted.json": '{"window_start":0.7,"window_end":0.6}',
+        "nlsm-backoff-fraction-0.json": '{"renewal_policy":"paper-backoff","backoff_fraction":0}',
+        "nlsm-negative-seconds.json": '{"stop_grace":-5}',
+        "slsm-heartbeat-0s.json": '{"store":"s:1","heartbeat_timeout":"0s"}',
+        "slsm-no-tls-name.json": '{"store":"s:1","tls_names":[]}',
+        "slsm-window-inverted.json": '{"store":"s:1","renew_window_start":0.8}',
+        "slsm-token-ttl-over-max.json": '{"store":"s:1","default_token_ttl":"8d"}',
+        "slsm-policy-bytes-4097.json": '{"store":"s:1","max_policy_bytes":4097}',
+        "slsm-rate-0.json": '{"store":"s:1","max_issuance_per_second":0}',
         "slsm-with-override.bin":
             '{"site":"a","store":"store:7443"}\0'
             '{"heartbeat_timeout":"30s","renew_window_start":0.6,"renew_window_end":0.8}',
