@@ -90,14 +90,18 @@ Status JsonConfigKeys::Apply(const nlohmann::json& object, const std::string& wh
 }
 
 Status JsonConfigKeys::ApplyFile(const std::string& path) const {
-  SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, 64 << 10));
+  SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, kMaxConfigFileBytes));
+  return ApplyText(text, path);
+}
+
+Status JsonConfigKeys::ApplyText(std::string_view text, const std::string& where) const {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    return InvalidArgument(path + " is not valid JSON: " + e.what());
+    return InvalidArgument(where + " is not valid JSON: " + e.what());
   }
-  return Apply(json, path);
+  return Apply(json, where);
 }
 
 }  // namespace sitechain

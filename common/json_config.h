@@ -8,16 +8,21 @@
 //   keys.Duration("heartbeat_timeout", config.heartbeat_timeout);
 //   SITECHAIN_RETURN_IF_ERROR(keys.ApplyFile(path));
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
 
 namespace sitechain {
+
+// The most a configuration file may hold.
+inline constexpr size_t kMaxConfigFileBytes = 64 << 10;
 
 class JsonConfigKeys final {
  public:
@@ -33,8 +38,14 @@ class JsonConfigKeys final {
   void Boolean(const std::string& key, bool& out);
   void Custom(const std::string& key, Setter setter);
 
-  // Reads the file (at most 64 KiB) and applies every key in it.
+  // Reads the file (at most kMaxConfigFileBytes) and applies every key in it (ApplyText).
   Status ApplyFile(const std::string& path) const;
+  // Parses the text as JSON and applies every key in it; `where` (the file's path) names the
+  // text in errors. INVALID_ARGUMENT for text that is not JSON, and as Apply.
+  Status ApplyText(std::string_view text, const std::string& where) const;
+  // Applies every key of the object in turn. INVALID_ARGUMENT naming `where` for something else
+  // than an object, and naming the key too for an unknown key or a value its setter refuses (the
+  // keys before it are applied by then).
   Status Apply(const nlohmann::json& object, const std::string& where) const;
 
  private:

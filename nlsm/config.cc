@@ -1,12 +1,18 @@
 #include "nlsm/config.h"
 
+#include "common/files.h"
 #include "common/json_config.h"
 
 namespace sitechain::nlsm {
 
 Result<NlsmConfig> LoadNlsmConfig(const std::string& path) {
+  if (path.empty()) return NlsmConfig{};
+  SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, kMaxConfigFileBytes));
+  return ParseNlsmConfig(text, path);
+}
+
+Result<NlsmConfig> ParseNlsmConfig(std::string_view text, const std::string& where) {
   NlsmConfig c;
-  if (path.empty()) return c;
   RenewalPolicyConfig& r = c.node.renewal;
   std::string policy = std::string(RenewalPolicyName(r.kind));
   JsonConfigKeys keys;
@@ -30,18 +36,18 @@ Result<NlsmConfig> LoadNlsmConfig(const std::string& path) {
   keys.Duration("keepalive_time", c.site.keepalive_time);
   keys.Duration("keepalive_timeout", c.site.keepalive_timeout);
   keys.Duration("connect_timeout", c.site.connect_timeout);
-  SITECHAIN_RETURN_IF_ERROR(keys.ApplyFile(path));
+  SITECHAIN_RETURN_IF_ERROR(keys.ApplyText(text, where));
   SITECHAIN_ASSIGN_OR_RETURN(r.kind, ParseRenewalPolicy(policy));
-  if (Status s = r.Validate(); !s.ok()) return s.WithContext(path);
+  if (Status s = r.Validate(); !s.ok()) return s.WithContext(where);
   if (c.site.call_timeout < Seconds(1) || c.site.keepalive_time < Seconds(1) ||
       c.site.keepalive_timeout < Seconds(1) || c.site.connect_timeout < Seconds(1)) {
-    return InvalidArgument(path +
+    return InvalidArgument(where +
                            ": call_timeout, keepalive_time, keepalive_timeout and "
                            "connect_timeout must be at least 1s");
   }
   if (c.node.heartbeat_interval < Seconds(1) || c.node.reconnect_initial < Seconds(1) ||
       c.node.reconnect_max < c.node.reconnect_initial) {
-    return InvalidArgument(path +
+    return InvalidArgument(where +
                            ": heartbeat and reconnect intervals must be at least 1s, "
                            "reconnect_max at least reconnect_initial");
   }

@@ -3,6 +3,7 @@
 // (docs/operations.md lists them). Unknown keys and bad values are INVALID_ARGUMENT.
 
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "nlsm/grpc_site_client.h"
@@ -19,7 +20,15 @@ struct NlsmConfig {
   SiteClientOptions site;  // call_timeout, keepalive_time, keepalive_timeout, connect_timeout
 };
 
-// path empty: the defaults.
+// Reads the file (at most kMaxConfigFileBytes, common/json_config.h) and parses it
+// (ParseNlsmConfig); path empty: the defaults.
 Result<NlsmConfig> LoadNlsmConfig(const std::string& path);
+// The keys of the text over the defaults, and the result validated; `where` (the file's path)
+// names it in errors. INVALID_ARGUMENT for text that is not a JSON object, an unknown key, a bad
+// value, an unknown renewal_policy, a renewal policy that does not validate
+// (RenewalPolicyConfig::Validate), call_timeout, keepalive_time, keepalive_timeout,
+// connect_timeout, heartbeat_interval or reconnect_initial under 1 s, and a reconnect_max under
+// reconnect_initial.
+Result<NlsmConfig> ParseNlsmConfig(std::string_view text, const std::string& where);
 
 }  // namespace sitechain::nlsm

@@ -10,7 +10,7 @@
 namespace sitechain::slsm {
 namespace {
 
-Status Apply(const std::string& path, SlsmConfig& c) {
+Status Apply(const ConfigText& file, SlsmConfig& c) {
   SiteOptions& o = c.site_options;
   JsonConfigKeys keys;
   keys.String("site", c.site);
@@ -35,20 +35,30 @@ Status Apply(const std::string& path, SlsmConfig& c) {
   keys.Unsigned("max_executable_bytes", o.max_executable_bytes);
   keys.Unsigned("max_policy_bytes", o.max_policy_bytes);
   keys.Duration("clock_skew", o.verify.clock_skew);
-  return keys.ApplyFile(path);
+  return keys.ApplyText(file.text, file.where);
 }
 
 }  // namespace
 
 Result<SlsmConfig> LoadConfig(const std::string& dir, const std::string& override_path) {
-  SlsmConfig c;
-  const std::string base = dir + "/slsm.json";
-  if (!PathExists(base)) {
+  ConfigText base{dir + "/slsm.json", ""};
+  if (!PathExists(base.where)) {
     return FailedPrecondition(dir + " holds no site manager (no slsm.json); run slsm init --dir " +
                               dir);
   }
+  SITECHAIN_ASSIGN_OR_RETURN(base.text, ReadSmallFile(base.where, kMaxConfigFileBytes));
+  std::optional<ConfigText> overrides;
+  if (!override_path.empty()) {
+    SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(override_path, kMaxConfigFileBytes));
+    overrides = ConfigText{override_path, std::move(text)};
+  }
+  return ParseConfig(base, overrides);
+}
+
+Result<SlsmConfig> ParseConfig(const ConfigText& base, const std::optional<ConfigText>& overrides) {
+  SlsmConfig c;
   SITECHAIN_RETURN_IF_ERROR(Apply(base, c));
-  if (!override_path.empty()) SITECHAIN_RETURN_IF_ERROR(Apply(override_path, c));
+  if (overrides) SITECHAIN_RETURN_IF_ERROR(Apply(*overrides, c));
   if (c.store.empty()) return InvalidArgument("the config names no store (key 'store')");
   if (c.tls_names.empty()) return InvalidArgument("the config names no TLS name ('tls_names')");
   if (c.heartbeat_timeout < Seconds(1)) {

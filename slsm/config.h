@@ -4,6 +4,7 @@
 // the keys below; an unknown key or a bad value is INVALID_ARGUMENT naming it (docs/operations.md
 // lists them with their defaults). Durations are strings such as "5000s", "24h", "7d".
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,21 @@ struct SlsmConfig {
   SiteOptions site_options;
 };
 
-// Reads <dir>/slsm.json and then `override_path` (if not empty) over it, and validates.
+// The text of one configuration file, and the name its errors give it (its path).
+struct ConfigText {
+  std::string where;
+  std::string text;
+};
+
+// Reads <dir>/slsm.json and then `override_path` (if not empty), each at most
+// kMaxConfigFileBytes (common/json_config.h), and parses them (ParseConfig).
+// FAILED_PRECONDITION if dir holds no slsm.json.
 Result<SlsmConfig> LoadConfig(const std::string& dir, const std::string& override_path);
+// The keys of `base` (slsm.json) and then those of `overrides` (--config) over the defaults, and
+// the result validated: INVALID_ARGUMENT for text that is not a JSON object, an unknown key, a
+// bad value, and a config without a store or TLS name, with a heartbeat_timeout under 1 s or
+// SiteOptions that do not validate.
+Result<SlsmConfig> ParseConfig(const ConfigText& base, const std::optional<ConfigText>& overrides);
 // Writes <dir>/slsm.json with the site and store (write-then-rename).
 Status WriteInitialConfig(const std::string& dir, const std::string& site,
                           const std::string& store);

@@ -9,6 +9,19 @@
 #include "pki/hash.h"
 
 namespace sitechain::slsm {
+namespace {
+
+// The longest prefix of `text` of at most `max` bytes that does not end inside a UTF-8 sequence.
+// Nodes report in UTF-8 (protobuf refuses other strings), and what is kept must stay UTF-8: the
+// site admin's listing carries it in protobuf strings again, which a cut sequence would break.
+std::string CutUtf8(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;  // continuation
+  return text.substr(0, n);
+}
+
+}  // namespace
 
 Deployments::Deployments(SiteDatabase& db, Enrollment& enrollment,
                          const storage::BlobStore& packages, NodeNotifier& nodes,
@@ -103,13 +116,14 @@ Result<Package> Deployments::PackageFor(const NodeRecord& node, const std::strin
 
 void Deployments::ReportInstance(const std::string& node, const std::string& service,
                                  const std::string& state, const std::string& detail) {
-  (void)db_.SetInstanceState(service, node, state.substr(0, 64), detail.substr(0, 1024));
+  (void)db_.SetInstanceState(service, node, CutUtf8(state, kMaxReportedStateBytes),
+                             CutUtf8(detail, kMaxReportedDetailBytes));
 }
 
 void Deployments::ReportInstances(const std::string& node, std::vector<InstanceState> states) {
   for (auto& s : states) {
-    s.state = s.state.substr(0, 64);
-    s.detail = s.detail.substr(0, 1024);
+    s.state = CutUtf8(s.state, kMaxReportedStateBytes);
+    s.detail = CutUtf8(s.detail, kMaxReportedDetailBytes);
   }
   (void)db_.SetInstanceStates(node, states);
 }

@@ -14,6 +14,7 @@
 // database's lock. Lock order: Catalog's lock, then mu_, then the database's.
 // Errors: every refusal is a Status whose message says what was wrong.
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -54,6 +55,11 @@ class NodeNotifier {
   virtual void Disconnect(const std::string& node, const Status& reason) = 0;
 };
 
+// What a node reports of an instance is kept cut to at most these many bytes (its state and its
+// detail), at the start of a UTF-8 sequence (so up to 3 bytes shorter).
+inline constexpr size_t kMaxReportedStateBytes = 64;
+inline constexpr size_t kMaxReportedDetailBytes = 1024;
+
 // What a node needs to fetch a package.
 struct Package {
   ReleaseRecord release;
@@ -85,7 +91,9 @@ class Deployments final : public ServiceInstances {
   Result<NodeRecord> EvictNode(const std::string& node);
   // The package of a service deployed to the node (PERMISSION_DENIED otherwise).
   Result<Package> PackageFor(const NodeRecord& node, const std::string& service);
-  // What a node reports of its instances (hello and changes); best effort.
+  // What a node reports of its instances (hello and changes), kept cut to
+  // kMaxReportedStateBytes and kMaxReportedDetailBytes; reports of instances the node does not
+  // run are ignored. Best effort.
   void ReportInstance(const std::string& node, const std::string& service, const std::string& state,
                       const std::string& detail);
   // The same for every instance of a hello, in one transaction (one fsync, not one each).

@@ -5,6 +5,7 @@
 #include "pki/csr.h"
 #include "pki/hash.h"
 #include "pki/profile.h"
+#include "slsm/join_token.h"
 
 namespace sitechain::slsm {
 namespace {
@@ -16,8 +17,9 @@ std::string Sha256Hex(const std::vector<uint8_t>& data) {
   return Sha256Hex(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
 }
 
-std::string JoinTokenHash(std::string_view id, std::string_view secret) {
-  return Sha256Hex(std::string(id) + "." + std::string(secret));
+// What the site keeps of a token: the hash of its credential part.
+std::string JoinTokenHash(const JoinToken& token) {
+  return Sha256Hex(token.id + "." + token.secret);
 }
 
 Status TokenUsed(const JoinTokenRecord& token) {
@@ -47,11 +49,11 @@ Result<CreatedJoinToken> Enrollment::CreateJoinToken(const std::string& node, Se
   std::vector<uint8_t> id(4), secret(16);
   rng_.Fill(id.data(), id.size());
   rng_.Fill(secret.data(), secret.size());
+  const JoinToken token{HexEncode(id), HexEncode(secret), ca_.RootFingerprint()};
   CreatedJoinToken out;
-  const std::string id_hex = HexEncode(id), secret_hex = HexEncode(secret);
-  out.token = id_hex + "." + secret_hex + "." + ca_.RootFingerprint();
+  out.token = FormatJoinToken(token);
   const TimePoint now = clock_.Now();
-  out.record = {id_hex, JoinTokenHash(id_hex, secret_hex), node, now, now + ttl, std::nullopt};
+  out.record = {token.id, JoinTokenHash(token), node, now, now + ttl, std::nullopt};
   SITECHAIN_RETURN_IF_ERROR(db_.InsertJoinToken(out.record, now));
   return out;
 }
@@ -62,16 +64,11 @@ Result<NodeRecord> Enrollment::FindNode(const std::string& node) { return db_.Fi
 
 Result<Enrolled> Enrollment::Enroll(const std::string& token, const std::string& node,
                                     std::span<const uint8_t> csr_der) {
-  // <id>.<secret>.<fingerprint>; the fingerprint is for the node, the rest is the credential.
-  const size_t dot1 = token.find('.');
-  const size_t dot2 = dot1 == std::string::npos ? dot1 : token.find('.', dot1 + 1);
-  if (token.size() > 256 || dot2 == std::string::npos) {
-    return Unauthenticated("malformed join token; ask the site admin for one (slsm tokens create)");
-  }
+  // The fingerprint is for the node; the rest is the credential.
+  SITECHAIN_ASSIGN_OR_RETURN(JoinToken parsed, ParseJoinToken(token));
   SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::FromDer(csr_der));
   const TimePoint now = clock_.Now();
-  const std::string hash =
-      JoinTokenHash(token.substr(0, dot1), token.substr(dot1 + 1, dot2 - dot1 - 1));
+  const std::string hash = JoinTokenHash(parsed);
   auto record = db_.FindJoinTokenByHash(hash);
   if (record.status().code() == StatusCode::kNotFound) {
     return Unauthenticated("unknown join token; ask the site admin for a new one");

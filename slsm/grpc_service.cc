@@ -12,6 +12,7 @@
 #include "common/time_format.h"
 #include "server/refusal.h"
 #include "slsm/convert.h"
+#include "slsm/node_messages.h"
 
 namespace sitechain::slsm {
 namespace {
@@ -75,23 +76,8 @@ grpc::Status SiteGrpcService::Connect(
   std::thread reader([&] {
     v1::NodeMessage message;
     while (stream->Read(&message)) {
-      if (message.has_hello()) {
-        std::vector<std::string> reported;
-        std::vector<SiteDatabase::InstanceState> states;
-        for (const auto& i : message.hello().instances()) {
-          states.push_back({i.service(), i.state(), i.detail()});
-          reported.push_back(i.service());
-        }
-        service_.ReportInstances(node->name, std::move(states));
-        hub_.Heartbeat(*session, 0);
-        if (Status s = service_.Reconcile(node->name, reported); !s.ok()) {
-          spdlog::error("cannot reconcile node={}: {}", node->name, s.ToString());
-        }
-      } else if (message.has_instance()) {
-        const auto& i = message.instance();
-        service_.ReportInstance(node->name, i.service(), i.state(), i.detail());
-      } else if (message.kind_case() == v1::NodeMessage::kHeartbeat) {
-        hub_.Heartbeat(*session, message.heartbeat());
+      if (Status s = HandleNodeMessage(service_, hub_, *session, message); !s.ok()) {
+        spdlog::error("cannot reconcile node={}: {}", node->name, s.ToString());
       }
     }
     hub_.Detach(session);  // wakes the writer

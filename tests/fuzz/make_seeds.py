@@ -134,9 +134,10 @@ def main():
 
     # json_config_fuzz: the daemons' real configuration files and edge cases.
     for n, t in {
-        "slsm.json": '{"site":"example","tls_names":["localhost"],"heartbeat_timeout":"5s",'
-                     '"cert_site_lifetime":"30s","renew_window_start":0.5,'
-                     '"max_executable_bytes":67108864,"log_level":"info"}',
+        "slsm.json": '{"site":"example","store":"127.0.0.1:7443","tls_names":["localhost"],'
+                     '"heartbeat_timeout":"5s","cert_site_lifetime":"30s",'
+                     '"renew_window_start":0.5,"max_executable_bytes":67108864,'
+                     '"log_level":"info"}',
         "nlsm.json": '{"stop_grace":"10s","honour_suggested_window":false,"log_level":"debug"}',
         "seconds.json": '{"heartbeat_timeout":86400,"stop_grace":"7d"}',
         "huge-duration.json": '{"cert_site_lifetime":"99999999999999999d"}',
@@ -179,6 +180,99 @@ def main():
     write("package_header", "chunk.pb", field(2, b"\x00" * 16))
     write("package_header", "bad-hex.pb", field(1, field(5, "sha512") + field(6, "zz")))
     add_site_answers(certs)
+    add_fuzz_site_seeds()
+
+
+def add_fuzz_site_seeds():
+    """What the targets that run a real site (fuzz_site.h) need to get past its first checks:
+    the site's node and service names (node-1 runs hello and world, node-2 hello), CSRs with
+    those names, every key of both daemons' configuration, an slsm.json with a --config file
+    after a NUL byte. Needs no artefacts (the CSRs are made here)."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.x509.oid import NameOID
+
+    def csr(cn):
+        key = ed25519.Ed25519PrivateKey.generate()
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        return (x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, None)
+                .public_bytes(Encoding.DER))
+
+    # enroll_request_fuzz makes the site's token for the node its sent token's first part names.
+    def token(node):
+        return node + "." + "5e" * 16 + "." + "ab" * 32
+
+    write("enroll_request", "site-node-1.pb",
+          field(1, token("node-1")) + field(2, "node-1") + field(3, csr("node-1")))
+    write("enroll_request", "site-other-node.pb",
+          field(1, token("node-2")) + field(2, "node-1") + field(3, csr("node-1")))
+    write("enroll_request", "site-other-cn.pb",
+          field(1, token("node-1")) + field(2, "node-1") + field(3, csr("node-2")))
+    write("enroll_request", "site-bad-name.pb",
+          field(1, token("0a1b2c3d")) + field(2, "Node 1") + field(3, csr("Node 1")))
+    write("enroll_request", "token-four-parts.pb",
+          field(1, "a.b.c.d") + field(2, "node-3") + field(3, csr("node-3")))
+    write("enroll_request", "token-too-long.pb", field(1, "a.b." + "c" * 253) + field(2, "node-3"))
+
+    write("renew_request", "site-deployed.pb",
+          field(1, field(1, "hello") + field(2, csr("hello"))) +
+          field(1, field(1, "world") + field(2, csr("world"))))
+    write("renew_request", "site-mixed.pb",
+          field(1, field(1, "hello") + field(2, csr("hello"))) +
+          field(1, field(1, "echo") + field(2, csr("echo"))) +
+          field(1, field(1, "world")))
+
+    def status(service, state, detail=""):
+        return field(1, service) + field(2, state) + field(4, detail)
+
+    write("node_message", "site-hello.pb",
+          field(1, field(1, status("hello", "running", "pid 42")) +
+                   field(1, status("world", "stopped", "Straße gesperrt: läuft nicht")) +
+                   field(1, status("echo", "running")) + field(1, status("hello", "crash-loop"))))
+    write("node_message", "site-instance-long.pb",
+          field(3, status("world", "läuft" * 20, "ü" * 600)))
+    # A report whose limit falls inside a UTF-8 sequence (the slsm cut it there once, and the
+    # admin's listing of it no longer parsed).
+    write("node_message", "utf8-cut-state.pb", field(3, status("hello", "a" * 63 + "é")))
+    write("node_message", "utf8-cut-detail.pb",
+          field(1, field(1, status("world", "running", "x" + "ü" * 600))))
+
+    for n, t in {
+        "slsm-every-key.json":
+            '{"site":"a","store":"store:7443","listen":"0.0.0.0:0","admin_socket":"/run/a.sock",'
+            '"tls_names":["localhost","10.0.0.1"],"tls_lifetime":"90d","heartbeat_timeout":"15s",'
+            '"log_level":"warn","ready_file":"/run/ready","cert_site_lifetime":"5000s",'
+            '"node_lifetime":"24h","node_recovery_grace":"7d","default_token_ttl":"1h",'
+            '"max_token_ttl":"7d","renew_window_start":0.5,"renew_window_end":0.75,'
+            '"max_issuance_per_second":100,"issuance_burst":200,"policy_push_window":"10s",'
+            '"max_executable_bytes":1073741824,"max_policy_bytes":4096,"clock_skew":"60s"}',
+        "nlsm-every-key.json":
+            '{"admin_socket":"/run/n.sock","log_level":"info","ready_file":"/run/r",'
+            '"stop_grace":"5s","renewal_policy":"paper-backoff","window_start":0.5,'
+            '"window_end":0.75,"backoff_fraction":0.25,"honour_suggested_window":true,'
+            '"retry_initial":"10s","retry_max":"300s","batch_interval":"5s",'
+            '"heartbeat_interval":"5s","reconnect_initial":"1s","reconnect_max":"60s",'
+            '"clock_skew":"60s","call_timeout":"30s","keepalive_time":"20s",'
+            '"keepalive_timeout":"10s","connect_timeout":"10s"}',
+        # Each just past a bound the loaders enforce (refused), so that a loader that loses
+        # one fails on the seeds.
+        "nlsm-heartbeat-0s.json": '{"heartbeat_interval":"0s"}',
+        "nlsm-reconnect-max-below-initial.json": '{"reconnect_initial":"9s","reconnect_max":"8s"}',
+        "nlsm-keepalive-0s.json": '{"keepalive_time":"0s"}',
+        "nlsm-retry-max-below-initial.json": '{"retry_initial":"9s","retry_max":"8s"}',
+        "nlsm-window-inverted.json": '{"window_start":0.7,"window_end":0.6}',
+        "nlsm-backoff-fraction-0.json": '{"renewal_policy":"paper-backoff","backoff_fraction":0}',
+        "nlsm-negative-seconds.json": '{"stop_grace":-5}',
+        "slsm-heartbeat-0s.json": '{"store":"s:1","heartbeat_timeout":"0s"}',
+        "slsm-no-tls-name.json": '{"store":"s:1","tls_names":[]}',
+        "slsm-window-inverted.json": '{"store":"s:1","renew_window_start":0.8}',
+        "slsm-token-ttl-over-max.json": '{"store":"s:1","default_token_ttl":"8d"}',
+        "slsm-policy-bytes-4097.json": '{"store":"s:1","max_policy_bytes":4097}',
+        "slsm-rate-0.json": '{"store":"s:1","max_issuance_per_second":0}',
+        "slsm-with-override.bin":
+            '{"site":"a","store":"store:7443"}\0'
+            '{"heartbeat_timeout":"30s","renew_window_start":0.6,"renew_window_end":0.8}',
+    }.items():
+        write("json_config", n, t)
 
 
 def int64(n):

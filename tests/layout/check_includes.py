@@ -33,8 +33,9 @@ ALLOWED = {
 ADAPTERS = {
     "store": {"convert", "grpc_service", "admin_service", "server", "admin_commands", "cli",
               "cli_server", "cli_admin", "main"},
-    "slsm": {"convert", "grpc_service", "admin_service", "store_client", "revocation_follower",
-             "server", "config", "admin_commands", "cli", "cli_server", "cli_admin", "main"},
+    "slsm": {"convert", "grpc_service", "node_messages", "admin_service", "store_client",
+             "revocation_follower", "server", "config", "admin_commands", "cli", "cli_server",
+             "cli_admin", "main"},
     "nlsm": {"grpc_site_client", "site_messages", "admin_service", "config", "daemon", "cli",
              "main"},
     "devkit": {"store_commands", "cli", "cli_local", "cli_store", "main"},

@@ -478,6 +478,28 @@ TEST_F(SiteServiceTest, NodeReportsAreRecorded) {
   EXPECT_EQ(*listed[0].last_seen, clock_.Now());
 }
 
+TEST_F(SiteServiceTest, NodeReportsAreCutAtTheStartOfAUtf8Sequence) {
+  std::vector<TestNode> nodes;
+  ASSERT_NO_FATAL_FAILURE(InstallAndDeploy({"node-1"}, &nodes));
+  // The limits (64 and 1024 bytes) fall inside a two-byte character: it is left out whole.
+  const std::string state = std::string(63, 'a') + "\u00e9";
+  std::string detail = "x";
+  for (int i = 0; i < 600; ++i) detail += "\u00fc";
+  service().ReportInstance("node-1", kHello, state, detail);
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto instances, service().ListInstances(kHello, "node-1"));
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0].node_state, std::string(63, 'a'));
+  EXPECT_EQ(instances[0].node_detail, detail.substr(0, 1023));
+
+  // The same for a hello's states; one byte more in front, and the limits fall between
+  // characters.
+  service().ReportInstances("node-1", {{kHello, "b" + state, "y" + detail}});
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(instances, service().ListInstances(kHello, "node-1"));
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0].node_state, "b" + std::string(63, 'a'));
+  EXPECT_EQ(instances[0].node_detail, ("y" + detail).substr(0, 1024));
+}
+
 // === Eviction ===================================================================================
 
 TEST_F(SiteServiceTest, EvictingANodeStopsItsServicesAndLocksItOut) {
