@@ -445,7 +445,7 @@ TEST_F(FaultRevocationBound, NodeWithItsClockBehindStopsWithinOneLifetimePlusSke
   const seconds behind(50);
   const std::string nlsm_behind = FaketimeNlsm("nlsm-minus" + std::to_string(behind.count()),
                                                "-" + std::to_string(behind.count()) + "s");
-  if (nlsm_behind.empty()) GTEST_SKIP() << "libfaketime is not installed (scripts/install-deps)";
+  if (nlsm_behind.empty()) FAIL() << "libfaketime is not installed (scripts/install-deps)";
   StartSite({{"cert_site_lifetime", "15s"}});
   ASSERT_NO_FATAL_FAILURE(Install("echo"));
   TcpProxy proxy(site().port());
@@ -499,7 +499,7 @@ class FaultClockSkew : public FaultNodeTest {};
 
 TEST_F(FaultClockSkew, WithinTheAllowanceRunsAndRenewsBeyondItACodedErrorAndNothingRuns) {
   const std::string ahead_ok = FaketimeNlsm("nlsm-plus20", "+20s");
-  if (ahead_ok.empty()) GTEST_SKIP() << "libfaketime is not installed (scripts/install-deps)";
+  if (ahead_ok.empty()) FAIL() << "libfaketime is not installed (scripts/install-deps)";
   // Certificates are issued with notBefore 60 s in the past (pki/builders.h), so a clock 75 s
   // behind sees a Cert_site that starts 15 s in its future: valid only by the allowance.
   const std::string behind_ok = FaketimeNlsm("nlsm-minus75", "-75s");
