@@ -3,6 +3,7 @@
 #include <botan/ber_dec.h>
 #include <botan/data_src.h>
 #include <botan/der_enc.h>
+#include <botan/pem.h>
 #include <botan/pkcs10.h>
 #include <botan/x509_ext.h>
 #include <botan/x509_key.h>
@@ -66,7 +67,7 @@ Result<CertificateRequest> CertificateRequest::Create(const PrivateKey& key,
             Botan::Extensions(), ed ? "SHA-512" : "SHA-256", brng, ed ? "Pure" : "")
             .BER_encode();
     Botan::DataSource_Memory src(der);
-    return CertificateRequest(std::make_shared<const Impl>(Impl{internal::Pkcs10(src)}));
+    return CertificateRequest(std::make_shared<const Impl>(src));
   } catch (const std::exception& e) {
     return Internal(std::string("cannot create the CSR: ") + e.what());
   }
@@ -90,7 +91,7 @@ Result<CertificateRequest> CertificateRequest::FromDer(std::span<const uint8_t> 
 Result<CertificateRequest> CertificateRequest::Parse(const uint8_t* data, size_t size) {
   try {
     Botan::DataSource_Memory src(data, size);
-    return CertificateRequest(std::make_shared<const Impl>(Impl{internal::Pkcs10(src)}));
+    return CertificateRequest(std::make_shared<const Impl>(src));
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("malformed CSR: ") + e.what());
   }
@@ -103,9 +104,11 @@ Result<CertificateRequest> CertificateRequest::Load(const std::string& path) {
   return req;
 }
 
-std::string CertificateRequest::ToPem() const { return impl_->req.PEM_encode(); }
+std::string CertificateRequest::ToPem() const {
+  return Botan::PEM_Code::encode(impl_->der, "CERTIFICATE REQUEST");
+}
 
-std::vector<uint8_t> CertificateRequest::ToDer() const { return impl_->req.BER_encode(); }
+std::vector<uint8_t> CertificateRequest::ToDer() const { return impl_->der; }
 
 Status CertificateRequest::Save(const std::string& path, bool overwrite) const {
   return WriteFileAtomic(path, ToPem(), 0644, overwrite);

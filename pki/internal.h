@@ -68,7 +68,12 @@ class Pkcs10 final : public Botan::X509_Object {
 }  // namespace internal
 
 struct CertificateRequest::Impl {
+  // Decodes `src` and encodes it again (Botan decodes some fields it cannot encode, e.g. an
+  // algorithm OID with an invalid prefix: such a CSR is malformed). Throws on either.
+  explicit Impl(Botan::DataSource& src) : req(src), der(req.BER_encode()) {}
+
   internal::Pkcs10 req;
+  std::vector<uint8_t> der;  // the CSR as ToDer returns it
 };
 
 namespace internal {

@@ -1288,6 +1288,27 @@ TEST_F(ChainCsrTest, CsrAskingForAnyExtensionIsRefused) {
       << identity.status().ToString();
 }
 
+TEST_F(ChainCsrTest, CsrWhoseSignatureAlgorithmCannotBeEncodedAgainIsMalformed) {
+  // Found by csr_fuzz (corpus/csr/invalid-oid-prefix-sigalg.pem): the signature algorithm's OID,
+  // 2.1409784.10045.4.3.2, decodes but Botan cannot encode it, so ToDer would throw. Such a CSR
+  // is refused when it is read.
+  constexpr const char* kPem = R"(-----BEGIN CERTIFICATE REQUEST-----
+MIIBhjCCAQsCAQAwMDEOMAwGA1UEAwwFbm9kZTExEDAOBgNVBAoMB0V4YW1wbGUx
+DDAKBgNVBAsMA29wczB2MBAGByqGSM49AgEGBSuBBAAiA2IABDwbhXN9L4OjHqwK
+zcqwDsyym00nh6CaQDvY3wYNbiPHFtgBghwiUpih5NcaakiNybLtaxfHBLkCyF74
++oXELpY7kQhaOIAzEdl7+G/uzPb6mkN2oqwAR5oTiHBcrePBDaBcMFoGCSqGSIb3
+DQMJDjFNMEswDwYDVR0IAQH/BAUwAwEB/zA4BgNVHREEMTAvgg1ub2RlMS5leGFt
+cGxlhwQKAAABhhhzcGlmZmU6Ly9zaXRlL25vZGUvbm9kZTEwCgYI1oZIzj0EAwID
+aQAwZgIxAPjJic1i7LojlTMyMYNrz32t4n4ilp5xjURUvewnmKaVI+66WJSVqRpH
+C1AHxbCVugIxAMx0yy04ccHBzCtiWbD6Yql3hgppiwPcENslRzC1Uqp501k1uqgW
+Zw0lH20PvYd2tQ==
+-----END CERTIFICATE REQUEST-----
+)";
+  Result<CertificateRequest> csr = CertificateRequest::FromPem(kPem);
+  ASSERT_FALSE(csr.ok()) << "decoded: " << csr->ToPem();
+  EXPECT_EQ(csr.status().code(), StatusCode::kInvalidArgument) << csr.status().ToString();
+}
+
 TEST_F(ChainCsrTest, CsrWithABadSignatureDecodesAndIsRefusedAsUnauthenticated) {
   // The decoder does not check the self-signature; CheckRequest, which every issuer calls, does.
   PrivateKey key = PrivateKey::Generate(KeyType::kEd25519, rng_);
@@ -1300,8 +1321,7 @@ TEST_F(ChainCsrTest, CsrWithABadSignatureDecodesAndIsRefusedAsUnauthenticated) {
   EXPECT_EQ(checked.code(), StatusCode::kUnauthenticated) << checked.ToString();
   Result<Certificate> identity = Build(request);
   ASSERT_FALSE(identity.ok());
-  EXPECT_EQ(identity.status().code(), StatusCode::kUnauthenticated)
-      << identity.status().ToString();
+  EXPECT_EQ(identity.status().code(), StatusCode::kUnauthenticated) << identity.status().ToString();
   // Control: the same CSR with its signature intact is accepted.
   request.corrupt_signature = false;
   Result<CertificateRequest> good = CertificateRequest::FromPem(HandMadeCsrPem(key, request, rng_));
