@@ -52,6 +52,12 @@ void Pkcs10::force_decode() {
 
 }  // namespace internal
 
+CertificateRequest::Impl::Impl(Botan::DataSource& src) : req(src), der(req.BER_encode()) {
+  const auto* basic =
+      req.extensions().get_extension_object_as<Botan::Cert_Extension::Basic_Constraints>();
+  requests_ca = basic != nullptr && basic->get_is_ca();
+}
+
 Result<CertificateRequest> CertificateRequest::Create(const PrivateKey& key,
                                                       std::string_view common_name, Random& rng) {
   if (common_name.empty() || common_name.size() > 64) {
@@ -135,11 +141,7 @@ std::vector<RawExtension> CertificateRequest::RequestedExtensions() const {
   return internal::RawExtensionsOf(impl_->req.extensions());
 }
 
-bool CertificateRequest::RequestsCa() const {
-  const auto* basic =
-      impl_->req.extensions().get_extension_object_as<Botan::Cert_Extension::Basic_Constraints>();
-  return basic != nullptr && basic->get_is_ca();
-}
+bool CertificateRequest::RequestsCa() const { return impl_->requests_ca; }
 
 Status CheckRequest(const CertificateRequest& csr, std::string_view who) {
   if (!csr.SignatureValid()) {

@@ -70,10 +70,13 @@ class Pkcs10 final : public Botan::X509_Object {
 struct CertificateRequest::Impl {
   // Decodes `src` and encodes it again (Botan decodes some fields it cannot encode, e.g. an
   // algorithm OID with an invalid prefix: such a CSR is malformed). Throws on either.
-  explicit Impl(Botan::DataSource& src) : req(src), der(req.BER_encode()) {}
+  // Whether it asks for CA rights is read here too, as Botan's PKCS10_Request does, so that a
+  // malformed basicConstraints throws here and nowhere later.
+  explicit Impl(Botan::DataSource& src);
 
   internal::Pkcs10 req;
   std::vector<uint8_t> der;  // the CSR as ToDer returns it
+  bool requests_ca = false;  // a basicConstraints extension request with CA:TRUE
 };
 
 namespace internal {
