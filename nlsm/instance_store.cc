@@ -34,8 +34,7 @@ Status InstanceStore::Save(const Instance& i) {
   SITECHAIN_RETURN_IF_ERROR(i.cert_dev->Save(i.dir + "/cert-dev.pem"));
   SITECHAIN_RETURN_IF_ERROR(i.cert_store->Save(i.dir + "/cert-store.pem"));
   SITECHAIN_RETURN_IF_ERROR(i.developer->Save(i.dir + "/developer.pem"));
-  SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(
-      i.dir + "/bundle.pem", node_.identity.site_root.ToPem() + node_.store_root.ToPem(), 0644));
+  SITECHAIN_RETURN_IF_ERROR(WriteBundle(i));
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/policy.json", i.policy_json + "\n", 0644));
   const nlohmann::json meta = {
       {"service", i.service},
@@ -84,7 +83,15 @@ Status InstanceStore::Load(Instance& i) const {
                              pki::PrivateKey::Load(i.dir + "/instance.key", std::nullopt));
   i.key = std::move(key);
   i.policy_json = PolicyOf(*i.cert_site);
-  return Status::Ok();
+  // Written again: a bundle of an earlier release held the store root too.
+  return WriteBundle(i);
+}
+
+Status InstanceStore::WriteBundle(const Instance& i) const {
+  // The site root only. Never the store root: every developer identity is a CA under it, so a
+  // bundle holding it would accept a TLS identity any registered developer minted for any
+  // service (docs/cert-profile.md, "The trust bundle").
+  return WriteFileAtomic(i.dir + "/bundle.pem", node_.identity.site_root.ToPem(), 0644);
 }
 
 void InstanceStore::Forget(const Instance& i) {

@@ -43,13 +43,17 @@ class InstanceStore final {
   Status Save(const Instance& instance);
 
   // Reads the instance's files from instance.dir into it (package, release, suggested window,
-  // certificates, key, the policy of its Cert_site). The first failing read's status.
+  // certificates, key, the policy of its Cert_site), and writes its trust bundle again. The
+  // first failing read's (or the write's) status.
   Status Load(Instance& instance) const;
 
   // Removes the instance's directory: nothing of it may start again after a restart.
   void Forget(const Instance& instance);
 
  private:
+  // bundle.pem: the roots a service trusts for its peers' identities (the site root).
+  Status WriteBundle(const Instance& instance) const;
+
   const std::string dir_;
   const NodeFiles& node_;
   Random& rng_;

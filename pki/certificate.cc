@@ -105,6 +105,11 @@ Status Certificate::Save(const std::string& path, bool overwrite) const {
 DistinguishedName Certificate::Subject() const {
   return internal::FromBotanDn(impl_->cert.subject_dn());
 }
+bool Certificate::SubjectIs(const DistinguishedName& dn) const {
+  const size_t attributes =
+      1 + (dn.organizational_unit.empty() ? 0 : 1) + (dn.organization.empty() ? 0 : 1);
+  return Subject() == dn && impl_->cert.subject_dn().dn_info().size() == attributes;
+}
 DistinguishedName Certificate::Issuer() const {
   return internal::FromBotanDn(impl_->cert.issuer_dn());
 }

@@ -52,6 +52,10 @@ class Certificate final {
 
   DistinguishedName Subject() const;
   DistinguishedName Issuer() const;
+  // True if the subject holds exactly dn's attributes, each once (O and OU only where dn's are
+  // not empty) and nothing else: Subject() reads the first of each and would not see a second
+  // CN, say, that another reader takes.
+  bool SubjectIs(const DistinguishedName& dn) const;
   // The DER of the subject / issuer Name, for exact comparison.
   std::vector<uint8_t> SubjectDnDer() const;
   std::vector<uint8_t> IssuerDnDer() const;

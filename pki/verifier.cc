@@ -147,6 +147,16 @@ MaybeFailure CheckProfile(const Certificate& cert, CertRole role, const Certific
                       (role == CertRole::kNode ? NodeSpiffeId(site, "<node>")
                                                : ServiceSpiffeId(site, "<node>", "<service>")));
     }
+    // One identity for every reader: the subject names what the URI SAN names, exactly.
+    const DistinguishedName expected = role == CertRole::kNode
+                                           ? DistinguishedName{node, "", site}
+                                           : DistinguishedName{service, node, site};
+    if (!cert.SubjectIs(expected)) {
+      return Fail(rule, role, Reason::kSubjectMismatch,
+                  "the " + std::string(name) + "'s subject '" + cert.Subject().ToString() +
+                      "' does not name exactly what its URI SAN " + uris[0] + " names ('" +
+                      expected.ToString() + "')");
+    }
   }
   return std::nullopt;
 }

@@ -25,7 +25,8 @@ enum class Reason {
   kExtensionNotAllowed,       // an extension outside the role's allow-list
   kExtensionMissing,          // a required sitechain extension is absent
   kExtensionMalformed,        // a sitechain extension does not decode strictly, or repeats
-  kSubjectMismatch,           // Cert_store's subject differs from Cert_dev's
+  kSubjectMismatch,           // Cert_store's subject differs from Cert_dev's, or a node
+                              // certificate's or Cert_site's from what its URI SAN names
   kKeyMismatch,               // a subject key differs where the profile requires the same key
   kExtensionMismatch,         // a protected extension differs byte for byte
   kWrongNode,                 // Cert_site names another node

@@ -559,7 +559,8 @@ TEST_F(NodeManagerTest, DeployVerifiesAndStartsFromTheVerifiedDescriptor) {
   EXPECT_EQ(ModeOf(dir + "/policy.json"), 0644u);
   EXPECT_EQ(ModeOf(PackagePath(hello_)), 0555u);
   EXPECT_EQ(ReadFile(dir + "/policy.json"), policy + "\n");
-  EXPECT_EQ(ReadFile(dir + "/bundle.pem"), ca_->root().ToPem() + pki_->store_root.ToPem());
+  // The site root only: a bundle with the store root would trust any developer's forgery.
+  EXPECT_EQ(ReadFile(dir + "/bundle.pem"), ca_->root().ToPem());
   SITECHAIN_ASSERT_OK_AND_ASSIGN(auto cert_site, pki::Certificate::Load(dir + "/cert-site.pem"));
   SITECHAIN_ASSERT_OK_AND_ASSIGN(auto key,
                                  pki::PrivateKey::Load(dir + "/instance.key", std::nullopt));

@@ -768,6 +768,79 @@ TEST_F(VerifierTest, IssuedBy_NodeWithUnknownCriticalExtension) {
                         8, CertRole::kNode, Reason::kUnknownCriticalExtension));
 }
 
+// --- the subject names what the URI SAN names ----------------------------------------------------
+// A Cert_site (and a node certificate) is verified by its SPIFFE ID, but many TLS stacks log or
+// authorise by the subject: a subject naming another site, node or service than the URI SAN is
+// refused, so both readers see one identity.
+
+// The DER of a subject of the given (OID, UTF8String) attributes, each in its own RDN.
+Bytes SubjectDer(const std::vector<std::pair<std::string, std::string>>& attributes) {
+  Bytes rdns;
+  for (const auto& [oid, value] : attributes) {
+    rdns =
+        Cat({rdns,
+             Tlv(0x31, Tlv(0x30, Cat({Oid(oid), Tlv(0x0c, Bytes(value.begin(), value.end()))})))});
+  }
+  return Tlv(0x30, rdns);
+}
+constexpr const char* kO = "2.5.4.10";
+constexpr const char* kOu = "2.5.4.11";
+constexpr const char* kCn = "2.5.4.3";
+
+TEST_F(VerifierTest, Profile_CertSiteSubjectMustNameTheSanSiteNodeAndService) {
+  const DistinguishedName real = pki().cert_site.Subject();
+  ASSERT_EQ(real, (DistinguishedName{pki().options.release.name, pki().options.node,
+                                     pki().options.site}));
+  // Control: a faithful copy verifies.
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(Certificate copy, SignAsSite(st::SpecFrom(pki().cert_site)));
+  ASSERT_TRUE(VerifyWithCertSite(copy).ok()) << st::Describe(VerifyWithCertSite(copy));
+
+  const std::vector<std::pair<std::string, DistinguishedName>> forged_subjects = {
+      {"another service in CN", {"collector", real.organizational_unit, real.organization}},
+      {"another node in OU", {real.common_name, "node-2", real.organization}},
+      {"a look-alike node in OU (U+2010 for '-')",
+       {real.common_name, "node\u20101", real.organization}},
+      {"another site in O", {real.common_name, real.organizational_unit, "site-b"}},
+      {"no OU", {real.common_name, "", real.organization}},
+  };
+  for (const auto& [what, subject] : forged_subjects) {
+    SCOPED_TRACE(what);
+    CertificateSpec spec = st::SpecFrom(pki().cert_site);
+    spec.subject = subject;
+    spec.subject_der.clear();
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(Certificate forged, SignAsSite(spec));
+    EXPECT_TRUE(
+        FailsWith(VerifyWithCertSite(forged), 3, CertRole::kCertSite, Reason::kSubjectMismatch));
+  }
+  // The right attributes, and one more CN after them (a reader of the last CN sees another
+  // service).
+  CertificateSpec spec = st::SpecFrom(pki().cert_site);
+  spec.subject_der = SubjectDer({{kO, real.organization},
+                                 {kOu, real.organizational_unit},
+                                 {kCn, real.common_name},
+                                 {kCn, "collector"}});
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(Certificate forged, SignAsSite(spec));
+  ASSERT_EQ(forged.Subject(), real) << "the first attributes are the real ones";
+  EXPECT_TRUE(
+      FailsWith(VerifyWithCertSite(forged), 3, CertRole::kCertSite, Reason::kSubjectMismatch));
+}
+
+TEST_F(VerifierTest, Profile_NodeCertificateSubjectMustNameTheSanSiteAndNode) {
+  const DistinguishedName real = pki().node_cert.Subject();
+  for (const DistinguishedName& subject :
+       {DistinguishedName{"node-2", "", real.organization},
+        DistinguishedName{real.common_name, "", "site-b"},
+        DistinguishedName{real.common_name, "svc", real.organization}}) {
+    SCOPED_TRACE(subject.ToString());
+    CertificateSpec spec = st::SpecFrom(pki().node_cert);
+    spec.subject = subject;
+    spec.subject_der.clear();
+    SITECHAIN_ASSERT_OK_AND_ASSIGN(Certificate forged, SignAsSite(spec));
+    EXPECT_TRUE(FailsWith(Verifier(clock_).VerifyIssuedBy(forged, CertRole::kNode, pki().site_root),
+                          3, CertRole::kNode, Reason::kSubjectMismatch));
+  }
+}
+
 TEST_F(VerifierTest, IssuedBy_WrongIssuer) {
   EXPECT_TRUE(FailsWith(
       Verifier(clock_).VerifyIssuedBy(pki().cert_dev, CertRole::kCertDev, pki().store_root), 1,
