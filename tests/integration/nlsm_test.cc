@@ -124,7 +124,7 @@ TEST_F(NlsmTest, DeployedServiceRunsAndReadsItsIdentity) {
   EXPECT_TRUE(Contains(text.out, "(connected)")) << text.Describe();
 }
 
-// --- the trust bundle -----------------------------------------------------------------------------
+// --- the trust bundle -------------------------------------------------------------------------
 
 // The attack: a registered developer (alice, whose identity is a CA under the store root, for
 // signing her releases) mints a TLS leaf naming the service echo on n1 with plain openssl. A
@@ -144,15 +144,16 @@ TEST_F(NlsmTest, TrustBundleRefusesALeafADeveloperMintedForAService) {
                              "basicConstraints=critical,CA:FALSE\n"
                              "keyUsage=critical,digitalSignature\n"
                              "extendedKeyUsage=serverAuth,clientAuth\n"
-                             "subjectAltName=URI:" + spiffe + "\n"));
-  ProcessResult r = Run("openssl", {"req", "-new", "-newkey", "ec", "-pkeyopt",
-                                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "forged.key",
-                                    "-subj", std::string("/O=") + kSite + "/OU=n1/CN=echo", "-out",
-                                    "forged.csr"});
+                             "subjectAltName=URI:" +
+                                 spiffe + "\n"));
+  ProcessResult r =
+      Run("openssl", {"req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-nodes", "-keyout", "forged.key", "-subj",
+                      std::string("/O=") + kSite + "/OU=n1/CN=echo", "-out", "forged.csr"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
-  r = Run("openssl", {"x509", "-req", "-in", "forged.csr", "-CA", "alice.pem", "-CAkey",
-                      "alice.key", "-set_serial", "7", "-days", "1", "-extfile", "forged.ext",
-                      "-out", "forged.pem"});
+  r = Run("openssl",
+          {"x509", "-req", "-in", "forged.csr", "-CA", "alice.pem", "-CAkey", "alice.key",
+           "-set_serial", "7", "-days", "1", "-extfile", "forged.ext", "-out", "forged.pem"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   // Control: the forgery is a good chain under the store root, so only the bundle stops it.
   r = Run("openssl", {"verify", "-CAfile", "store/root.pem", "-untrusted", "alice.pem", "-purpose",
@@ -160,12 +161,11 @@ TEST_F(NlsmTest, TrustBundleRefusesALeafADeveloperMintedForAService) {
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
 
   for (const char* purpose : {"sslclient", "sslserver"}) {
-    r = Run("openssl", {"verify", "-CAfile", bundle, "-untrusted", "alice.pem", "-purpose",
-                        purpose, "forged.pem"});
+    r = Run("openssl", {"verify", "-CAfile", bundle, "-untrusted", "alice.pem", "-purpose", purpose,
+                        "forged.pem"});
     EXPECT_NE(r.exit_code, kExitOk) << "the trust bundle accepts a developer's forgery\n"
                                     << r.Describe();
-    r = Run("openssl",
-            {"verify", "-CAfile", bundle, "-purpose", purpose, dir + "/cert-site.pem"});
+    r = Run("openssl", {"verify", "-CAfile", bundle, "-purpose", purpose, dir + "/cert-site.pem"});
     EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
   }
   EXPECT_EQ(ReadFileOrEmpty(bundle), ReadFileOrEmpty(Path("site/root.pem")));
