@@ -83,12 +83,9 @@ enum class CliEnd { kDone, kCut };
     *end = CliEnd::kCut;
     return ::testing::AssertionSuccess();
   }
-  const std::string what = *code >= 128  ? "killed by signal " + std::to_string(*code - 128)
-                           : *code == 86 ? "a sanitizer's report (exit 86)"
-                                         : "neither done nor cut (cannot reach " + server + ")";
-  return ::testing::AssertionFailure()
-         << "the CLI ended with exit " << *code << ": " << what << "\n"
-         << cli.Describe();
+  return ::testing::AssertionFailure() << "the CLI ended with " << ChildProcess::DescribeExit(*code)
+                                       << ": neither done nor cut (cannot reach " << server << ")\n"
+                                       << cli.Describe();
 }
 
 // =============================================================================================
