@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include "common/unique_fd.h"
@@ -52,8 +53,24 @@ Result<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
-                       bool overwrite) {
+namespace {
+
+// Sets the temporary file's mtime (and atime) before it replaces `path`; see the header.
+Status SetLaterMtime(int fd, const std::string& path, const std::string& tmp) {
+  struct stat old {};
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  time_t seconds = now.tv_sec;
+  if (::stat(path.c_str(), &old) == 0 && old.st_mtim.tv_sec >= seconds) {
+    seconds = old.st_mtim.tv_sec + 1;
+  }
+  const struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+  if (::futimens(fd, times) != 0) return ErrnoStatus("cannot set the mtime of", tmp, errno);
+  return Status::Ok();
+}
+
+Status WriteAtomic(const std::string& path, std::string_view data, mode_t mode, bool overwrite,
+                   bool later_mtime) {
   namespace fs = std::filesystem;
   if (!overwrite && PathExists(path)) {
     return AlreadyExists(path + " exists; refusing to overwrite it");
@@ -70,6 +87,9 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
   };
   if (::fchmod(fd.get(), mode) != 0) return fail(ErrnoStatus("cannot chmod", tmpl, errno));
   if (Status s = WriteAll(fd.get(), data, tmpl); !s.ok()) return fail(s);
+  if (later_mtime) {
+    if (Status s = SetLaterMtime(fd.get(), path, tmpl); !s.ok()) return fail(s);
+  }
   if (::fsync(fd.get()) != 0) return fail(ErrnoStatus("cannot fsync", tmpl, errno));
   if (::close(fd.release()) != 0) return fail(ErrnoStatus("cannot close", tmpl, errno));
   if (!overwrite) {
@@ -81,6 +101,17 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
     return fail(ErrnoStatus("cannot rename onto", path, errno));
   }
   return SyncDirectory(dir);
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                       bool overwrite) {
+  return WriteAtomic(path, data, mode, overwrite, /*later_mtime=*/false);
+}
+
+Status ReplaceFileWithLaterMtime(const std::string& path, std::string_view data, mode_t mode) {
+  return WriteAtomic(path, data, mode, /*overwrite=*/true, /*later_mtime=*/true);
 }
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
