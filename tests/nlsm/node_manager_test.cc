@@ -1137,6 +1137,33 @@ struct CallerCounts {
   }
 };
 
+// A fresh directory on tmpfs (/dev/shm) when there is one, else under $TMPDIR (or /tmp);
+// removed with everything in it on destruction. As in the load test: a renewal writes ~8 files,
+// each with an fsync, which on a shared disk would make a thousand renewals a test of the disk.
+// What the readers rely on (rename replaces the file as a whole; mtimes) is the same on tmpfs.
+class FastTempDir final {
+ public:
+  FastTempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    const std::string base = fs::is_directory("/dev/shm")     ? "/dev/shm"
+                             : tmp != nullptr && *tmp != '\0' ? tmp
+                                                              : "/tmp";
+    std::string tmpl = base + "/sitechain-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~FastTempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  FastTempDir(const FastTempDir&) = delete;
+  FastTempDir& operator=(const FastTempDir&) = delete;
+
+  const std::string& path() const { return path_; }  // empty if it could not be made
+
+ private:
+  std::string path_;
+};
+
 TEST_F(NodeManagerTest, RotationStressThousandRenewalsUnderLoadFailNoCallAndTearNoIdentity) {
   constexpr int kRenewals = 1000;  // at least, over both services
   constexpr int kStride = 10;      // renewals between two waits for the other threads
@@ -1153,9 +1180,16 @@ TEST_F(NodeManagerTest, RotationStressThousandRenewalsUnderLoadFailNoCallAndTear
     site_->AddPackage(service, hello_);
     site_->SetPolicy(service, R"({"peers":["spiffe://site-a/node/*/svc/)" + peer + R"("]})");
   }
+  FastTempDir node_dir;
+  ASSERT_FALSE(node_dir.path().empty()) << "cannot make a temporary directory";
+  const auto instance_dir = [&](const std::string& service) {
+    return node_dir.path() + "/instances/" + service;
+  };
   FakeRunner runner;
-  auto m = StartManager(runner);
-  ASSERT_NE(m, nullptr);
+  auto m = std::make_unique<NodeManager>(node_dir.path(), Files(), *site_, runner, clock_,
+                                         manager_rng_, Options());
+  const Status start = m->Start();
+  ASSERT_TRUE(start.ok()) << start.ToString();
   std::map<std::string, TimePoint> not_after;
   for (const auto& [service, peer] : peer_of) Deploy(service);
   for (const auto& [service, peer] : peer_of) {
@@ -1164,13 +1198,13 @@ TEST_F(NodeManagerTest, RotationStressThousandRenewalsUnderLoadFailNoCallAndTear
     not_after[service] = *v.not_after;
   }
   const TimePoint clock_start = clock_.Now();
-  const std::string collector_file = InstanceDir("collector") + "/identity.pem";
-  const std::string sensor_file = InstanceDir("sensor") + "/identity.pem";
+  const std::string collector_file = instance_dir("collector") + "/identity.pem";
+  const std::string sensor_file = instance_dir("sensor") + "/identity.pem";
 
   // The two services as they would run on the node: the files the node manager gives them.
   BoundedLog collector_log, sensor_log;
   const auto load = [&](const std::string& service, BoundedLog& log) {
-    const std::string dir = InstanceDir(service);
+    const std::string dir = instance_dir(service);
     service_identity::Options options;
     options.files = {dir + "/identity.pem", dir + "/bundle.pem", dir + "/federation.pem",
                      dir + "/policy.json", pki::ServiceSpiffeId(kSite, kNode, service)};
@@ -1350,8 +1384,8 @@ TEST_F(NodeManagerTest, RotationStressThousandRenewalsUnderLoadFailNoCallAndTear
   watcher.join();
 
   // New handshakes present the last certificates, once gRPC has re-read the files.
-  const OnDiskIdentity last_collector = IdentityOf(InstanceDir("collector"));
-  const OnDiskIdentity last_sensor = IdentityOf(InstanceDir("sensor"));
+  const OnDiskIdentity last_collector = IdentityOf(instance_dir("collector"));
+  const OnDiskIdentity last_sensor = IdentityOf(instance_dir("sensor"));
   ASSERT_TRUE(last_collector.cert_site && last_sensor.cert_site);
   const auto presents_last = [&] {
     call(nullptr);
