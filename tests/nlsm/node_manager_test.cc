@@ -1049,7 +1049,8 @@ TEST_F(NodeManagerTest, PolicyTheNodeCannotHonourIsRefused) {
 // a replacement lands between a reader's two reads does (the "dropped" figure): it is printed,
 // not asserted. Breaking the product shows what each check catches (measured on 2 cores):
 //   - the new certificate written first with the old key, then the right pair: both readers
-//     report mismatches (~100 per run); no call failed (gRPC reads the file once a second);
+//     report mismatches (one read: 100-170 per run, the mtime reader: 3-30); no call failed
+//     (each gRPC provider reads the file once a second);
 //   - replacements without the later mtime: the mtime reader accepts torn pairs (~300 per run;
 //     ~10 without the yield between its reads); no call failed.
 
