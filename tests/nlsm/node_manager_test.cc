@@ -5,22 +5,27 @@
 // clock and pokes the loop; conditions are polled with a deadline, never waited on with a sleep.
 #include "nlsm/node_manager.h"
 
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -32,6 +37,8 @@
 #include "pki/csr.h"
 #include "pki/hash.h"
 #include "pki/profile.h"
+#include "service_identity/service_identity.h"
+#include "sitechain/v1/site.grpc.pb.h"
 #include "slca/site_ca.h"
 #include "tests/support/test_chain.h"
 
@@ -1023,6 +1030,432 @@ TEST_F(NodeManagerTest, PolicyTheNodeCannotHonourIsRefused) {
   EXPECT_FALSE(o.next_renewal);
   EXPECT_FALSE(runner.Running("other"));
   EXPECT_EQ(runner.starts("other").size(), 1u);
+}
+
+// 9. Rotation stress (issue 15, point 4). The node manager's real renewal path replaces the
+// identity files of two services (a fresh key each time) over a thousand times, while in this
+// process a real gRPC server ("collector") and client ("sensor") use those very files through
+// the service-identity helper, and two readers check every identity file they read:
+//   - calls go on without a single failure, on a long-lived channel and on fresh channels (each
+//     a new handshake, with whatever certificate gRPC has picked up by then), and no handshake is
+//     refused by either side;
+//   - one read of identity.pem never gives a key that is not the certificate's key;
+//   - a reader that reads the file twice as gRPC 1.51's file watcher does (key, then
+//     certificate, accepted when the whole-second mtimes before and after are equal) never
+//     accepts a torn pair: what the strictly later mtime of every replacement guarantees.
+// Progress is interleaved by conditions, not by time: every kStride renewals the main thread
+// waits until the caller has made another fresh-channel call and each reader has read both
+// files again, so the counts asserted below do not depend on how fast the machine is. How often
+// a replacement lands between a reader's two reads does (the "dropped" figure): it is printed,
+// not asserted. Breaking the product shows what each check catches (measured on 2 cores):
+//   - the new certificate written first with the old key, then the right pair: both readers
+//     report mismatches (one read: 100-170 per run, the mtime reader: 3-30); no call failed
+//     (each gRPC provider reads the file once a second);
+//   - replacements without the later mtime: the mtime reader accepts torn pairs (~300 per run;
+//     ~10 without the yield between its reads); no call failed.
+
+// Answers with what the handshake established about the caller: its SPIFFE ID and certificate.
+class WhoAmI final : public v1::Site::Service {
+ public:
+  grpc::Status GetSiteRoot(grpc::ServerContext* context, const v1::GetSiteRootRequest*,
+                           v1::GetSiteRootResponse* response) override {
+    response->set_site(service_identity::ServiceIdentity::PeerId(*context).value_or(""));
+    const auto pem = context->auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (!pem.empty()) response->set_site_root_der(std::string(pem[0].data(), pem[0].size()));
+    return grpc::Status::OK;
+  }
+};
+
+// The first lines the helper logs (refusals, trust reloads), for failure messages.
+class BoundedLog {
+ public:
+  std::function<void(const std::string&)> Sink() {
+    return [this](const std::string& line) {
+      std::lock_guard lock(mu_);
+      if (lines_ < 20) text_ += line + "\n";
+      ++lines_;
+    };
+  }
+  std::string text() const {
+    std::lock_guard lock(mu_);
+    return text_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string text_;  // guarded by mu_
+  int lines_ = 0;     // guarded by mu_
+};
+
+// Whether `key_pem` is the private key of the leaf of `chain_pem`, as a service using the pair
+// needs: an empty `problem` if so. `serial` is the leaf's, when it decodes.
+struct PairCheck {
+  std::string serial;
+  std::string problem;
+};
+PairCheck CheckPair(const std::string& key_pem, const std::string& chain_pem) {
+  auto key = pki::PrivateKey::FromPem(key_pem, std::nullopt);
+  auto cert = pki::Certificate::FromPem(chain_pem);
+  if (!cert.ok()) return {"", "the certificate does not decode: " + cert.status().ToString()};
+  if (!key.ok()) return {cert->SerialHex(), "the key does not decode: " + key.status().ToString()};
+  if (key->PublicKeyDer() != cert->PublicKeyDer()) {
+    return {cert->SerialHex(), "the key is not the key of certificate " + cert->SerialHex()};
+  }
+  return {cert->SerialHex(), ""};
+}
+
+// What one reader thread saw. `progress` is read by the main thread while the reader runs; the
+// rest only after the reader has been joined.
+struct ReaderCounts {
+  std::atomic<uint64_t> progress{0};  // identity files checked
+  uint64_t attempts = 0;              // mtime reader: double reads made
+  uint64_t skipped = 0;               // mtime reader: dropped because the mtime moved
+  uint64_t torn = 0;                  // mtime reader: accepted, yet the two reads differ
+  uint64_t mismatches = 0;            // checked pairs whose key is not the certificate's
+  std::set<std::string> serials;      // of every certificate checked
+  std::vector<std::string> problems;  // the first few distinct ones, for the failure message
+
+  void Note(const std::string& path, const std::string& problem) {
+    const std::string line = path + ": " + problem;
+    if (problems.size() < 5 && (problems.empty() || problems.back() != line)) {
+      problems.push_back(line);
+    }
+  }
+  void Check(const std::string& path, const std::string& key_pem, const std::string& chain_pem) {
+    const PairCheck check = CheckPair(key_pem, chain_pem);
+    if (!check.serial.empty()) serials.insert(check.serial);
+    if (!check.problem.empty()) {
+      ++mismatches;
+      Note(path, check.problem);
+    }
+    progress.fetch_add(1);
+  }
+};
+
+// What the caller thread saw. `calls` and `fresh` are read by the main thread while the caller
+// runs; the rest only after it has been joined.
+struct CallerCounts {
+  std::atomic<uint64_t> calls{0};  // completed, successful or not
+  std::atomic<uint64_t> fresh{0};  // of which on a fresh channel (a new handshake)
+  uint64_t failed = 0;
+  std::vector<std::string> failures;                 // the first few
+  std::set<std::string> client_certs, server_certs;  // PEM presented in the handshakes seen
+
+  void Fail(const std::string& what) {
+    ++failed;
+    if (failures.size() < 5) failures.push_back(what);
+  }
+};
+
+// A fresh directory on tmpfs (/dev/shm) when there is one, else under $TMPDIR (or /tmp);
+// removed with everything in it on destruction. As in the load test: a renewal writes ~8 files,
+// each with an fsync, which on a shared disk would make a thousand renewals a test of the disk.
+// What the readers rely on (rename replaces the file as a whole; mtimes) is the same on tmpfs.
+class FastTempDir final {
+ public:
+  FastTempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    const std::string base = fs::is_directory("/dev/shm")     ? "/dev/shm"
+                             : tmp != nullptr && *tmp != '\0' ? tmp
+                                                              : "/tmp";
+    std::string tmpl = base + "/sitechain-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~FastTempDir() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  FastTempDir(const FastTempDir&) = delete;
+  FastTempDir& operator=(const FastTempDir&) = delete;
+
+  const std::string& path() const { return path_; }  // empty if it could not be made
+
+ private:
+  std::string path_;
+};
+
+TEST_F(NodeManagerTest, RotationStressThousandRenewalsUnderLoadFailNoCallAndTearNoIdentity) {
+  constexpr int kRenewals = 1000;  // at least, over both services
+  constexpr int kStride = 10;      // renewals between two waits for the other threads
+  constexpr int kFreshEvery = 4;   // one call in kFreshEvery on a fresh channel
+  const auto started = std::chrono::steady_clock::now();
+
+  // Each renews 5 to 6 s (of the manual clock) after its issue: 1000 renewals take ~2800 s, less
+  // than one lifetime (5000 s), so no certificate issued during the test, however stale the one
+  // gRPC presents, expires at the manual clock, at which the helper checks its peers.
+  site_->SetWindow(0.001, 0.0012);
+  const std::map<std::string, std::string> peer_of = {{"collector", "sensor"},
+                                                      {"sensor", "collector"}};
+  for (const auto& [service, peer] : peer_of) {
+    site_->AddPackage(service, hello_);
+    site_->SetPolicy(service, R"({"peers":["spiffe://site-a/node/*/svc/)" + peer + R"("]})");
+  }
+  FastTempDir node_dir;
+  ASSERT_FALSE(node_dir.path().empty()) << "cannot make a temporary directory";
+  const auto instance_dir = [&](const std::string& service) {
+    return node_dir.path() + "/instances/" + service;
+  };
+  FakeRunner runner;
+  auto m = std::make_unique<NodeManager>(node_dir.path(), Files(), *site_, runner, clock_,
+                                         manager_rng_, Options());
+  const Status start = m->Start();
+  ASSERT_TRUE(start.ok()) << start.ToString();
+  std::map<std::string, TimePoint> not_after;
+  for (const auto& [service, peer] : peer_of) Deploy(service);
+  for (const auto& [service, peer] : peer_of) {
+    const InstanceStatusView v = WaitForState(*m, service, "running");
+    ASSERT_TRUE(v.not_after && v.next_renewal);
+    not_after[service] = *v.not_after;
+  }
+  const TimePoint clock_start = clock_.Now();
+  const std::string collector_file = instance_dir("collector") + "/identity.pem";
+  const std::string sensor_file = instance_dir("sensor") + "/identity.pem";
+
+  // The two services as they would run on the node: the files the node manager gives them.
+  BoundedLog collector_log, sensor_log;
+  const auto load = [&](const std::string& service, BoundedLog& log) {
+    const std::string dir = instance_dir(service);
+    service_identity::Options options;
+    options.files = {dir + "/identity.pem", dir + "/bundle.pem", dir + "/federation.pem",
+                     dir + "/policy.json", pki::ServiceSpiffeId(kSite, kNode, service)};
+    options.log = log.Sink();
+    options.clock = &clock_;
+    options.refresh_seconds = 1;
+    auto identity = service_identity::ServiceIdentity::Load(options);
+    EXPECT_TRUE(identity.ok()) << service << ": " << identity.status().ToString();
+    return identity.ok() ? *identity : nullptr;
+  };
+  auto collector = load("collector", collector_log);
+  auto sensor = load("sensor", sensor_log);
+  ASSERT_TRUE(collector && sensor);
+  WhoAmI who_am_i;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", collector->ServerCredentials(), &port);
+  builder.RegisterService(&who_am_i);
+  const std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(port, 0);
+  const std::string target = "127.0.0.1:" + std::to_string(port);
+  const std::shared_ptr<grpc::ChannelCredentials> credentials = sensor->ChannelCredentials();
+  const std::string sensor_id = pki::ServiceSpiffeId(kSite, kNode, "sensor");
+
+  // One call; on a fresh channel (its own subchannel pool: a new connection and handshake)
+  // unless `kept` is given.
+  CallerCounts caller_counts;
+  const auto call = [&](v1::Site::Stub* kept) {
+    std::unique_ptr<v1::Site::Stub> fresh;
+    if (kept == nullptr) {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.use_local_subchannel_pool", 1);
+      fresh = v1::Site::NewStub(grpc::CreateCustomChannel(target, credentials, args));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::GetSiteRootResponse response;
+    const grpc::Status s =
+        (kept != nullptr ? kept : fresh.get())->GetSiteRoot(&context, {}, &response);
+    const char* channel = kept != nullptr ? "long-lived channel" : "fresh channel";
+    if (!s.ok()) {
+      caller_counts.Fail(std::string(channel) + ": status " + std::to_string(s.error_code()) + " " +
+                         s.error_message());
+    } else if (response.site() != sensor_id) {
+      caller_counts.Fail(std::string(channel) + ": the collector saw the caller as '" +
+                         response.site() + "'");
+    }
+    if (s.ok()) {
+      caller_counts.client_certs.insert(response.site_root_der());
+      const auto server_pem =
+          context.auth_context()->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+      if (!server_pem.empty()) {
+        caller_counts.server_certs.insert(std::string(server_pem[0].data(), server_pem[0].size()));
+      }
+    }
+    if (kept == nullptr) caller_counts.fresh.fetch_add(1);
+    caller_counts.calls.fetch_add(1);
+  };
+
+  // The checks need the threads gone: jthreads, declared last, are stopped and joined first,
+  // also when an ASSERT returns early.
+  ReaderCounts one_read, two_reads;
+  std::jthread caller([&](std::stop_token stop) {
+    auto kept = v1::Site::NewStub(grpc::CreateChannel(target, credentials));
+    for (uint64_t n = 0; !stop.stop_requested(); ++n) {
+      call(n % kFreshEvery == 0 ? nullptr : kept.get());
+    }
+  });
+  // A service that reads its identity file once per use.
+  std::jthread reader([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      for (const std::string& path : {collector_file, sensor_file}) {
+        auto pem = ReadIdentityFile(path);
+        if (!pem.ok()) {
+          ++one_read.mismatches;
+          one_read.Note(path, pem.status().ToString());
+          one_read.progress.fetch_add(1);
+          continue;
+        }
+        one_read.Check(path, pem->key_pem, pem->chain_pem);
+      }
+    }
+  });
+  // gRPC 1.51's FileWatcherCertificateProvider: mtime, the file read as the key, read again as
+  // the certificate, mtime again; the pair is used only when the two mtimes (whole seconds) are
+  // equal.
+  std::jthread watcher([&](std::stop_token stop) {
+    const auto mtime = [](const std::string& path) -> time_t {
+      struct stat st {};
+      return ::stat(path.c_str(), &st) == 0 ? st.st_mtime : -1;
+    };
+    while (!stop.stop_requested()) {
+      for (const std::string& path : {collector_file, sensor_file}) {
+        ++two_reads.attempts;
+        const time_t before = mtime(path);
+        auto as_key = ReadSmallFile(path, 64 << 10);
+        std::this_thread::yield();  // a watcher may lose its core between the two reads
+        auto as_cert = ReadSmallFile(path, 64 << 10);
+        const time_t after = mtime(path);
+        if (before != after || before == -1) {
+          ++two_reads.skipped;
+          continue;
+        }
+        if (!as_key.ok() || !as_cert.ok()) {
+          ++two_reads.mismatches;
+          two_reads.Note(path, (as_key.ok() ? as_cert : as_key).status().ToString());
+          two_reads.progress.fetch_add(1);
+          continue;
+        }
+        if (*as_key != *as_cert) ++two_reads.torn;
+        auto key = ParseIdentityPem(*as_key);
+        auto cert = ParseIdentityPem(*as_cert);
+        if (!key.ok() || !cert.ok()) {
+          ++two_reads.mismatches;
+          two_reads.Note(path, (key.ok() ? cert : key).status().ToString());
+          two_reads.progress.fetch_add(1);
+          continue;
+        }
+        two_reads.Check(path, key->key_pem, cert->chain_pem);
+      }
+    }
+  });
+  // Until each thread has done `more` units of work after this call (both files for a reader).
+  const auto let_others_work = [&](uint64_t more) {
+    const uint64_t fresh = caller_counts.fresh.load(), read = one_read.progress.load(),
+                   read_twice = two_reads.progress.load();
+    EXPECT_TRUE(sitechain::nlsm::WaitFor([&] {
+      return caller_counts.fresh.load() >= fresh + 1 && one_read.progress.load() >= read + more &&
+             two_reads.progress.load() >= read_twice + more;
+    })) << "the caller or a reader made no progress in "
+        << kDeadline.count() << " ms";
+  };
+  let_others_work(2);  // each has seen the first identities
+
+  // Renew whichever is due first, so that neither certificate ever goes past its renewal.
+  int renewals = 0;
+  int next_wait = kStride;  // the next multiple of kStride
+  std::map<std::string, int> renewals_of;
+  while (renewals < kRenewals) {
+    const NodeStatusView view = m->Snapshot();
+    std::string due;
+    TimePoint due_at = TimePoint::max();
+    for (const auto& [service, peer] : peer_of) {
+      const auto v = Find(view, service);
+      ASSERT_TRUE(v && v->next_renewal) << service << " has no renewal planned";
+      if (*v->next_renewal < due_at) {
+        due = service;
+        due_at = *v->next_renewal;
+      }
+    }
+    const InstanceStatusView renewed = RenewOnce(*m, due);
+    ASSERT_EQ(renewed.state, "running") << renewed.last_error;
+    ASSERT_EQ(renewed.last_error, "");
+    // Both may have renewed in one call (due within the batch interval).
+    const NodeStatusView after = m->Snapshot();
+    for (const auto& [service, peer] : peer_of) {
+      const auto v = Find(after, service);
+      ASSERT_TRUE(v && v->not_after);
+      if (*v->not_after > not_after[service]) {
+        not_after[service] = *v->not_after;
+        ++renewals;
+        ++renewals_of[service];
+      }
+    }
+    if (renewals >= next_wait) {
+      let_others_work(2);
+      next_wait = (renewals / kStride + 1) * kStride;
+    }
+  }
+  let_others_work(2);  // each has seen the last identities
+  const Seconds manual_time = std::chrono::duration_cast<Seconds>(clock_.Now() - clock_start);
+  caller.request_stop();
+  reader.request_stop();
+  watcher.request_stop();
+  caller.join();
+  reader.join();
+  watcher.join();
+
+  // New handshakes present the last certificates, once gRPC has re-read the files.
+  const OnDiskIdentity last_collector = IdentityOf(instance_dir("collector"));
+  const OnDiskIdentity last_sensor = IdentityOf(instance_dir("sensor"));
+  ASSERT_TRUE(last_collector.cert_site && last_sensor.cert_site);
+  const auto presents_last = [&] {
+    call(nullptr);
+    return caller_counts.client_certs.count(last_sensor.cert_site->ToPem()) != 0 &&
+           caller_counts.server_certs.count(last_collector.cert_site->ToPem()) != 0;
+  };
+  EXPECT_TRUE(sitechain::nlsm::WaitFor(presents_last, milliseconds(30000)))
+      << "the last renewed certificates were never presented in a handshake";
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  std::cout << "[figure] rotation stress: " << renewals << " renewals (collector "
+            << renewals_of["collector"] << ", sensor " << renewals_of["sensor"] << ") over "
+            << manual_time.count() << " s of the manual clock, in " << elapsed << " s\n"
+            << "[figure] rotation stress: " << caller_counts.calls.load() << " calls ("
+            << caller_counts.fresh.load() << " on fresh channels), " << caller_counts.failed
+            << " failed; handshakes checked by the collector " << collector->accepted()
+            << " (refused " << collector->refused() << "), by the sensor " << sensor->accepted()
+            << " (refused " << sensor->refused() << "); distinct certificates presented: sensor "
+            << caller_counts.client_certs.size() << ", collector "
+            << caller_counts.server_certs.size() << "\n"
+            << "[figure] rotation stress: one-read reader " << one_read.progress.load()
+            << " identity files read, " << one_read.serials.size() << " distinct serials, "
+            << one_read.mismatches << " mismatched\n"
+            << "[figure] rotation stress: mtime reader " << two_reads.attempts << " double reads, "
+            << two_reads.skipped << " dropped (mtime moved), " << two_reads.progress
+            << " accepted, " << two_reads.torn << " torn, " << two_reads.mismatches
+            << " mismatched, " << two_reads.serials.size() << " distinct serials\n";
+
+  const auto listed = [](const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += "\n  " + l;
+    return out;
+  };
+  EXPECT_GE(renewals, kRenewals);
+  EXPECT_GE(renewals_of["collector"], kRenewals / 4);
+  EXPECT_GE(renewals_of["sensor"], kRenewals / 4);
+  // The premise of "no failure": nothing issued in the test lapsed at the manual clock.
+  EXPECT_LT(manual_time.count(), kLifetime.count());
+  EXPECT_EQ(caller_counts.failed, 0u) << listed(caller_counts.failures) << "\ncollector:\n"
+                                      << collector_log.text() << "sensor:\n"
+                                      << sensor_log.text();
+  EXPECT_EQ(collector->refused(), 0u) << collector_log.text();
+  EXPECT_EQ(sensor->refused(), 0u) << sensor_log.text();
+  EXPECT_GT(caller_counts.calls.load(), caller_counts.fresh.load());
+  EXPECT_GE(caller_counts.fresh.load(), static_cast<uint64_t>(kRenewals / kStride));
+  EXPECT_GE(collector->accepted(), caller_counts.fresh.load());  // one per fresh channel
+  EXPECT_GE(caller_counts.client_certs.size(), 2u);
+  EXPECT_GE(caller_counts.server_certs.size(), 2u);
+  EXPECT_EQ(one_read.mismatches, 0u) << listed(one_read.problems);
+  EXPECT_GT(one_read.progress.load(), 0u);
+  EXPECT_GE(one_read.serials.size(), 4u);  // the first and the last of each file
+  EXPECT_EQ(two_reads.torn, 0u) << "pairs the watcher would have used from two different files";
+  EXPECT_EQ(two_reads.mismatches, 0u) << listed(two_reads.problems);
+  EXPECT_GT(two_reads.progress.load(), 0u);
+  EXPECT_GE(two_reads.serials.size(), 4u);
+  EXPECT_EQ(runner.starts("collector").size(), 1u);  // renewed in place, never restarted
+  EXPECT_EQ(runner.starts("sensor").size(), 1u);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
 }
 
 }  // namespace
