@@ -38,6 +38,7 @@ void Deployer::Adopt(CheckedInstance checked, Instance& instance) {
   instance.cert_site = std::move(checked.cert_site);
   instance.key = std::move(checked.instance_key);
   instance.policy_json = PolicyOf(*instance.cert_site);
+  instance.federation_pem = std::move(checked.federation_pem);
   instance.suggested = RenewalWindow{checked.renew_after, checked.renew_before};
 }
 

@@ -39,6 +39,7 @@ struct Instance {
   std::optional<pki::Certificate> cert_dev, cert_store, developer, cert_site;
   std::optional<pki::PrivateKey> key;
   std::string policy_json = "{}";
+  std::string federation_pem;  // federated site roots for the service (federation.pem)
   std::string state = instance_state::kPending;
   std::string last_error;     // why it is in its state (refused, expired, stopped, ...)
   std::string renewal_error;  // the last renewal attempt's failure, until one succeeds

@@ -67,10 +67,11 @@ Result<CheckedInstance> FetchAndVerify(SiteClient& site, const storage::BlobStor
     verification.failure = pki::Failure{5, pki::CertRole::kCertSite, pki::Reason::kKeyMismatch,
                                         "the Cert_site is not for this instance's key"};
   }
-  return CheckedInstance{std::move(*header),      std::move(blob),         std::move(cert_dev),
-                         std::move(cert_store),   std::move(identity),     std::move(cert_site),
-                         std::move(instance_key), outcomes[0].renew_after, outcomes[0].renew_before,
-                         std::move(verification)};
+  return CheckedInstance{
+      std::move(*header),      std::move(blob),           std::move(cert_dev),
+      std::move(cert_store),   std::move(identity),       std::move(cert_site),
+      std::move(instance_key), outcomes[0].renew_after,   outcomes[0].renew_before,
+      std::move(verification), outcomes[0].federation_pem};
 }
 
 }  // namespace sitechain::nlsm

@@ -26,6 +26,7 @@ struct CheckedInstance {
   pki::PrivateKey instance_key;
   TimePoint renew_after, renew_before;
   pki::Verification verification;  // ok() when the instance may run
+  std::string federation_pem;      // the federated site roots the slsm sent with the Cert_site
 };
 
 // Fetches, certifies and verifies `service`. Transport and slsm refusals are statuses; a chain

@@ -46,6 +46,7 @@ Status InstanceStore::Save(const Instance& i) {
   SITECHAIN_RETURN_IF_ERROR(i.cert_store->Save(i.dir + "/cert-store.pem"));
   SITECHAIN_RETURN_IF_ERROR(i.developer->Save(i.dir + "/developer.pem"));
   SITECHAIN_RETURN_IF_ERROR(WriteBundle(i));
+  SITECHAIN_RETURN_IF_ERROR(WriteFederation(i));
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/policy.json", i.policy_json + "\n", 0644));
   const nlohmann::json meta = {
       {"service", i.service},
@@ -121,6 +122,9 @@ Status InstanceStore::Load(Instance& i) const {
   }
   SITECHAIN_RETURN_IF_ERROR(LoadIdentity(i));
   i.policy_json = PolicyOf(*i.cert_site);
+  if (PathExists(i.dir + "/federation.pem")) {
+    SITECHAIN_ASSIGN_OR_RETURN(i.federation_pem, ReadSmallFile(i.dir + "/federation.pem"));
+  }
   // Written again: a bundle of an earlier release held the store root too.
   return WriteBundle(i);
 }
@@ -130,6 +134,15 @@ Status InstanceStore::WriteBundle(const Instance& i) const {
   // bundle holding it would accept a TLS identity any registered developer minted for any
   // service (docs/cert-profile.md, "The trust bundle").
   return WriteFileAtomic(i.dir + "/bundle.pem", node_.identity.site_root.ToPem(), 0644);
+}
+
+Status InstanceStore::WriteFederation(const Instance& i) const {
+  const std::string path = i.dir + "/federation.pem";
+  if (!i.federation_pem.empty()) return WriteFileAtomic(path, i.federation_pem, 0644);
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (ec) return ErrnoStatus("cannot remove", path, ec.value());
+  return Status::Ok();
 }
 
 void InstanceStore::Forget(const Instance& i) {

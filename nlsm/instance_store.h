@@ -59,6 +59,9 @@ class InstanceStore final {
  private:
   // bundle.pem: the roots a service trusts for its peers' identities (the site root).
   Status WriteBundle(const Instance& instance) const;
+  // federation.pem: the federated site roots, each for its own trust domain; removed when the
+  // site federates with none.
+  Status WriteFederation(const Instance& instance) const;
   // Reads identity.pem, or the key and Cert_site files of an earlier release.
   Status LoadIdentity(Instance& instance) const;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include "common/log.h"
 #include "common/time_format.h"
@@ -443,6 +444,7 @@ void NodeManager::Install(Instance& i, pki::Certificate cert_site, pki::PrivateK
     return;
   }
   i.policy_json = PolicyOf(*i.cert_site);
+  const std::string previous_federation = std::exchange(i.federation_pem, o.federation_pem);
   const std::optional<RenewalWindow> previous_window = i.suggested;
   i.suggested = RenewalWindow{o.renew_after, o.renew_before};
   if (Status s = store_.Save(i); !s.ok()) {
@@ -451,6 +453,7 @@ void NodeManager::Install(Instance& i, pki::Certificate cert_site, pki::PrivateK
     i.cert_site = previous;
     i.key = std::move(previous_key);
     i.policy_json = previous_policy;
+    i.federation_pem = previous_federation;
     i.suggested = previous_window;
     renewer_.Retry(i, Status(s.code(), "cannot keep the renewed Cert_site: " + s.message()), now);
     return;

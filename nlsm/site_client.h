@@ -47,6 +47,8 @@ struct RenewalOutcome {
   Status status;
   std::vector<uint8_t> cert_site_der;
   TimePoint renew_after, renew_before;
+  // The federated site roots of the answer (the same in every outcome of one call), PEM.
+  std::string federation_pem;
 };
 
 // A command pushed by the slsm over the node's stream.

@@ -1,6 +1,7 @@
 #include "nlsm/site_messages.h"
 
 #include "common/grpc_status.h"
+#include "pki/certificate.h"
 
 namespace sitechain::nlsm {
 namespace {
@@ -48,10 +49,17 @@ Command CommandFromProto(const v1::NodeCommand& in) {
 }
 
 std::vector<RenewalOutcome> OutcomesFromProto(const v1::RenewResponse& response) {
+  // The roots are checked by the services (service_identity/peer_verifier.h), which take each
+  // for its own trust domain only; what does not decode is not passed on.
+  std::string federation;
+  for (const auto& der : response.federated_root_der()) {
+    if (auto root = pki::Certificate::FromDer(BytesOf(der)); root.ok()) federation += root->ToPem();
+  }
   std::vector<RenewalOutcome> out;
   for (const auto& c : response.certificates()) {
     out.push_back({c.service(), StatusFromCode(c.code(), c.message()), BytesOf(c.cert_site_der()),
-                   FromUnixSeconds(c.renew_after()), FromUnixSeconds(c.renew_before())});
+                   FromUnixSeconds(c.renew_after()), FromUnixSeconds(c.renew_before()),
+                   federation});
   }
   return out;
 }
