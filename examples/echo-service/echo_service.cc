@@ -1,6 +1,7 @@
 // echo-service: a long-running example service for the demo and the tests. It prints who it is
 // (its SITECHAIN_* identity variables and the policy file SITECHAIN_POLICY_FILE names), then
-// serves: a heartbeat line every second until SIGTERM, on which it exits 0.
+// serves: a heartbeat line every second until SIGTERM, on which it exits 0. Each SIGHUP (the
+// sitePolicy's "renewal_signal") is reported as "got SIGHUP <n>".
 //
 //   echo-service [--heartbeat-ms N] [--exit-after-ms N] [--exit-code C] [--ignore-term]
 //                [--print-env] [--print-fds] [--child-pid-file F] [ARG...]
@@ -33,7 +34,9 @@ extern char** environ;
 namespace {
 
 volatile sig_atomic_t g_term = 0;
+volatile sig_atomic_t g_hups = 0;
 void OnTerm(int) { g_term = 1; }
+void OnHup(int) { g_hups = g_hups + 1; }
 
 void PrintFds() {
   DIR* dir = opendir("/proc/self/fd");
@@ -87,6 +90,9 @@ int main(int argc, char** argv) {
   struct sigaction sa {};
   sa.sa_handler = OnTerm;
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = OnHup;
+  sigaction(SIGHUP, &hup, nullptr);
 
   std::cout << "echo-service pid=" << getpid() << " pgid=" << getpgrp() << "\n";
   std::cout << "argv0: " << argv[0] << "\n";
@@ -119,7 +125,9 @@ int main(int argc, char** argv) {
   auto next_beat = start + std::chrono::milliseconds(heartbeat_ms);
   long beats = 0;
   bool reported_term = false;
+  sig_atomic_t reported_hups = 0;
   while (true) {
+    while (reported_hups < g_hups) std::cout << "got SIGHUP " << ++reported_hups << "\n";
     if (g_term && !reported_term) {
       reported_term = true;
       std::cout << (ignore_term ? "got SIGTERM, ignoring it\n" : "got SIGTERM, exiting\n");

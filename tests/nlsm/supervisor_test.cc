@@ -449,6 +449,23 @@ TEST_F(SupervisorTest, StopSendsSigtermAndDoesNotRestart) {
   EXPECT_EQ(InfoOf("echo").state, ProcessState::kStopped);
 }
 
+// The renewal signal: sent to the running process only, through its pidfd.
+TEST_F(SupervisorTest, SignalReachesTheRunningServiceOnly) {
+  Supervisor& sup = Make();
+  EXPECT_EQ(sup.Signal("echo", SIGHUP).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(sup.Start(Spec("echo", echo_, {"--heartbeat-ms", "100000"})).ok());
+  ASSERT_TRUE(WaitUntil([&] { return OutputHas("echo", "ready"); }));
+  const pid_t pid = InfoOf("echo").pid;
+  ASSERT_TRUE(sup.Signal("echo", SIGHUP).ok());
+  ASSERT_TRUE(WaitUntil([&] { return OutputHas("echo", "got SIGHUP 1"); }));
+  ASSERT_TRUE(sup.Signal("echo", SIGHUP).ok());
+  ASSERT_TRUE(WaitUntil([&] { return OutputHas("echo", "got SIGHUP 2"); }));
+  EXPECT_EQ(InfoOf("echo").pid, pid);  // still the same process
+  EXPECT_EQ(InfoOf("echo").restarts, 0);
+  ASSERT_TRUE(sup.Stop("echo").ok());
+  EXPECT_EQ(sup.Signal("echo", SIGHUP).code(), StatusCode::kFailedPrecondition);
+}
+
 TEST_F(SupervisorTest, StopSendsSigkillAfterTheGraceToAServiceIgnoringSigterm) {
   Supervisor& sup = Make();
   ASSERT_TRUE(
