@@ -1,27 +1,52 @@
 #include "common/grpc_tls.h"
 
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace sitechain {
 
+namespace {
+
+grpc_ssl_client_certificate_request_type RequestType(ClientCertificates mode) {
+  switch (mode) {
+    case ClientCertificates::kNone:
+      return GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+    case ClientCertificates::kOptional:
+      return GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY;
+    case ClientCertificates::kRequired:
+      return GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+}
+
+std::shared_ptr<grpc::ServerCredentials> RenewingServerCredentials(
+    const ServerTlsOptions& options) {
+  // The key path and the certificate path are the same file: one read of each can never pair
+  // a new certificate with an old key, and a replacement between the two reads is caught by the
+  // watcher's mtime comparison (WriteIdentityFile always moves the mtime forward).
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      options.identity_file, options.identity_file, options.client_roots_file,
+      static_cast<unsigned int>(std::max<int64_t>(1, options.identity_refresh.count())));
+  grpc::experimental::TlsServerCredentialsOptions tls(provider);
+  tls.watch_identity_key_cert_pairs();
+  if (!options.client_roots_file.empty()) tls.watch_root_certs();
+  tls.set_cert_request_type(RequestType(options.client_certificates));
+  return grpc::experimental::TlsServerCredentials(tls);
+}
+
+}  // namespace
+
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTlsOptions& options) {
+  if (!options.identity_file.empty()) return RenewingServerCredentials(options);
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({options.private_key_pem, options.certificate_chain_pem});
   ssl.pem_root_certs = options.client_roots_pem;
-  switch (options.client_certificates) {
-    case ClientCertificates::kNone:
-      ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
-      break;
-    case ClientCertificates::kOptional:
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY;
-      break;
-    case ClientCertificates::kRequired:
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-      break;
-  }
+  ssl.client_certificate_request = RequestType(options.client_certificates);
   return grpc::SslServerCredentials(ssl);
 }
 

@@ -27,12 +27,28 @@ enum class ClientCertificates {
   kRequired,  // handshake fails without a certificate that chains to client_roots_pem
 };
 
+// The server's identity and what it asks of clients. Either static (the PEM fields, fixed for
+// the server's life) or renewing (identity_file set: the PEM fields are unused).
 struct ServerTlsOptions {
-  std::string certificate_chain_pem;  // the server certificate (then any intermediates)
-  std::string private_key_pem;
-  std::string client_roots_pem;  // roots that client certificates must chain to
+  // Static identity.
+  std::string certificate_chain_pem = {};  // the server certificate (then any intermediates)
+  std::string private_key_pem = {};
+  std::string client_roots_pem = {};  // roots that client certificates must chain to
+
+  // Renewing identity: an identity file (common/identity_file.h: key and chain in one file,
+  // replaced as a whole with a later mtime) that the server reads at start and again whenever it
+  // was replaced, looking every identity_refresh. Handshakes after a replacement present the new
+  // certificate; connections made before keep theirs (a renewal drops no stream). The file must
+  // hold a valid identity before the server starts. client_roots_file is read the same way and
+  // replaces client_roots_pem; it must be set with kRequired.
+  std::string identity_file = {};
+  std::string client_roots_file = {};
+  std::chrono::seconds identity_refresh{1};
+
   ClientCertificates client_certificates = ClientCertificates::kNone;
 };
+// Credentials for a server with these options (static ones as grpc::SslServerCredentials makes
+// them, renewing ones over gRPC's file-watching certificate provider).
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerTlsOptions& options);
 
 struct ClientTlsOptions {

@@ -6,6 +6,7 @@
 
 #include "common/files.h"
 #include "common/json_config.h"
+#include "server/tls_identity_renewer.h"
 
 namespace sitechain::slsm {
 namespace {
@@ -61,6 +62,11 @@ Result<SlsmConfig> ParseConfig(const ConfigText& base, const std::optional<Confi
   if (overrides) SITECHAIN_RETURN_IF_ERROR(Apply(*overrides, c));
   if (c.store.empty()) return InvalidArgument("the config names no store (key 'store')");
   if (c.tls_names.empty()) return InvalidArgument("the config names no TLS name ('tls_names')");
+  if (c.tls_lifetime < server::kMinTlsLifetime) {
+    return InvalidArgument("tls_lifetime must be at least " +
+                           std::to_string(server::kMinTlsLifetime.count()) +
+                           "s (the certificate is renewed two thirds into it)");
+  }
   if (c.heartbeat_timeout < Seconds(1)) {
     return InvalidArgument("heartbeat_timeout must be at least 1s");
   }

@@ -20,6 +20,8 @@ struct SlsmConfig {
   std::string admin_socket;               // default <dir>/admin.sock
   // Names the TLS server certificate carries (DNS names and IPv4 addresses nodes dial).
   std::vector<std::string> tls_names = {"localhost", "127.0.0.1"};
+  // Validity of the TLS server certificate, renewed two thirds into it while serving; at least
+  // server::kMinTlsLifetime (6 s).
   Seconds tls_lifetime{90 * 86400};
   Seconds heartbeat_timeout{15};  // a node without a heartbeat this long is down
   std::string log_level = "info";
@@ -39,7 +41,8 @@ struct ConfigText {
 Result<SlsmConfig> LoadConfig(const std::string& dir, const std::string& override_path);
 // The keys of `base` (slsm.json) and then those of `overrides` (--config) over the defaults, and
 // the result validated: INVALID_ARGUMENT for text that is not a JSON object, an unknown key, a
-// bad value, and a config without a store or TLS name, with a heartbeat_timeout under 1 s or
+// bad value, and a config without a store or TLS name, with a tls_lifetime under
+// server::kMinTlsLifetime, a heartbeat_timeout under 1 s or
 // SiteOptions that do not validate.
 Result<SlsmConfig> ParseConfig(const ConfigText& base, const std::optional<ConfigText>& overrides);
 // Writes <dir>/slsm.json with the site and store (write-then-rename).

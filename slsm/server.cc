@@ -6,6 +6,7 @@
 #include "pki/ca_files.h"
 #include "server/ready_file.h"
 #include "server/state_dir.h"
+#include "server/tls_identity_renewer.h"
 #include "slca/site_ca.h"
 #include "slsm/admin_service.h"
 #include "slsm/grpc_service.h"
@@ -17,6 +18,7 @@ namespace {
 constexpr size_t kMaxMessageBytes = 4 << 20;
 
 std::string StoreRootPath(const std::string& dir) { return dir + "/store-root.pem"; }
+std::string TlsIdentityPath(const std::string& dir) { return dir + "/tls/identity.pem"; }
 
 }  // namespace
 
@@ -45,9 +47,22 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
   SITECHAIN_ASSIGN_OR_RETURN(SiteDatabase db, SiteDatabase::Open(dir + "/slsm.db"));
   SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore packages,
                              storage::BlobStore::Open(dir + "/packages"));
-  SITECHAIN_ASSIGN_OR_RETURN(auto tls, ca.IssueTlsServer(pki::SplitTlsNames(config.tls_names),
-                                                         config.tls_lifetime, {clock, rng}));
-  const std::string root_pem = ca.root().ToPem();
+  // The renewer's own handle on the CA (SiteService owns the first); SiteCa is thread-safe.
+  SITECHAIN_ASSIGN_OR_RETURN(slca::SiteCa tls_ca, slca::SiteCa::Open(dir, passphrase));
+  slsm->tls_ca_ = std::make_unique<slca::SiteCa>(std::move(tls_ca));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      slsm->tls_,
+      server::TlsIdentityRenewer::Create(
+          [ca = slsm->tls_ca_.get(), names = pki::SplitTlsNames(config.tls_names),
+           lifetime = config.tls_lifetime, &clock, &rng]() -> Result<server::IssuedTlsIdentity> {
+            SITECHAIN_ASSIGN_OR_RETURN(auto tls, ca->IssueTlsServer(names, lifetime, {clock, rng}));
+            return server::IssuedTlsIdentity{.pem = {.key_pem = tls.key.ToPem(std::nullopt, rng),
+                                                     .chain_pem = tls.certificate.ToPem()},
+                                             .common_name = tls.certificate.Subject().common_name,
+                                             .serial = tls.certificate.SerialHex(),
+                                             .not_after = tls.certificate.NotAfter()};
+          },
+          clock, {.identity_file = TlsIdentityPath(dir)}));
   slsm->hub_ = std::make_unique<NodeHub>(clock, config.heartbeat_timeout);
   slsm->store_ = std::make_unique<StoreClient>(config.store, store_root.ToPem());
   SITECHAIN_ASSIGN_OR_RETURN(
@@ -63,9 +78,8 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
           {.public_listener =
                server::PublicListenerOptions{
                    .listen = config.listen,
-                   .tls = {.certificate_chain_pem = tls.certificate.ToPem(),
-                           .private_key_pem = tls.key.ToPem(std::nullopt, rng),
-                           .client_roots_pem = root_pem,
+                   .tls = {.identity_file = slsm->tls_->identity_file(),
+                           .client_roots_file = dir + "/root.pem",
                            .client_certificates = ClientCertificates::kOptional},
                    .max_message_bytes = kMaxMessageBytes,
                    // Nodes ping a silent link to notice a dead one (nlsm keepalive_time, at
@@ -80,11 +94,15 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
   slsm->follower_ = std::make_unique<RevocationFollower>(*slsm->store_, *slsm->service_, rng);
   slsm->follower_->Start();
 
+  slsm->tls_->Start();
+
   const server::Listeners& listeners = *slsm->listeners_;
+  const server::TlsIdentityRenewer::State tls = slsm->tls_->state();
   spdlog::info(
-      "serving site '{}' on {} (TLS certificate for {} valid until {}), admin socket {}, store {}",
-      slsm->service_->site(), listeners.address(), tls.certificate.Subject().common_name,
-      FormatTime(tls.certificate.NotAfter()), listeners.admin_socket(), config.store);
+      "serving site '{}' on {} (TLS certificate for {} valid until {}, serial {}, renewed from "
+      "{}), admin socket {}, store {}",
+      slsm->service_->site(), listeners.address(), tls.common_name, FormatTime(tls.not_after),
+      tls.serial, FormatTime(tls.next_attempt), listeners.admin_socket(), config.store);
   SITECHAIN_RETURN_IF_ERROR(server::WriteReadyFile(
       config.ready_file, {{"address", listeners.address()},
                           {"port", listeners.port()},
@@ -101,6 +119,7 @@ void SlsmServer::Wait() {
 }
 
 void SlsmServer::Shutdown(std::chrono::milliseconds grace) {
+  if (tls_) tls_->Stop();
   if (follower_) follower_->Stop();
   if (hub_) hub_->Shutdown();
   if (listeners_) listeners_->Shutdown(grace);

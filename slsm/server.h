@@ -6,11 +6,14 @@
 //   - a follower of the store's revocation feed.
 // At start it takes an exclusive lock on <dir>/serve.lock (one server per directory), removes
 // package blobs no release refers to, and issues itself a fresh TLS server certificate from the
-// site root for the configured names (the key never touches the disk).
+// site root for the configured names, which it renews (new key) two thirds into its
+// `tls_lifetime` while it serves, without dropping node streams (server/tls_identity_renewer.h).
+// The key and chain are in <dir>/tls/identity.pem (mode 0600, directory 0700).
 //
 // The listeners, the lock, the ready file and the shutdown are the server scaffold's (server/).
 //
-// State directory: root.pem, root.key (slca), store-root.pem, slsm.json, slsm.db, packages/.
+// State directory: root.pem, root.key (slca), store-root.pem, slsm.json, slsm.db, packages/,
+// tls/identity.pem (rewritten at every start and renewal).
 // Thread-safety: Start, Wait and Shutdown may be called from different threads.
 
 #include <grpcpp/grpcpp.h>
@@ -24,6 +27,8 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "server/listeners.h"
+#include "server/tls_identity_renewer.h"
+#include "slca/site_ca.h"
 #include "slsm/config.h"
 #include "slsm/node_hub.h"
 #include "slsm/revocation_follower.h"
@@ -65,7 +70,9 @@ class SlsmServer final {
  private:
   SlsmServer() = default;
 
-  UniqueFd lock_;  // <dir>/serve.lock, held while serving
+  UniqueFd lock_;                                    // <dir>/serve.lock, held while serving
+  std::unique_ptr<slca::SiteCa> tls_ca_;             // issues the TLS identity (renewer thread)
+  std::unique_ptr<server::TlsIdentityRenewer> tls_;  // renews <dir>/tls/identity.pem
   std::unique_ptr<NodeHub> hub_;
   std::unique_ptr<StoreClient> store_;
   std::unique_ptr<SiteService> service_;

@@ -38,6 +38,7 @@ class ServerCommands final {
   std::string init_lifetime_ = "10y";
   ServeOptions serve_;
   std::vector<std::string> tls_names_;
+  std::string tls_lifetime_ = "90d";
   std::string log_level_ = "info";
   CLI::App* init_cmd_ = nullptr;
   CLI::App* serve_cmd_ = nullptr;

@@ -36,6 +36,11 @@ ServerCommands::ServerCommands(CLI::App& app) {
                          "DNS name or IPv4 address clients dial (repeatable; default localhost "
                          "and 127.0.0.1)");
   serve_cmd_
+      ->add_option("--tls-lifetime", tls_lifetime_,
+                   "validity of the TLS server certificate, e.g. 90d; renewed (new key) two thirds "
+                   "into it while serving; at least 6s")
+      ->capture_default_str();
+  serve_cmd_
       ->add_option("--max-executable-size", serve_.limits.max_executable_bytes,
                    "largest executable accepted, e.g. 512MiB")
       ->transform(CLI::AsSizeValue(false))
@@ -80,6 +85,12 @@ int ServerCommands::Init(const std::optional<std::string>& passphrase) {
 int ServerCommands::Serve(const std::optional<std::string>& passphrase) {
   if (Status s = InitLogging("store", log_level_); !s.ok()) return ReportStatus("store", s);
   serve_.passphrase = passphrase;
+  auto tls_lifetime = ParseDuration(tls_lifetime_);
+  if (!tls_lifetime.ok()) {
+    return ReportStatus("store", Status(tls_lifetime.status().code(),
+                                        "--tls-lifetime: " + tls_lifetime.status().message()));
+  }
+  serve_.tls_lifetime = *tls_lifetime;
   if (!tls_names_.empty()) {
     const pki::TlsServerNames names = pki::SplitTlsNames(tls_names_);
     serve_.tls_dns_names = names.dns;

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/time_format.h"
+#include "pki/builders.h"
 #include "server/ready_file.h"
 #include "server/state_dir.h"
 #include "store/admin_service.h"
@@ -16,16 +17,35 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
         "the maximum message size must be 2 MiB to 1 GiB (data travels in "
         "1 MiB chunks)");
   }
+  if (options.tls_lifetime < server::kMinTlsLifetime) {
+    return InvalidArgument("the TLS certificate lifetime must be at least " +
+                           std::to_string(server::kMinTlsLifetime.count()) +
+                           "s (it is renewed two thirds into it)");
+  }
   std::unique_ptr<StoreServer> store(new StoreServer());
   SITECHAIN_ASSIGN_OR_RETURN(StoreCa ca, StoreCa::Open(options.dir, options.passphrase));
   SITECHAIN_ASSIGN_OR_RETURN(store->lock_, server::LockStateDirectory(options.dir, "store serve"));
   SITECHAIN_ASSIGN_OR_RETURN(StoreDatabase db, StoreDatabase::Open(options.dir + "/store.db"));
   SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore blobs,
                              storage::BlobStore::Open(options.dir + "/blobs"));
-  SITECHAIN_ASSIGN_OR_RETURN(auto tls,
-                             ca.IssueTlsServer({options.tls_dns_names, options.tls_ip_addresses},
-                                               options.tls_lifetime, {clock, rng}));
-  const std::string root_pem = ca.root().ToPem();
+  // The renewer's own handle on the CA, used on its thread only.
+  SITECHAIN_ASSIGN_OR_RETURN(StoreCa tls_ca, StoreCa::Open(options.dir, options.passphrase));
+  store->tls_ca_ = std::make_unique<StoreCa>(std::move(tls_ca));
+  SITECHAIN_ASSIGN_OR_RETURN(
+      store->tls_,
+      server::TlsIdentityRenewer::Create(
+          [ca = store->tls_ca_.get(),
+           names = pki::TlsServerNames{options.tls_dns_names, options.tls_ip_addresses},
+           lifetime = options.tls_lifetime, &clock, &rng]() -> Result<server::IssuedTlsIdentity> {
+            SITECHAIN_ASSIGN_OR_RETURN(auto tls, ca->IssueTlsServer(names, lifetime, {clock, rng}));
+            return server::IssuedTlsIdentity{.pem = {.key_pem = tls.key.ToPem(std::nullopt, rng),
+                                                     .chain_pem = tls.certificate.ToPem()},
+                                             .common_name = tls.certificate.Subject().common_name,
+                                             .serial = tls.certificate.SerialHex(),
+                                             .not_after = tls.certificate.NotAfter()};
+          },
+          clock, {.identity_file = options.dir + "/tls/identity.pem"}));
+  const std::string root_path = ca.root_path();
   SITECHAIN_ASSIGN_OR_RETURN(
       store->service_, StoreService::Create(std::move(ca), std::move(db), std::move(blobs), clock,
                                             rng, options.limits));
@@ -38,19 +58,23 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
           {.public_listener =
                server::PublicListenerOptions{
                    .listen = options.listen,
-                   .tls = {.certificate_chain_pem = tls.certificate.ToPem(),
-                           .private_key_pem = tls.key.ToPem(std::nullopt, rng),
-                           .client_roots_pem = root_pem,
+                   .tls = {.identity_file = store->tls_->identity_file(),
+                           .client_roots_file = root_path,
                            .client_certificates = ClientCertificates::kOptional},
                    .max_message_bytes = options.max_message_bytes,
                    .services = {store->public_service_.get()}},
            .admin = {.socket = options.AdminSocket(), .services = {store->admin_service_.get()}}}));
 
+  store->tls_->Start();
+
   const server::Listeners& listeners = *store->listeners_;
-  spdlog::info("serving store '{}' on {} (TLS certificate for {} valid until {}), admin socket {}",
-               store->service_->root().Subject().common_name, listeners.address(),
-               tls.certificate.Subject().common_name, FormatTime(tls.certificate.NotAfter()),
-               listeners.admin_socket());
+  const server::TlsIdentityRenewer::State tls = store->tls_->state();
+  spdlog::info(
+      "serving store '{}' on {} (TLS certificate for {} valid until {}, serial {}, renewed from "
+      "{}), admin socket {}",
+      store->service_->root().Subject().common_name, listeners.address(), tls.common_name,
+      FormatTime(tls.not_after), tls.serial, FormatTime(tls.next_attempt),
+      listeners.admin_socket());
   SITECHAIN_RETURN_IF_ERROR(
       server::WriteReadyFile(options.ready_file, {{"address", listeners.address()},
                                                   {"port", listeners.port()},
@@ -66,6 +90,7 @@ void StoreServer::Wait() {
 }
 
 void StoreServer::Shutdown(std::chrono::milliseconds grace) {
+  if (tls_) tls_->Stop();
   if (service_) service_->Shutdown();
   if (listeners_) listeners_->Shutdown(grace);
 }

@@ -5,10 +5,14 @@
 //   - the StoreAdmin service on a UNIX socket (mode 0600).
 // At start it takes an exclusive lock on <dir>/serve.lock (one server per directory), removes
 // blobs no release refers to, and issues itself a fresh TLS server certificate from the store
-// root for the configured names (the key never touches the disk).
+// root for the configured names, which it renews (new key) two thirds into its tls_lifetime while
+// it serves, without dropping calls or streams (server/tls_identity_renewer.h). The key and chain
+// are in <dir>/tls/identity.pem (mode 0600, directory 0700).
 //
 // The listeners, the lock, the ready file and the shutdown are the server scaffold's (server/).
 //
+// Start's errors: INVALID_ARGUMENT for a max_message_bytes or tls_lifetime out of range, and
+// those of opening the state directory and the listeners.
 // Thread-safety: Start, Wait and Shutdown may be called from different threads.
 
 #include <grpcpp/grpcpp.h>
@@ -24,6 +28,7 @@
 #include "common/unique_fd.h"
 #include "server/listeners.h"
 #include "server/state_dir.h"
+#include "server/tls_identity_renewer.h"
 #include "store/store_service.h"
 
 namespace sitechain::store {
@@ -39,6 +44,8 @@ struct ServeOptions {
   // Names the TLS server certificate carries; clients dial one of them.
   std::vector<std::string> tls_dns_names = {"localhost"};
   std::vector<std::string> tls_ip_addresses = {"127.0.0.1"};
+  // Validity of the TLS server certificate, renewed two thirds into it; at least
+  // server::kMinTlsLifetime (6 s).
   Seconds tls_lifetime{90 * 86400};
   size_t max_message_bytes = 4 << 20;  // largest gRPC message in either direction
   StoreLimits limits;
@@ -67,6 +74,10 @@ class StoreServer final {
   StoreServer() = default;
 
   UniqueFd lock_;  // <dir>/serve.lock, held while serving
+  // The renewer's own handle on the CA (StoreService owns the first): used by the renewer's
+  // thread only, so StoreCa needs no lock.
+  std::unique_ptr<StoreCa> tls_ca_;
+  std::unique_ptr<server::TlsIdentityRenewer> tls_;  // renews <dir>/tls/identity.pem
   std::unique_ptr<StoreService> service_;
   std::unique_ptr<grpc::Service> public_service_, admin_service_;
   std::unique_ptr<server::Listeners> listeners_;  // last: stopped before the services go

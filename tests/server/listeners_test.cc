@@ -8,9 +8,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common/clock.h"
+#include "common/files.h"
+#include "common/identity_file.h"
 #include "common/random.h"
 #include "pki/builders.h"
 #include "server/admin_client.h"
@@ -23,13 +27,19 @@ namespace {
 
 class FakeNodeAdmin final : public v1::NodeAdmin::Service {
  public:
-  grpc::Status GetNodeStatus(grpc::ServerContext*, const v1::GetNodeStatusRequest*,
+  grpc::Status GetNodeStatus(grpc::ServerContext* context, const v1::GetNodeStatusRequest*,
                              v1::NodeStatus* response) override {
     if (!refusal.ok()) return RefuseAdmin("GetNodeStatus", refusal);
+    {
+      std::lock_guard lock(mu);
+      last_peer_certificate = PeerCertificatePem(*context);
+    }
     response->set_node("node-1");
     return grpc::Status::OK;
   }
   Status refusal;
+  std::mutex mu;
+  std::optional<std::string> last_peer_certificate;  // guarded by mu
 };
 
 const AdminPeer kPeer{.name = "the node manager",
@@ -182,6 +192,107 @@ TEST_F(ListenersTest, PublicTlsListenerOnPortZero) {
       {.public_listener = same_port, .admin = {dir_.path() + "/other.sock", {&other_admin}}});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+
+  (*listeners)->Shutdown(std::chrono::milliseconds(100));
+  (*listeners)->Wait();
+}
+
+// The serial of the server certificate of the connection a call went over; "" if none.
+std::string ServerSerial(const grpc::ClientContext& context) {
+  const auto auth = context.auth_context();
+  if (auth == nullptr) return "";
+  const auto values = auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (values.empty()) return "";
+  auto cert = pki::Certificate::FromPem(std::string(values.front().data(), values.front().size()));
+  return cert.ok() ? cert->SerialHex() : "";
+}
+
+// One call on `stub`; the server certificate's serial, "" if the call failed.
+std::string CallAndGetServerSerial(v1::NodeAdmin::Stub& stub) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::NodeStatus status;
+  const grpc::Status rpc = stub.GetNodeStatus(&context, {}, &status);
+  EXPECT_TRUE(rpc.ok()) << rpc.error_message();
+  return rpc.ok() ? ServerSerial(context) : "";
+}
+
+// A renewing identity: the listener reads an identity file and presents what replaces it on the
+// handshakes that follow, while a connection made before keeps its certificate (and so its
+// streams); a client certificate (kOptional) is still asked for and handed to the handler
+// unverified, even one of another root.
+TEST_F(ListenersTest, PublicTlsListenerPresentsARenewedIdentityToNewConnections) {
+  SystemClock clock;
+  SystemRandom rng;
+  const pki::PrivateKey root_key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng);
+  auto root = pki::BuildStoreRoot(root_key, "test store", Seconds(86400), {clock, rng});
+  ASSERT_TRUE(root.ok()) << root.status().ToString();
+  auto issue = [&]() {
+    auto tls = pki::BuildTlsServerIdentity({{"localhost"}, {"127.0.0.1"}}, *root, root_key,
+                                           Seconds(86400), {clock, rng});
+    EXPECT_TRUE(tls.ok()) << tls.status().ToString();
+    return std::move(*tls);
+  };
+  const std::string identity_file = dir_.path() + "/identity.pem";
+  const std::string roots_file = dir_.path() + "/root.pem";
+  ASSERT_TRUE(WriteFileAtomic(roots_file, root->ToPem()).ok());
+  const pki::TlsServerIdentity first = issue();
+  ASSERT_TRUE(WriteIdentityFile(identity_file,
+                                {first.key.ToPem(std::nullopt, rng), first.certificate.ToPem()})
+                  .ok());
+
+  FakeNodeAdmin public_service;
+  const PublicListenerOptions pub{.listen = "127.0.0.1:0",
+                                  .tls = {.identity_file = identity_file,
+                                          .client_roots_file = roots_file,
+                                          .client_certificates = ClientCertificates::kOptional},
+                                  .services = {&public_service}};
+  auto listeners = Listeners::Start({.public_listener = pub, .admin = {Socket(), {&admin_}}});
+  ASSERT_TRUE(listeners.ok()) << listeners.status().ToString();
+  const std::string target = "localhost:" + std::to_string((*listeners)->port());
+
+  // A client certificate of another root: asked for, not verified, handed to the handler.
+  const pki::PrivateKey other_key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng);
+  auto other_root = pki::BuildStoreRoot(other_key, "other", Seconds(86400), {clock, rng});
+  ASSERT_TRUE(other_root.ok());
+  auto before = v1::NodeAdmin::NewStub(
+      DialTls(target, {.server_roots_pem = root->ToPem(),
+                       .certificate_chain_pem = other_root->ToPem(),
+                       .private_key_pem = other_key.ToPem(std::nullopt, rng)}));
+  EXPECT_EQ(CallAndGetServerSerial(*before), first.certificate.SerialHex());
+  {
+    std::lock_guard lock(public_service.mu);
+    EXPECT_EQ(public_service.last_peer_certificate, other_root->ToPem());
+  }
+
+  const pki::TlsServerIdentity second = issue();
+  ASSERT_TRUE(WriteIdentityFile(identity_file,
+                                {second.key.ToPem(std::nullopt, rng), second.certificate.ToPem()})
+                  .ok());
+  // A new connection (a channel of its own, not sharing gRPC's global subchannels) presents
+  // the new certificate once the listener has looked at the file (every second).
+  auto fresh_serial = [&] {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = root->ToPem();
+    auto stub =
+        v1::NodeAdmin::NewStub(grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args));
+    return CallAndGetServerSerial(*stub);
+  };
+  std::string serial;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((serial = fresh_serial()) != second.certificate.SerialHex() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(serial, second.certificate.SerialHex());
+  {
+    std::lock_guard lock(public_service.mu);
+    EXPECT_EQ(public_service.last_peer_certificate, std::nullopt);  // that client had none
+  }
+  // The connection made before is still up, on its certificate.
+  EXPECT_EQ(CallAndGetServerSerial(*before), first.certificate.SerialHex());
 
   (*listeners)->Shutdown(std::chrono::milliseconds(100));
   (*listeners)->Wait();
