@@ -23,6 +23,24 @@ Status Apply(const ConfigText& file, SlsmConfig& c) {
   keys.Duration("heartbeat_timeout", c.heartbeat_timeout);
   keys.String("log_level", c.log_level);
   keys.String("ready_file", c.ready_file);
+  keys.Custom("federation", [&c](const nlohmann::json& v) -> Status {
+    const auto refuse = [] {
+      return InvalidArgument(
+          "'federation' must be an array of {\"trust_domain\": NAME, \"root\": PATH}");
+    };
+    if (!v.is_array()) return refuse();
+    c.federation.clear();
+    for (const auto& site : v) {
+      if (!site.is_object() || site.size() != 2 || !site.contains("trust_domain") ||
+          !site.contains("root") || !site["trust_domain"].is_string() ||
+          !site["root"].is_string()) {
+        return refuse();
+      }
+      c.federation.push_back(
+          {site["trust_domain"].get<std::string>(), site["root"].get<std::string>()});
+    }
+    return Status::Ok();
+  });
   keys.Duration("cert_site_lifetime", o.cert_site_lifetime);
   keys.Duration("node_lifetime", o.node_lifetime);
   keys.Duration("node_recovery_grace", o.node_recovery_grace);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "slsm/federation.h"
 #include "slsm/site_service.h"
 
 namespace sitechain::slsm {
@@ -26,6 +27,10 @@ struct SlsmConfig {
   Seconds heartbeat_timeout{15};  // a node without a heartbeat this long is down
   std::string log_level = "info";
   std::string ready_file;  // written once serving: {address, port, admin_socket, site_root}
+  // The sites whose services this site's services may trust, each for its own trust domain
+  // ("federation": [{"trust_domain": "site-b", "root": "site-b-root.pem"}]; a relative root
+  // path is relative to the state directory). Checked at start (slsm/federation.h).
+  std::vector<FederatedSite> federation;
   SiteOptions site_options;
 };
 

@@ -161,6 +161,9 @@ grpc::Status SiteGrpcService::Renew(grpc::ServerContext* context, const v1::Rene
   }
   auto results = service_.Renew(*node, requests);
   if (!results.ok()) return Refuse("Renew", *context, results.status());
+  for (const auto& der : federated_roots_der_) {
+    response->add_federated_root_der(der.data(), der.size());
+  }
   for (const auto& r : *results) {
     ToProto(r, response->add_certificates());
     if (r.certificate) {

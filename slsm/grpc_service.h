@@ -6,6 +6,9 @@
 // Thread-safe (gRPC calls these from its own threads).
 
 #include <chrono>
+#include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "sitechain/v1/site.grpc.pb.h"
 #include "slsm/node_hub.h"
@@ -18,7 +21,11 @@ inline constexpr size_t kPackageChunkBytes = 1 << 20;
 
 class SiteGrpcService final : public v1::Site::Service {
  public:
-  SiteGrpcService(SiteService& service, NodeHub& hub) : service_(service), hub_(hub) {}
+  // federated_roots_der: the checked roots of the federated sites (slsm/federation.h), sent to
+  // the nodes with every Cert_site.
+  SiteGrpcService(SiteService& service, NodeHub& hub,
+                  std::vector<std::vector<uint8_t>> federated_roots_der = {})
+      : service_(service), hub_(hub), federated_roots_der_(std::move(federated_roots_der)) {}
 
   grpc::Status GetSiteRoot(grpc::ServerContext* context, const v1::GetSiteRootRequest* request,
                            v1::GetSiteRootResponse* response) override;
@@ -36,6 +43,7 @@ class SiteGrpcService final : public v1::Site::Service {
  private:
   SiteService& service_;
   NodeHub& hub_;
+  const std::vector<std::vector<uint8_t>> federated_roots_der_;
 };
 
 }  // namespace sitechain::slsm

@@ -9,6 +9,7 @@
 #include "server/tls_identity_renewer.h"
 #include "slca/site_ca.h"
 #include "slsm/admin_service.h"
+#include "slsm/federation.h"
 #include "slsm/grpc_service.h"
 
 namespace sitechain::slsm {
@@ -69,7 +70,21 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
       slsm->service_,
       SiteService::Create(std::move(ca), std::move(store_root), std::move(db), std::move(packages),
                           *slsm->store_, *slsm->hub_, clock, rng, config.site_options));
-  slsm->public_service_ = std::make_unique<SiteGrpcService>(*slsm->service_, *slsm->hub_);
+  std::vector<FederatedSite> federation = config.federation;
+  for (FederatedSite& site : federation) {
+    if (!site.root_file.starts_with('/')) site.root_file = dir + "/" + site.root_file;
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(
+      auto federated_roots,
+      LoadFederation(federation, slsm->service_->site_root().Subject().common_name, clock));
+  std::vector<std::vector<uint8_t>> federated_roots_der;
+  for (const auto& root : federated_roots) {
+    spdlog::info("federation: the services may trust trust domain {} (root sha256 {})",
+                 root.Subject().common_name, root.Sha256Fingerprint());
+    federated_roots_der.push_back(root.ToDer());
+  }
+  slsm->public_service_ = std::make_unique<SiteGrpcService>(*slsm->service_, *slsm->hub_,
+                                                            std::move(federated_roots_der));
   slsm->admin_service_ = std::make_unique<SiteAdminService>(*slsm->service_, *slsm->hub_);
 
   SITECHAIN_ASSIGN_OR_RETURN(

@@ -131,6 +131,39 @@ TEST_F(NlsmTest, DeployedServiceRunsAndReadsItsIdentity) {
 // signing her releases) mints a TLS leaf naming the service echo on n1 with plain openssl. A
 // service that checks its peers against its trust bundle must refuse it, so the bundle holds
 // the site root only (never the store root), and the service's real Cert_site still verifies.
+// Federation: the roots the operator lists reach every service apart from its bundle
+// (federation.pem, SITECHAIN_FEDERATION_FILE); a root that would vouch for the wrong trust
+// domain stops the slsm at start, naming it.
+TEST_F(NlsmTest, FederatedSiteRootsReachTheServicesApartFromTheBundle) {
+  ASSERT_OK(world_.InitSite("other", "site-b"));
+  {
+    auto bad = world_.NewSite(
+        "other",
+        {{"listen", "127.0.0.1:0"},
+         {"federation", json::array({{{"trust_domain", "site-c"}, {"root", "root.pem"}}})}});
+    EXPECT_FALSE(bad->Start(std::chrono::seconds(20)));
+    EXPECT_TRUE(Contains(bad->log(), "is the root of site \"site-b\", not of \"site-c\""))
+        << bad->log();
+  }
+  StartSite({{"federation",
+              json::array({{{"trust_domain", "site-b"}, {"root", Path("other/root.pem")}}})}});
+  StartNode("n1");
+  Install("echo");
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  WaitForRunning("n1", "echo");
+  const std::string dir = InstanceDir("n1", "echo");
+  const auto fingerprint = [&](const std::string& pem_file) {
+    ProcessResult r =
+        Run("openssl", {"x509", "-in", pem_file, "-noout", "-fingerprint", "-sha256"});
+    EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+    return r.out;
+  };
+  EXPECT_EQ(fingerprint(dir + "/federation.pem"), fingerprint(Path("other/root.pem")));
+  EXPECT_EQ(ReadFileOrEmpty(dir + "/bundle.pem"), ReadFileOrEmpty(Path("site/root.pem")));
+  EXPECT_TRUE(Contains(site().log(), "federation: the services may trust trust domain site-b"))
+      << site().log();
+}
+
 TEST_F(NlsmTest, TrustBundleRefusesALeafADeveloperMintedForAService) {
   StartSite();
   StartNode("n1");
