@@ -47,30 +47,9 @@ Result<TrustRoots> ReadTrust(const IdentityFiles& files, const Clock& clock) {
   return TrustRoots::FromPem(bundle, federation, clock);
 }
 
-}  // namespace
-
-Result<IdentityFiles> IdentityFiles::FromEnvironment() {
-  IdentityFiles files;
-  for (auto [name, out, required] : {std::tuple{"SITECHAIN_IDENTITY_FILE", &files.identity, true},
-                                     {"SITECHAIN_TRUST_BUNDLE_FILE", &files.trust_bundle, true},
-                                     {"SITECHAIN_FEDERATION_FILE", &files.federation, false},
-                                     {"SITECHAIN_POLICY_FILE", &files.policy, true},
-                                     {"SITECHAIN_SPIFFE_ID", &files.spiffe_id, true}}) {
-    const char* value = std::getenv(name);
-    if (value == nullptr || *value == '\0') {
-      if (!required) continue;
-      return FailedPrecondition(std::string(name) +
-                                " is not set: the service-identity helper needs the files a "
-                                "node manager (nlsm) gives the services it runs");
-    }
-    *out = value;
-  }
-  return files;
-}
-
 // The handshake check: PeerVerifier on the peer's certificate, the trust files re-read when they
 // change, every refusal logged.
-class ServiceIdentity::Checker final : public ExternalCertificateVerifier {
+class Checker final : public ExternalCertificateVerifier {
  public:
   Checker(IdentityFiles files, std::shared_ptr<PeerVerifier> verifier, const Clock& clock,
           std::function<void(const std::string&)> log,
@@ -128,6 +107,27 @@ class ServiceIdentity::Checker final : public ExternalCertificateVerifier {
   std::mutex mu_;
   std::pair<FileVersion, FileVersion> versions_;  // guarded by mu_
 };
+
+}  // namespace
+
+Result<IdentityFiles> IdentityFiles::FromEnvironment() {
+  IdentityFiles files;
+  for (auto [name, out, required] : {std::tuple{"SITECHAIN_IDENTITY_FILE", &files.identity, true},
+                                     {"SITECHAIN_TRUST_BUNDLE_FILE", &files.trust_bundle, true},
+                                     {"SITECHAIN_FEDERATION_FILE", &files.federation, false},
+                                     {"SITECHAIN_POLICY_FILE", &files.policy, true},
+                                     {"SITECHAIN_SPIFFE_ID", &files.spiffe_id, true}}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') {
+      if (!required) continue;
+      return FailedPrecondition(std::string(name) +
+                                " is not set: the service-identity helper needs the files a "
+                                "node manager (nlsm) gives the services it runs");
+    }
+    *out = value;
+  }
+  return files;
+}
 
 Result<std::shared_ptr<ServiceIdentity>> ServiceIdentity::Load(Options options) {
   const Clock& clock = options.clock != nullptr ? *options.clock : kSystemClock;

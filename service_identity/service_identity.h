@@ -80,8 +80,6 @@ class ServiceIdentity final {
   uint64_t accepted() const { return accepted_->load(); }
   uint64_t refused() const { return refused_->load(); }
 
-  class Checker;  // the gRPC verifier (service_identity.cc)
-
  private:
   ServiceIdentity() = default;
 
