@@ -297,6 +297,9 @@ class TracedRunner final : public ProcessRunner {
   std::optional<ProcessInfo> Info(const std::string& service) const override {
     return supervisor_.Info(service);
   }
+  Status Signal(const std::string& service, int signal) override {
+    return supervisor_.Signal(service, signal);
+  }
 
  private:
   Supervisor& supervisor_;

@@ -95,11 +95,11 @@ LaunchCheck Deployer::CheckLaunch(const Instance& i) const {
     return refuse(outcome, FailedPrecondition(error), error);
   }
   if (!i.key || i.cert_site->PublicKeyDer() != i.key->PublicKeyDer()) {
-    // (A damaged instance.key that still parses as a key: never hand the service a key that
-    // its certificate does not name.)
+    // (A damaged key that still parses as a key: never hand the service a key that its
+    // certificate does not name.)
     const std::string error = "not started: " + i.dir +
-                              "/instance.key is not the key of its Cert_site (damaged?); waiting "
-                              "for the site manager to deploy it again";
+                              "/identity.pem: the key is not the key of its Cert_site (damaged?); "
+                              "waiting for the site manager to deploy it again";
     return refuse(Outcome::kRefused, FailedPrecondition(error), error);
   }
   auto launch_policy = ParseLaunchPolicy(i.policy_json);
@@ -119,9 +119,13 @@ LaunchCheck Deployer::CheckLaunch(const Instance& i) const {
   const std::string site = node_.identity.site_root.Subject().common_name;
   launch.env["SITECHAIN_SERVICE"] = i.service;
   launch.env["SITECHAIN_SPIFFE_ID"] = pki::ServiceSpiffeId(site, node_.node, i.service);
-  launch.env["SITECHAIN_CERT_FILE"] = i.dir + "/cert-site.pem";
-  launch.env["SITECHAIN_KEY_FILE"] = i.dir + "/instance.key";
+  // Key and Cert_site are one file (identity.pem): OpenSSL-based readers take it as the
+  // certificate file and as the key file alike.
+  launch.env["SITECHAIN_IDENTITY_FILE"] = i.dir + "/identity.pem";
+  launch.env["SITECHAIN_CERT_FILE"] = i.dir + "/identity.pem";
+  launch.env["SITECHAIN_KEY_FILE"] = i.dir + "/identity.pem";
   launch.env["SITECHAIN_TRUST_BUNDLE_FILE"] = i.dir + "/bundle.pem";
+  launch.env["SITECHAIN_FEDERATION_FILE"] = i.dir + "/federation.pem";
   launch.env["SITECHAIN_POLICY_FILE"] = i.dir + "/policy.json";
   launch.working_dir = i.dir;
   launch.stdout_path = i.dir + "/stdout.log";

@@ -5,9 +5,21 @@
 #include <utility>
 
 #include "common/files.h"
+#include "common/identity_file.h"
 #include "common/time_format.h"
 
 namespace sitechain::nlsm {
+namespace {
+
+// The key and Cert_site files of releases before identity.pem.
+void RemoveLegacyIdentityFiles(const std::string& dir) {
+  for (const char* legacy : {"/instance.key", "/cert-site.pem"}) {
+    std::error_code ec;
+    std::filesystem::remove(dir + legacy, ec);
+  }
+}
+
+}  // namespace
 
 InstanceStore::InstanceStore(std::string dir, const NodeFiles& node, Random& rng)
     : dir_(std::move(dir)), node_(node), rng_(rng) {}
@@ -30,7 +42,6 @@ Result<std::vector<std::string>> InstanceStore::Kept() const {
 
 Status InstanceStore::Save(const Instance& i) {
   SITECHAIN_RETURN_IF_ERROR(MakeDirectories(i.dir, 0700));
-  SITECHAIN_RETURN_IF_ERROR(i.key->Save(i.dir + "/instance.key", std::nullopt, rng_, true));
   SITECHAIN_RETURN_IF_ERROR(i.cert_dev->Save(i.dir + "/cert-dev.pem"));
   SITECHAIN_RETURN_IF_ERROR(i.cert_store->Save(i.dir + "/cert-store.pem"));
   SITECHAIN_RETURN_IF_ERROR(i.developer->Save(i.dir + "/developer.pem"));
@@ -46,8 +57,38 @@ Status InstanceStore::Save(const Instance& i) {
       {"renew_after", i.suggested ? ToUnixSeconds(i.suggested->renew_after) : 0},
       {"renew_before", i.suggested ? ToUnixSeconds(i.suggested->renew_before) : 0}};
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/instance.json", meta.dump(2) + "\n", 0644));
-  // Last: the certificate that makes the instance runnable.
-  return i.cert_site->Save(i.dir + "/cert-site.pem");
+  // Last: the key and certificate that make the instance runnable, in one file replaced as a
+  // whole.
+  SITECHAIN_RETURN_IF_ERROR(WriteIdentityFile(
+      i.dir + "/identity.pem", {i.key->ToPem(std::nullopt, rng_), i.cert_site->ToPem()}));
+  RemoveLegacyIdentityFiles(i.dir);
+  return Status::Ok();
+}
+
+Status InstanceStore::LoadIdentity(Instance& i) const {
+  const std::string path = i.dir + "/identity.pem";
+  if (!PathExists(path) && PathExists(i.dir + "/instance.key")) {
+    SITECHAIN_ASSIGN_OR_RETURN(auto cert, pki::Certificate::Load(i.dir + "/cert-site.pem"));
+    SITECHAIN_ASSIGN_OR_RETURN(auto key,
+                               pki::PrivateKey::Load(i.dir + "/instance.key", std::nullopt));
+    // Kept as one file from now on (the service is pointed at identity.pem).
+    SITECHAIN_RETURN_IF_ERROR(
+        WriteIdentityFile(path, {key.ToPem(std::nullopt, rng_), cert.ToPem()}));
+    i.cert_site = std::move(cert);
+    i.key = std::move(key);
+    RemoveLegacyIdentityFiles(i.dir);
+    return Status::Ok();
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(IdentityPem pem, ReadIdentityFile(path));
+  auto key = pki::PrivateKey::FromPem(pem.key_pem, std::nullopt);
+  if (!key.ok()) return DataLoss(path + ": the key does not decode: " + key.status().message());
+  auto cert = pki::Certificate::FromPem(pem.chain_pem);
+  if (!cert.ok()) {
+    return DataLoss(path + ": the Cert_site does not decode: " + cert.status().message());
+  }
+  i.cert_site = std::move(*cert);
+  i.key = std::move(*key);
+  return Status::Ok();
 }
 
 Status InstanceStore::Load(Instance& i) const {
@@ -75,13 +116,10 @@ Status InstanceStore::Load(Instance& i) const {
   };
   for (auto [file, out] : {std::pair{"cert-dev.pem", &i.cert_dev},
                            {"cert-store.pem", &i.cert_store},
-                           {"developer.pem", &i.developer},
-                           {"cert-site.pem", &i.cert_site}}) {
+                           {"developer.pem", &i.developer}}) {
     SITECHAIN_RETURN_IF_ERROR(load(file, *out));
   }
-  SITECHAIN_ASSIGN_OR_RETURN(auto key,
-                             pki::PrivateKey::Load(i.dir + "/instance.key", std::nullopt));
-  i.key = std::move(key);
+  SITECHAIN_RETURN_IF_ERROR(LoadIdentity(i));
   i.policy_json = PolicyOf(*i.cert_site);
   // Written again: a bundle of an earlier release held the store root too.
   return WriteBundle(i);

@@ -1,13 +1,19 @@
 #pragma once
 // The instances a node keeps on disk, so that a restarted nlsm runs again what it ran:
 //   <dir>/instances/<service>/        one per deployed service, mode 0700; the service's runtime
-//       instance.key (0600)           directory, named by SITECHAIN_* environment variables:
-//       cert-site.pem, bundle.pem     its Cert_site and the trust bundle (site root, store root)
+//       identity.pem (0600)           directory, named by SITECHAIN_* environment variables:
+//                                     the instance key, then its Cert_site, in ONE file, so that
+//                                     a reader never pairs a renewed certificate with an old key
+//                                     (common/identity_file.h)
+//       bundle.pem                    the trust bundle: the site root only
+//       federation.pem                the roots of federated sites (absent without federation)
 //       policy.json                   the sitePolicy of the current Cert_site
 //       cert-dev.pem, cert-store.pem, developer.pem, instance.json (digest, counter)
 //       stdout.log, stderr.log        (written by the service's process, not here)
-// Files are written with write-then-rename, cert-site.pem last: it makes the instance runnable.
-// Nothing read back is believed: the node manager verifies rules 1–8 again before it launches.
+// Files are written with write-then-rename, identity.pem last: it makes the instance runnable.
+// State of earlier releases (instance.key and cert-site.pem) is read and rewritten as
+// identity.pem. Nothing read back is believed: the node manager verifies rules 1–8 again before
+// it launches.
 //
 // Ownership and threads: the node manager owns the store and calls it from its loop thread only;
 // it borrows the node's files (for the trust bundle) and the Random (for the key file). Not
@@ -38,7 +44,7 @@ class InstanceStore final {
   // The I/O status if it cannot be created or listed.
   Result<std::vector<std::string>> Kept() const;
 
-  // Writes every file of the instance (its directory created 0700), cert-site.pem last. Requires
+  // Writes every file of the instance (its directory created 0700), identity.pem last. Requires
   // the key and the certificates. The first failing write's status.
   Status Save(const Instance& instance);
 
@@ -53,6 +59,8 @@ class InstanceStore final {
  private:
   // bundle.pem: the roots a service trusts for its peers' identities (the site root).
   Status WriteBundle(const Instance& instance) const;
+  // Reads identity.pem, or the key and Cert_site files of an earlier release.
+  Status LoadIdentity(Instance& instance) const;
 
   const std::string dir_;
   const NodeFiles& node_;

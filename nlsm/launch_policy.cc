@@ -1,5 +1,7 @@
 #include "nlsm/launch_policy.h"
 
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
@@ -78,6 +80,20 @@ Status ParseRestart(const json& j, RestartPolicy& out) {
   if (!parsed.ok()) return Refuse("restart", parsed.status().message());
   out = *parsed;
   return Status::Ok();
+}
+
+Status ParseRenewalSignal(const json& j, int& out) {
+  if (!j.is_string()) return Refuse("renewal_signal", "must be a string, not " + TypeName(j));
+  const auto& name = j.get_ref<const std::string&>();
+  for (auto [n, sig] :
+       {std::pair{"none", 0}, {"SIGHUP", SIGHUP}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}}) {
+    if (name == n) {
+      out = sig;
+      return Status::Ok();
+    }
+  }
+  return Refuse("renewal_signal",
+                "unknown value " + Quote(name) + " (expected none, SIGHUP, SIGUSR1 or SIGUSR2)");
 }
 
 }  // namespace
@@ -171,6 +187,9 @@ Result<LaunchPolicy> ParseLaunchPolicy(std::string_view text) {
   }
   if (auto it = j.find("env"); it != j.end()) {
     SITECHAIN_RETURN_IF_ERROR(ParseEnv(*it, policy.env));
+  }
+  if (auto it = j.find("renewal_signal"); it != j.end()) {
+    SITECHAIN_RETURN_IF_ERROR(ParseRenewalSignal(*it, policy.renewal_signal));
   }
   if (auto it = j.find("restart"); it != j.end()) {
     SITECHAIN_RETURN_IF_ERROR(ParseRestart(*it, policy.restart));

@@ -2,7 +2,7 @@
 // The part of a service's sitePolicy that the node manager honours when it launches the service.
 //
 // The sitePolicy (ARCHITECTURE.md §2, docs/cert-profile.md) is a JSON object carried in the
-// service's Cert_site. The node reads three keys; every other key belongs to the service, which
+// service's Cert_site. The node reads four keys; every other key belongs to the service, which
 // reads the whole policy itself, and is ignored here:
 //
 //   "args"     array of strings appended to the service's argv (at most kMaxPolicyArgs)
@@ -10,6 +10,10 @@
 //              kMaxPolicyEnv); names match [A-Z_][A-Z0-9_]* and are not reserved (see
 //              ReservedEnvironmentName)
 //   "restart"  "always" | "on-failure" (default) | "never"
+//   "renewal_signal"  "none" (default) | "SIGHUP" | "SIGUSR1" | "SIGUSR2": sent to the running
+//              service each time its identity file holds a renewed Cert_site (and key), for
+//              services that reload on a signal; services using the service-identity helper
+//              need none (it watches the file)
 //
 // A policy the node cannot honour (invalid JSON, not an object, a wrong type or value, a reserved
 // name, a duplicate key, a limit exceeded) is refused as a whole with INVALID_ARGUMENT naming the
@@ -49,6 +53,7 @@ struct LaunchPolicy {
   std::vector<std::string> args;           // appended to argv, in order
   std::map<std::string, std::string> env;  // added to the environment
   RestartPolicy restart = RestartPolicy::kOnFailure;
+  int renewal_signal = 0;  // 0: none
 
   bool operator==(const LaunchPolicy&) const = default;
 };

@@ -398,9 +398,10 @@ void NodeManager::ExpireDue(TimePoint now) {
 
 void NodeManager::RenewDue(TimePoint now) {
   if (const auto due = renewer_.Due(instances_, now); !due.empty()) {
-    renewer_.Renew(instances_, due,
-                   [this](Instance& i, pki::Certificate cert, const RenewalOutcome& o,
-                          TimePoint at) { Install(i, std::move(cert), o, at); });
+    renewer_.Renew(
+        instances_, due,
+        [this](Instance& i, pki::Certificate cert, pki::PrivateKey key, const RenewalOutcome& o,
+               TimePoint at) { Install(i, std::move(cert), std::move(key), o, at); });
   }
   // A deploy that failed earlier for a reason a fresh one may cure is retried when its time
   // comes (Deploy replaces the entry: collect first).
@@ -414,15 +415,18 @@ void NodeManager::RenewDue(TimePoint now) {
   for (const auto& [service, digest] : again) Deploy(service, digest);
 }
 
-void NodeManager::Install(Instance& i, pki::Certificate cert_site, const RenewalOutcome& o,
-                          TimePoint now) {
+void NodeManager::Install(Instance& i, pki::Certificate cert_site, pki::PrivateKey key,
+                          const RenewalOutcome& o, TimePoint now) {
   std::optional<pki::Certificate> previous = i.cert_site;
+  std::optional<pki::PrivateKey> previous_key = std::move(i.key);
   const std::string previous_policy = i.policy_json;
   i.cert_site = std::move(cert_site);
+  i.key = std::move(key);
   if (Status s = deployer_.Verify(i); !s.ok()) {
     // Never use what does not verify. If the old certificate no longer verifies either (the
     // package on disk changed, say), the service must not go on running.
     i.cert_site = previous;
+    i.key = std::move(previous_key);
     Status old = previous && previous->NotAfter() > now ? deployer_.Verify(i) : Status::Ok();
     if (!old.ok()) {
       // What verified at launch does not any more: the package kept on disk changed.
@@ -445,6 +449,7 @@ void NodeManager::Install(Instance& i, pki::Certificate cert_site, const Renewal
     // Not kept (a full or read-only disk): go on with what is on disk, and with its
     // notAfter, which the service's own files show (the renewed one is not used).
     i.cert_site = previous;
+    i.key = std::move(previous_key);
     i.policy_json = previous_policy;
     i.suggested = previous_window;
     renewer_.Retry(i, Status(s.code(), "cannot keep the renewed Cert_site: " + s.message()), now);
@@ -457,7 +462,20 @@ void NodeManager::Install(Instance& i, pki::Certificate cert_site, const Renewal
                FormatTime(*i.next_attempt));
   // A new policy may change how the service is launched; a stopped (expired, refused)
   // instance starts again now that a fresh certificate verifies.
-  if (i.state != kRunning || i.policy_json != previous_policy) (void)Launch(i);
+  if (i.state != kRunning || i.policy_json != previous_policy) {
+    (void)Launch(i);
+    return;
+  }
+  NotifyRenewed(i);
+}
+
+void NodeManager::NotifyRenewed(const Instance& i) {
+  auto policy = ParseLaunchPolicy(i.policy_json);
+  if (!policy.ok() || policy->renewal_signal == 0) return;
+  if (Status s = runner_.Signal(i.service, policy->renewal_signal); !s.ok()) {
+    spdlog::warn("{}: cannot send its renewal signal {}: {}", i.service, policy->renewal_signal,
+                 s.ToString());
+  }
 }
 
 void NodeManager::RenewNodeCertificateIfDue(TimePoint now) {

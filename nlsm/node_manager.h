@@ -59,6 +59,8 @@ class ProcessRunner {
   // is no such process.
   virtual Status Stop(const std::string& service) = 0;
   virtual std::optional<ProcessInfo> Info(const std::string& service) const = 0;
+  // Sends a signal to the service's running process (the sitePolicy's "renewal_signal").
+  virtual Status Signal(const std::string& service, int signal) = 0;
 };
 
 struct NodeOptions {
@@ -120,9 +122,12 @@ class NodeManager final {
   void StopInstance(const std::string& service, const std::string& reason, bool forget);
   void ExpireDue(TimePoint now);
   void RenewDue(TimePoint now);
-  // Verifies and keeps a Cert_site the slsm issued for the instance, and launches with it.
-  void Install(Instance& instance, pki::Certificate cert_site, const RenewalOutcome& outcome,
-               TimePoint now);
+  // Verifies and keeps a Cert_site the slsm issued for the instance's new key (identity.pem is
+  // replaced as a whole), and launches with it or tells the running service (NotifyRenewed).
+  void Install(Instance& instance, pki::Certificate cert_site, pki::PrivateKey key,
+               const RenewalOutcome& outcome, TimePoint now);
+  // Sends the running service its sitePolicy's "renewal_signal", if it asks for one.
+  void NotifyRenewed(const Instance& instance);
   void RenewNodeCertificateIfDue(TimePoint now);
   Status Launch(Instance& instance);
   Status Recover(const std::string& service);

@@ -1,6 +1,7 @@
 #include "nlsm/renewer.h"
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "common/log.h"
@@ -95,11 +96,13 @@ void Renewer::MarkExpired(Instance& i, TimePoint now) {
 void Renewer::Renew(Instances& instances, const std::vector<std::string>& services,
                     const Install& install) {
   std::vector<RenewalEntry> entries;
+  std::map<std::string, pki::PrivateKey> keys;
   for (const auto& service : services) {
-    Instance& i = *instances.at(service);
-    auto csr = pki::CertificateRequest::Create(*i.key, service, rng_);
+    pki::PrivateKey key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
+    auto csr = pki::CertificateRequest::Create(key, service, rng_);
     if (!csr.ok()) continue;
     entries.push_back({service, csr->ToDer()});
+    keys.emplace(service, std::move(key));
   }
   if (entries.empty()) return;
   // The call may not hold the loop past the first notAfter of what runs: the expiry check must
@@ -127,7 +130,8 @@ void Renewer::Renew(Instances& instances, const std::vector<std::string>& servic
   }
   for (const RenewalOutcome& o : *outcomes) {
     auto it = instances.find(o.service);
-    if (it == instances.end()) continue;
+    const auto key = keys.find(o.service);
+    if (it == instances.end() || key == keys.end()) continue;
     Instance& i = *it->second;
     if (!o.status.ok()) {
       Retry(i, o.status, now);
@@ -144,7 +148,7 @@ void Renewer::Renew(Instances& instances, const std::vector<std::string>& servic
       Retry(i, cert.status(), now);
       continue;
     }
-    install(i, std::move(*cert), o, now);
+    install(i, std::move(*cert), std::move(key->second), o, now);
   }
 }
 

@@ -68,11 +68,12 @@ class Renewer final {
   // Marks it expired (the process is stopped by the caller) and renews it at once.
   static void MarkExpired(Instance& instance, TimePoint now);
 
-  // Called for each Cert_site the slsm issued, in the slsm's order, with the time the call
-  // returned: the caller verifies and keeps it, or calls Retry.
-  using Install =
-      std::function<void(Instance&, pki::Certificate, const RenewalOutcome&, TimePoint now)>;
-  // Renews `services` (from Due) in one call; what failed is planned again here.
+  // Called for each Cert_site the slsm issued, in the slsm's order, with the key it was issued
+  // for and the time the call returned: the caller verifies and keeps both, or calls Retry.
+  using Install = std::function<void(Instance&, pki::Certificate, pki::PrivateKey,
+                                     const RenewalOutcome&, TimePoint now)>;
+  // Renews `services` (from Due) in one call, each for a fresh key (a renewal rotates the key
+  // too: a key lives no longer than its certificate); what failed is planned again here.
   void Renew(Instances& instances, const std::vector<std::string>& services,
              const Install& install);
 

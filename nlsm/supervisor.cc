@@ -6,6 +6,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+// glibc 2.36's <sys/pidfd.h> lacks __BEGIN_DECLS: without this, C++ looks for mangled names.
+extern "C" {
+#include <sys/pidfd.h>
+}
 
 #include <algorithm>
 #include <cerrno>
@@ -28,10 +32,11 @@ SteadyTime SteadyNow() { return std::chrono::steady_clock::now(); }
 // ---- Internal types ----
 
 struct Supervisor::Request {
-  enum class Kind { kStart, kStop, kForget } kind = Kind::kStart;
+  enum class Kind { kStart, kStop, kForget, kSignal } kind = Kind::kStart;
   std::string name;
   std::unique_ptr<Service> service;  // kStart
   milliseconds grace{0};             // kStop
+  int signal = 0;                    // kSignal
   std::promise<Status> done;
 };
 
@@ -137,6 +142,14 @@ void Supervisor::StopAll(milliseconds grace) {
     pending.push_back(Enqueue(std::move(request)));
   }
   for (auto& f : pending) (void)f.get();
+}
+
+Status Supervisor::Signal(std::string_view service, int signal) {
+  auto request = std::make_unique<Request>();
+  request->kind = Request::Kind::kSignal;
+  request->name = std::string(service);
+  request->signal = signal;
+  return Enqueue(std::move(request)).get();
 }
 
 Status Supervisor::Forget(std::string_view service) {
@@ -288,6 +301,18 @@ void Supervisor::HandleRequestLocked(std::unique_ptr<Request> request,
         NotifyLocked(svc);
       }
       request->done.set_value(Status::Ok());
+      return;
+    }
+    case Request::Kind::kSignal: {
+      if (it == services_.end()) {
+        request->done.set_value(NotFound("no service " + request->name));
+      } else if (it->second->pid <= 0 || it->second->stopping) {
+        request->done.set_value(FailedPrecondition("service " + request->name + " is not running"));
+      } else if (::pidfd_send_signal(it->second->pidfd.get(), request->signal, nullptr, 0) != 0) {
+        request->done.set_value(ErrnoStatus("cannot signal service", request->name, errno));
+      } else {
+        request->done.set_value(Status::Ok());
+      }
       return;
     }
     case Request::Kind::kForget: {

@@ -124,6 +124,10 @@ class Supervisor final {
   // unknown service, FAILED_PRECONDITION for one that is starting, running or in backoff.
   Status Forget(std::string_view service);
 
+  // Sends `signal` to the service's running process (through its pidfd: never to a process that
+  // reused the pid). NOT_FOUND for an unknown service; FAILED_PRECONDITION if no process runs.
+  Status Signal(std::string_view service, int signal);
+
   std::optional<ProcessInfo> Info(std::string_view service) const;
   std::vector<ProcessInfo> List() const;  // by service name
 

@@ -79,7 +79,7 @@ Result<Certificate> BuildStoreRoot(const PrivateKey& store_key, const std::strin
 Result<Certificate> BuildSiteRoot(const PrivateKey& site_key, const std::string& site,
                                   Seconds lifetime, const BuildContext& ctx) {
   SITECHAIN_RETURN_IF_ERROR(ValidateIdentifier("site name", site));
-  return BuildRoot(site_key, {site, "sitechain site CA", ""}, CertRole::kSiteRoot, lifetime, ctx);
+  return BuildRoot(site_key, {site, kSiteRootUnit, ""}, CertRole::kSiteRoot, lifetime, ctx);
 }
 
 Result<Certificate> BuildDeveloperIdentity(const CertificateRequest& csr,

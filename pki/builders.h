@@ -74,6 +74,7 @@ Result<Certificate> BuildCertStore(const Certificate& cert_dev, const Certificat
                                    const BuildContext& ctx);
 
 // The self-signed site root: CN=<site>, OU=sitechain site CA. site follows ValidateIdentifier.
+inline constexpr char kSiteRootUnit[] = "sitechain site CA";
 Result<Certificate> BuildSiteRoot(const PrivateKey& site_key, const std::string& site,
                                   Seconds lifetime, const BuildContext& ctx);
 

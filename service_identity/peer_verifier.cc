@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "pki/builders.h"
 #include "pki/profile.h"
 
 namespace sitechain::service_identity {
@@ -19,8 +20,8 @@ Result<std::vector<pki::Certificate>> CertificatesOf(std::string_view pem) {
     if (begin == std::string_view::npos) return out;
     const size_t end = pem.find(kEnd, begin);
     if (end == std::string_view::npos) return InvalidArgument("a certificate has no end line");
-    SITECHAIN_ASSIGN_OR_RETURN(auto cert,
-                               pki::Certificate::FromPem(pem.substr(begin, end + kEnd.size() - begin)));
+    SITECHAIN_ASSIGN_OR_RETURN(
+        auto cert, pki::Certificate::FromPem(pem.substr(begin, end + kEnd.size() - begin)));
     out.push_back(std::move(cert));
     pos = end + kEnd.size();
   }
@@ -32,19 +33,31 @@ std::string TrustDomainOf(std::string_view spiffe_id) {
   return std::string(spiffe_id.substr(0, spiffe_id.find('/')));
 }
 
+// A valid self-signed site root (not a store root: the profile of both roots is the same but
+// for the OU that names the kind).
+Status CheckSiteRoot(const pki::Verifier& verifier, const pki::Certificate& root) {
+  if (auto v = verifier.VerifyIssuedBy(root, pki::CertRole::kSiteRoot, root); !v.ok()) {
+    return InvalidArgument("is not a valid site root: " + v.failure->ToString());
+  }
+  if (root.Subject().organizational_unit != pki::kSiteRootUnit) {
+    return InvalidArgument("is not a site root (OU is \"" + root.Subject().organizational_unit +
+                           "\", not \"" + pki::kSiteRootUnit + "\")");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
-Result<TrustRoots> TrustRoots::FromPem(std::string_view bundle_pem,
-                                       std::string_view federation_pem, const Clock& clock) {
+Result<TrustRoots> TrustRoots::FromPem(std::string_view bundle_pem, std::string_view federation_pem,
+                                       const Clock& clock) {
   const pki::Verifier verifier(clock);
   SITECHAIN_ASSIGN_OR_RETURN(auto bundle, CertificatesOf(bundle_pem));
   if (bundle.size() != 1) {
     return InvalidArgument("the trust bundle holds " + std::to_string(bundle.size()) +
                            " certificates; expected exactly the site root");
   }
-  if (auto v = verifier.VerifyIssuedBy(bundle[0], pki::CertRole::kSiteRoot, bundle[0]); !v.ok()) {
-    return InvalidArgument("the trust bundle's certificate is not a valid site root: " +
-                           v.failure->ToString());
+  if (Status s = CheckSiteRoot(verifier, bundle[0]); !s.ok()) {
+    return InvalidArgument("the trust bundle's certificate " + s.message());
   }
   TrustRoots out;
   out.local_trust_domain = bundle[0].Subject().common_name;
@@ -52,9 +65,8 @@ Result<TrustRoots> TrustRoots::FromPem(std::string_view bundle_pem,
   SITECHAIN_ASSIGN_OR_RETURN(auto federated, CertificatesOf(federation_pem));
   for (auto& root : federated) {
     const std::string domain = root.Subject().common_name;
-    if (auto v = verifier.VerifyIssuedBy(root, pki::CertRole::kSiteRoot, root); !v.ok()) {
-      out.ignored.push_back("federated root " + root.Subject().ToString() +
-                            " is not a valid site root: " + v.failure->ToString());
+    if (Status s = CheckSiteRoot(verifier, root); !s.ok()) {
+      out.ignored.push_back("federated root " + root.Subject().ToString() + " " + s.message());
       continue;
     }
     bool taken = false;
@@ -71,8 +83,8 @@ Result<TrustRoots> TrustRoots::FromPem(std::string_view bundle_pem,
 
 std::string PeerCheck::ToString() const {
   if (ok()) return "accepted " + spiffe_id;
-  return "refused " + (spiffe_id.empty() ? std::string("a peer") : spiffe_id) + ": " + code +
-         ": " + detail;
+  return "refused " + (spiffe_id.empty() ? std::string("a peer") : spiffe_id) + ": " + code + ": " +
+         detail;
 }
 
 PeerVerifier::PeerVerifier(TrustRoots roots, PeerPolicy peers, const Clock& clock)
@@ -122,8 +134,8 @@ PeerCheck PeerVerifier::Check(const pki::Certificate& peer) const {
   }
   if (root == nullptr) {
     out.code = "UNKNOWN_TRUST_DOMAIN";
-    out.detail = "no root of the trust bundle or the federation vouches for trust domain \"" +
-                 domain + "\"";
+    out.detail =
+        "no root of the trust bundle or the federation vouches for trust domain \"" + domain + "\"";
     return out;
   }
   if (auto v = verifier_.VerifyIssuedBy(peer, pki::CertRole::kCertSite, *root); !v.ok()) {

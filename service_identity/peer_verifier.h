@@ -33,9 +33,9 @@ namespace sitechain::service_identity {
 
 // The roots a service trusts, each for one trust domain (its site root's CN).
 struct TrustRoots {
-  std::string local_trust_domain;                    // this site
-  std::vector<pki::Certificate> roots;               // the site root first, then federated ones
-  std::vector<std::string> ignored;                  // why a federated root was left out
+  std::string local_trust_domain;       // this site
+  std::vector<pki::Certificate> roots;  // the site root first, then federated ones
+  std::vector<std::string> ignored;     // why a federated root was left out
 
   // bundle_pem: this site's root (exactly one certificate). federation_pem: federated site roots
   // (may be empty); one that is not a self-signed site root, or claims this site's trust domain

@@ -51,12 +51,11 @@ Result<TrustRoots> ReadTrust(const IdentityFiles& files, const Clock& clock) {
 
 Result<IdentityFiles> IdentityFiles::FromEnvironment() {
   IdentityFiles files;
-  for (auto [name, out, required] :
-       {std::tuple{"SITECHAIN_IDENTITY_FILE", &files.identity, true},
-        {"SITECHAIN_TRUST_BUNDLE_FILE", &files.trust_bundle, true},
-        {"SITECHAIN_FEDERATION_FILE", &files.federation, false},
-        {"SITECHAIN_POLICY_FILE", &files.policy, true},
-        {"SITECHAIN_SPIFFE_ID", &files.spiffe_id, true}}) {
+  for (auto [name, out, required] : {std::tuple{"SITECHAIN_IDENTITY_FILE", &files.identity, true},
+                                     {"SITECHAIN_TRUST_BUNDLE_FILE", &files.trust_bundle, true},
+                                     {"SITECHAIN_FEDERATION_FILE", &files.federation, false},
+                                     {"SITECHAIN_POLICY_FILE", &files.policy, true},
+                                     {"SITECHAIN_SPIFFE_ID", &files.spiffe_id, true}}) {
     const char* value = std::getenv(name);
     if (value == nullptr || *value == '\0') {
       if (!required) continue;
@@ -111,8 +110,10 @@ class ServiceIdentity::Checker final : public ExternalCertificateVerifier {
     versions_ = now;
     auto roots = ReadTrust(files_, clock_);
     if (!roots.ok()) {
-      log_(files_.spiffe_id + ": trust files changed but cannot be read; keeping the roots in "
-                              "use: " + roots.status().ToString());
+      log_(files_.spiffe_id +
+           ": trust files changed but cannot be read; keeping the roots in "
+           "use: " +
+           roots.status().ToString());
       return;
     }
     for (const auto& why : roots->ignored) log_(files_.spiffe_id + ": " + why);
@@ -156,8 +157,9 @@ Result<std::shared_ptr<ServiceIdentity>> ServiceIdentity::Load(Options options) 
     SITECHAIN_ASSIGN_OR_RETURN(peers, PeerPolicy::FromSitePolicy(policy));
   }
   if (peers.patterns().empty()) {
-    log(files.spiffe_id + ": no peer is allowed (the sitePolicy has no \"peers\"): every "
-                          "handshake will be refused");
+    log(files.spiffe_id +
+        ": no peer is allowed (the sitePolicy has no \"peers\"): every "
+        "handshake will be refused");
   }
 
   std::shared_ptr<ServiceIdentity> identity(new ServiceIdentity());

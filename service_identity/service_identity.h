@@ -35,11 +35,11 @@ namespace sitechain::service_identity {
 
 // The files the node manager gives a service, by their environment variables.
 struct IdentityFiles {
-  std::string identity;        // SITECHAIN_IDENTITY_FILE: the key, then the Cert_site
-  std::string trust_bundle;    // SITECHAIN_TRUST_BUNDLE_FILE: this site's root
-  std::string federation;      // SITECHAIN_FEDERATION_FILE: federated site roots (may be absent)
-  std::string policy;          // SITECHAIN_POLICY_FILE: the sitePolicy ("peers")
-  std::string spiffe_id;       // SITECHAIN_SPIFFE_ID: who this service is
+  std::string identity;      // SITECHAIN_IDENTITY_FILE: the key, then the Cert_site
+  std::string trust_bundle;  // SITECHAIN_TRUST_BUNDLE_FILE: this site's root
+  std::string federation;    // SITECHAIN_FEDERATION_FILE: federated site roots (may be absent)
+  std::string policy;        // SITECHAIN_POLICY_FILE: the sitePolicy ("peers")
+  std::string spiffe_id;     // SITECHAIN_SPIFFE_ID: who this service is
 
   // FAILED_PRECONDITION naming the missing variable (the service was not started by an nlsm).
   static Result<IdentityFiles> FromEnvironment();

@@ -595,7 +595,7 @@ TEST_F(FaultNodeDisk, FullThenReadOnlyStateDirectoryClearErrorsNoDamageAndRecove
   ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
   const json running = WaitForRunning("n1", "echo");
   const pid_t pid = running.value("pid", 0);
-  const std::string cert_file = InstanceDir("n1", "echo") + "/cert-site.pem";
+  const std::string cert_file = InstanceDir("n1", "echo") + "/identity.pem";
 
   // Full: the renewal cannot be kept; the error says so; the service goes on with what is on
   // disk; a new deploy (the same package: no blob to write) cannot be kept either.
@@ -694,7 +694,7 @@ TEST_F(FaultNodeCorruption, DamagedStateRecordInstanceKeyAndNodeKeyAreDetectedAn
   ASSERT_NO_FATAL_FAILURE(Deploy("sturdy", "n1"));
   const json echo = WaitForRunning("n1", "echo");
   const json sturdy = WaitForRunning("n1", "sturdy");
-  const std::string echo_key = InstanceDir("n1", "echo") + "/instance.key";
+  const std::string echo_key = InstanceDir("n1", "echo") + "/identity.pem";
   const std::string key_before = ReadWholeFile(echo_key);
 
   ASSERT_TRUE(Node("n1").Stop(SIGKILL));
@@ -708,7 +708,7 @@ TEST_F(FaultNodeCorruption, DamagedStateRecordInstanceKeyAndNodeKeyAreDetectedAn
 
   // Both refused at the recovery, with the file named; then deployed again by the slsm (the
   // node reconnects and the slsm repeats its deploys): fresh keys, fresh records, running.
-  EXPECT_TRUE(Contains(log_at_start, echo_key + " is not the key of its Cert_site"))
+  EXPECT_TRUE(Contains(log_at_start, echo_key + ": the key is not the key of its Cert_site"))
       << log_at_start;
   EXPECT_TRUE(Contains(log_at_start, InstanceDir("n1", "sturdy") + "/instance.json is corrupt"))
       << log_at_start;
@@ -721,9 +721,8 @@ TEST_F(FaultNodeCorruption, DamagedStateRecordInstanceKeyAndNodeKeyAreDetectedAn
   std::cout << "[figure] damaged instance key and state record: both refused and running again "
             << Since(restart).count() << " ms after the restart\n";
   EXPECT_NE(ReadWholeFile(echo_key), key_before);  // a new key, with a Cert_site for it
-  ProcessResult cert_key =
-      Run("openssl",
-          {"x509", "-in", InstanceDir("n1", "echo") + "/cert-site.pem", "-noout", "-pubkey"});
+  ProcessResult cert_key = Run(
+      "openssl", {"x509", "-in", InstanceDir("n1", "echo") + "/identity.pem", "-noout", "-pubkey"});
   ProcessResult key_pub = Run("openssl", {"pkey", "-in", echo_key, "-pubout"});
   ASSERT_EQ(cert_key.exit_code, kExitOk) << cert_key.Describe();
   ASSERT_EQ(key_pub.exit_code, kExitOk) << key_pub.Describe();

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "common/cli.h"
+#include "common/identity_file.h"
 #include "common/time_format.h"
 #include "pki/certificate.h"
 #include "pki/hash.h"
@@ -117,7 +118,9 @@ class FaultSlsmKill : public ServerFaultTest {
   }
 
   std::string SerialOf(const std::string& node) const {
-    auto cert = pki::Certificate::Load(CertSitePath(node, "echo"));
+    auto identity = ReadIdentityFile(IdentityPath(node, "echo"));
+    if (!identity.ok()) return "";
+    auto cert = pki::Certificate::FromPem(identity->chain_pem);
     return cert.ok() ? cert->SerialHex() : "";
   }
 };

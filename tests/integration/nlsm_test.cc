@@ -87,8 +87,9 @@ TEST_F(NlsmTest, DeployedServiceRunsAndReadsItsIdentity) {
   const std::string spiffe = std::string("spiffe://") + kSite + "/node/n1/svc/echo";
   for (const std::string& line : std::vector<std::string>{
            "env: SITECHAIN_SERVICE=echo", "env: SITECHAIN_SPIFFE_ID=" + spiffe,
-           "env: SITECHAIN_CERT_FILE=" + dir + "/cert-site.pem",
-           "env: SITECHAIN_KEY_FILE=" + dir + "/instance.key",
+           "env: SITECHAIN_IDENTITY_FILE=" + dir + "/identity.pem",
+           "env: SITECHAIN_CERT_FILE=" + dir + "/identity.pem",
+           "env: SITECHAIN_KEY_FILE=" + dir + "/identity.pem",
            "env: SITECHAIN_TRUST_BUNDLE_FILE=" + dir + "/bundle.pem",
            "env: SITECHAIN_POLICY_FILE=" + dir + "/policy.json", std::string("policy: {}")}) {
     EXPECT_TRUE(Contains(out, line + "\n")) << "no \"" << line << "\" in\n" << out;
@@ -97,24 +98,24 @@ TEST_F(NlsmTest, DeployedServiceRunsAndReadsItsIdentity) {
   // The files it is pointed at: its Cert_site chains to the site root (openssl, not our code),
   // names it, and is for its key; the runtime directory and the key are private.
   ProcessResult verify =
-      Run("openssl", {"verify", "-CAfile", "site/root.pem", dir + "/cert-site.pem"});
+      Run("openssl", {"verify", "-CAfile", "site/root.pem", dir + "/identity.pem"});
   EXPECT_EQ(verify.exit_code, kExitOk) << verify.Describe();
   EXPECT_TRUE(Contains(verify.out, ": OK")) << verify.Describe();
   ProcessResult bundle =
-      Run("openssl", {"verify", "-CAfile", dir + "/bundle.pem", dir + "/cert-site.pem"});
+      Run("openssl", {"verify", "-CAfile", dir + "/bundle.pem", dir + "/identity.pem"});
   EXPECT_EQ(bundle.exit_code, kExitOk) << bundle.Describe();
   ProcessResult san =
-      Run("openssl", {"x509", "-in", dir + "/cert-site.pem", "-noout", "-ext", "subjectAltName"});
+      Run("openssl", {"x509", "-in", dir + "/identity.pem", "-noout", "-ext", "subjectAltName"});
   EXPECT_TRUE(Contains(san.out, "URI:" + spiffe)) << san.Describe();
   ProcessResult cert_key =
-      Run("openssl", {"x509", "-in", dir + "/cert-site.pem", "-noout", "-pubkey"});
-  ProcessResult key_pub = Run("openssl", {"pkey", "-in", dir + "/instance.key", "-pubout"});
+      Run("openssl", {"x509", "-in", dir + "/identity.pem", "-noout", "-pubkey"});
+  ProcessResult key_pub = Run("openssl", {"pkey", "-in", dir + "/identity.pem", "-pubout"});
   EXPECT_EQ(cert_key.exit_code, kExitOk) << cert_key.Describe();
   EXPECT_EQ(key_pub.exit_code, kExitOk) << key_pub.Describe();
   EXPECT_EQ(cert_key.out, key_pub.out);
   EXPECT_EQ(Trim(ReadFileOrEmpty(dir + "/policy.json")), "{}");
   EXPECT_EQ(ModeOf(dir), 0700);
-  EXPECT_EQ(ModeOf(dir + "/instance.key"), 0600);
+  EXPECT_EQ(ModeOf(dir + "/identity.pem"), 0600);
   EXPECT_EQ(ModeOf(PackagePath("n1", running.value("digest", ""))), 0555);
 
   // The text form says the same.
@@ -165,7 +166,7 @@ TEST_F(NlsmTest, TrustBundleRefusesALeafADeveloperMintedForAService) {
                         "forged.pem"});
     EXPECT_NE(r.exit_code, kExitOk) << "the trust bundle accepts a developer's forgery\n"
                                     << r.Describe();
-    r = Run("openssl", {"verify", "-CAfile", bundle, "-purpose", purpose, dir + "/cert-site.pem"});
+    r = Run("openssl", {"verify", "-CAfile", bundle, "-purpose", purpose, dir + "/identity.pem"});
     EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
   }
   EXPECT_EQ(ReadFileOrEmpty(bundle), ReadFileOrEmpty(Path("site/root.pem")));
@@ -387,7 +388,7 @@ TEST_F(NlsmTest, PolicyChangeRenewsAtOnceAndTheServiceSeesTheNewPolicy) {
   ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
   const json before = WaitForRunning("n1", "echo");
   const std::string dir = InstanceDir("n1", "echo");
-  const std::string cert_before = ReadFileOrEmpty(dir + "/cert-site.pem");
+  const std::string cert_before = ReadFileOrEmpty(dir + "/identity.pem");
   ASSERT_FALSE(cert_before.empty());
 
   const json policy = {{"args", {"--print-env", "v2"}}, {"env", {{"GREETING", "hi"}}}};
@@ -401,7 +402,7 @@ TEST_F(NlsmTest, PolicyChangeRenewsAtOnceAndTheServiceSeesTheNewPolicy) {
   std::cout << "[ measured ] policy set to the service restarted with it: " << took.count()
             << " ms\n";
   EXPECT_LT(took, seconds(10));
-  EXPECT_NE(ReadFileOrEmpty(dir + "/cert-site.pem"), cert_before) << "not renewed";
+  EXPECT_NE(ReadFileOrEmpty(dir + "/identity.pem"), cert_before) << "not renewed";
   EXPECT_FALSE(Alive(before.value("pid", 0)));
   EXPECT_EQ(InstanceProcesses("n1", "echo"), std::vector<pid_t>{after.value("pid", 0)});
 

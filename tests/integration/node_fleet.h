@@ -170,6 +170,7 @@ class RecordingRunner final : public nlsm::ProcessRunner {
     if (it == running_.end()) return std::nullopt;
     return it->second;
   }
+  Status Signal(const std::string&, int) override { return Status::Ok(); }
   uint64_t starts() const {
     std::lock_guard lock(mu_);
     return starts_;

@@ -296,9 +296,9 @@ class ServerFaultTest : public ProgramTest {
     const json i = InstanceStatus(node, service);
     return i.is_object() && i.value("state", "") == "running" && i.value("pid", 0) > 0;
   }
-  // The Cert_site file of an instance, as the daemon names it.
-  std::string CertSitePath(const std::string& node, const std::string& service) const {
-    return real_dir_ + "/" + node + "/instances/" + service + "/cert-site.pem";
+  // The identity file (key, then Cert_site) of an instance, as the daemon names it.
+  std::string IdentityPath(const std::string& node, const std::string& service) const {
+    return real_dir_ + "/" + node + "/instances/" + service + "/identity.pem";
   }
 
   std::string real_dir_;

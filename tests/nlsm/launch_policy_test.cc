@@ -1,6 +1,7 @@
 #include "nlsm/launch_policy.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <string>
 
@@ -48,6 +49,18 @@ TEST(LaunchPolicy, RestartValues) {
   ExpectRefused(R"({"restart":"sometimes"})", {"\"restart\"", "sometimes", "on-failure"});
   ExpectRefused(R"({"restart":true})", {"\"restart\"", "must be a string", "a boolean"});
   ExpectRefused(R"({"restart":"Always"})", {"\"restart\""});
+}
+
+TEST(LaunchPolicy, RenewalSignalValues) {
+  EXPECT_EQ(ParseLaunchPolicy("{}")->renewal_signal, 0);
+  EXPECT_EQ(ParseLaunchPolicy(R"({"renewal_signal":"none"})")->renewal_signal, 0);
+  EXPECT_EQ(ParseLaunchPolicy(R"({"renewal_signal":"SIGHUP"})")->renewal_signal, SIGHUP);
+  EXPECT_EQ(ParseLaunchPolicy(R"({"renewal_signal":"SIGUSR1"})")->renewal_signal, SIGUSR1);
+  EXPECT_EQ(ParseLaunchPolicy(R"({"renewal_signal":"SIGUSR2"})")->renewal_signal, SIGUSR2);
+  // Nothing that stops or kills the service: a renewal must never take it down.
+  ExpectRefused(R"({"renewal_signal":"SIGKILL"})", {"\"renewal_signal\"", "SIGKILL", "SIGHUP"});
+  ExpectRefused(R"({"renewal_signal":"SIGTERM"})", {"\"renewal_signal\""});
+  ExpectRefused(R"({"renewal_signal":1})", {"\"renewal_signal\"", "must be a string"});
 }
 
 TEST(LaunchPolicy, RefusesWhatIsNotAnObject) {

@@ -6,6 +6,7 @@
 #include "nlsm/node_manager.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "common/files.h"
+#include "common/identity_file.h"
 #include "pki/builders.h"
 #include "pki/csr.h"
 #include "pki/hash.h"
@@ -59,6 +61,28 @@ bool WaitFor(const std::function<bool()>& condition, milliseconds deadline = kDe
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The key and the Cert_site of an instance's identity file, read in one read as a service would.
+struct OnDiskIdentity {
+  std::optional<pki::PrivateKey> key;
+  std::optional<pki::Certificate> cert_site;
+};
+OnDiskIdentity IdentityOf(const std::string& instance_dir) {
+  OnDiskIdentity out;
+  auto pem = ReadIdentityFile(instance_dir + "/identity.pem");
+  if (!pem.ok()) {
+    ADD_FAILURE() << pem.status().ToString();
+    return out;
+  }
+  if (auto key = pki::PrivateKey::FromPem(pem->key_pem, std::nullopt); key.ok()) {
+    out.key = std::move(*key);
+  }
+  if (auto cert = pki::Certificate::FromPem(pem->chain_pem); cert.ok()) {
+    out.cert_site = std::move(*cert);
+  }
+  EXPECT_TRUE(out.key && out.cert_site) << instance_dir << "/identity.pem does not decode";
+  return out;
 }
 
 // The permission bits of path, 0 if it does not exist.
@@ -339,6 +363,11 @@ class FakeRunner final : public ProcessRunner {
     if (it == running_.end()) return std::nullopt;
     return it->second;
   }
+  Status Signal(const std::string& service, int signal) override {
+    std::lock_guard lock(mu_);
+    events_.push_back("signal " + std::to_string(signal) + " " + service);
+    return running_.count(service) != 0 ? Status::Ok() : FailedPrecondition("not running");
+  }
 
   bool Running(const std::string& service) const { return Info(service).has_value(); }
   std::vector<Started> starts(const std::string& service) const {
@@ -357,7 +386,7 @@ class FakeRunner final : public ProcessRunner {
  private:
   mutable std::mutex mu_;
   std::vector<Started> starts_;                 // guarded by mu_
-  std::vector<std::string> events_;             // guarded by mu_: "start S", "stop S"
+  std::vector<std::string> events_;             // guarded by mu_: "start S", "stop S", "signal N S"
   std::map<std::string, ProcessInfo> running_;  // guarded by mu_
   int next_pid_ = 1000;                         // guarded by mu_
 };
@@ -542,9 +571,11 @@ TEST_F(NodeManagerTest, DeployVerifiesAndStartsFromTheVerifiedDescriptor) {
       {"GREETING", "hi"},
       {"SITECHAIN_SERVICE", "hello"},
       {"SITECHAIN_SPIFFE_ID", pki::ServiceSpiffeId(kSite, kNode, "hello")},
-      {"SITECHAIN_CERT_FILE", dir + "/cert-site.pem"},
-      {"SITECHAIN_KEY_FILE", dir + "/instance.key"},
+      {"SITECHAIN_IDENTITY_FILE", dir + "/identity.pem"},
+      {"SITECHAIN_CERT_FILE", dir + "/identity.pem"},
+      {"SITECHAIN_KEY_FILE", dir + "/identity.pem"},
       {"SITECHAIN_TRUST_BUNDLE_FILE", dir + "/bundle.pem"},
+      {"SITECHAIN_FEDERATION_FILE", dir + "/federation.pem"},
       {"SITECHAIN_POLICY_FILE", dir + "/policy.json"}};
   EXPECT_EQ(s.spec.env, env);
   EXPECT_EQ(s.spec.working_dir, dir);
@@ -553,18 +584,19 @@ TEST_F(NodeManagerTest, DeployVerifiesAndStartsFromTheVerifiedDescriptor) {
 
   // The runtime directory: private, with the key only for the service.
   EXPECT_EQ(ModeOf(dir), 0700u);
-  EXPECT_EQ(ModeOf(dir + "/instance.key"), 0600u);
-  EXPECT_EQ(ModeOf(dir + "/cert-site.pem"), 0644u);
+  EXPECT_EQ(ModeOf(dir + "/identity.pem"), 0600u);
+  EXPECT_FALSE(PathExists(dir + "/instance.key"));    // never a key apart from its certificate
+  EXPECT_FALSE(PathExists(dir + "/federation.pem"));  // no federation configured
   EXPECT_EQ(ModeOf(dir + "/bundle.pem"), 0644u);
   EXPECT_EQ(ModeOf(dir + "/policy.json"), 0644u);
   EXPECT_EQ(ModeOf(PackagePath(hello_)), 0555u);
   EXPECT_EQ(ReadFile(dir + "/policy.json"), policy + "\n");
   // The site root only: a bundle with the store root would trust any developer's forgery.
   EXPECT_EQ(ReadFile(dir + "/bundle.pem"), ca_->root().ToPem());
-  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto cert_site, pki::Certificate::Load(dir + "/cert-site.pem"));
-  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto key,
-                                 pki::PrivateKey::Load(dir + "/instance.key", std::nullopt));
-  EXPECT_EQ(cert_site.PublicKeyDer(), key.PublicKeyDer());
+  OnDiskIdentity identity = IdentityOf(dir);
+  ASSERT_TRUE(identity.key && identity.cert_site);
+  const pki::Certificate cert_site = *identity.cert_site;
+  EXPECT_EQ(cert_site.PublicKeyDer(), identity.key->PublicKeyDer());
   EXPECT_EQ(cert_site.UriSans(),
             std::vector<std::string>{pki::ServiceSpiffeId(kSite, kNode, "hello")});
   EXPECT_EQ(v.not_after, cert_site.NotAfter());
@@ -596,7 +628,8 @@ TEST_F(NodeManagerTest, RenewsInTheSuggestedWindowWhenTheClockPassesIt) {
   EXPECT_GE(*v.next_renewal, window->renew_after);
   EXPECT_LE(*v.next_renewal, window->renew_before);
 
-  const std::string first_cert = ReadFile(InstanceDir("hello") + "/cert-site.pem");
+  const std::string first_cert = ReadFile(InstanceDir("hello") + "/identity.pem");
+  const OnDiskIdentity first = IdentityOf(InstanceDir("hello"));
   const InstanceStatusView renewed = RenewOnce(*m, "hello");
   EXPECT_EQ(site_->renew_calls().size(), 2u);
   EXPECT_EQ(renewed.state, "running");
@@ -606,12 +639,41 @@ TEST_F(NodeManagerTest, RenewsInTheSuggestedWindowWhenTheClockPassesIt) {
   ASSERT_TRUE(window && renewed.next_renewal);
   EXPECT_GE(*renewed.next_renewal, window->renew_after);
   EXPECT_LE(*renewed.next_renewal, window->renew_before);
-  EXPECT_NE(ReadFile(InstanceDir("hello") + "/cert-site.pem"), first_cert);
-  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto on_disk,
-                                 pki::Certificate::Load(InstanceDir("hello") + "/cert-site.pem"));
-  EXPECT_EQ(on_disk.NotAfter(), *renewed.not_after);
+  EXPECT_NE(ReadFile(InstanceDir("hello") + "/identity.pem"), first_cert);
+  // A renewal rotates the key too, and the file holds the new key with the new certificate.
+  const OnDiskIdentity on_disk = IdentityOf(InstanceDir("hello"));
+  ASSERT_TRUE(on_disk.cert_site && on_disk.key && first.key);
+  EXPECT_EQ(on_disk.cert_site->NotAfter(), *renewed.not_after);
+  EXPECT_NE(on_disk.key->PublicKeyDer(), first.key->PublicKeyDer());
+  EXPECT_EQ(on_disk.cert_site->PublicKeyDer(), on_disk.key->PublicKeyDer());
   EXPECT_EQ(runner.starts("hello").size(), 1u);
   EXPECT_TRUE(runner.Running("hello"));
+}
+
+// 2a. A service whose sitePolicy asks for a renewal signal gets it after each renewal, once its
+// identity file holds the new key and certificate; without one it gets nothing (and is not
+// restarted either way).
+TEST_F(NodeManagerTest, RenewalSendsTheSignalThePolicyAsksFor) {
+  site_->SetPolicy("hello", R"({"renewal_signal":"SIGHUP"})");
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  WaitForState(*m, "hello", "running");
+  const auto signals = [&] {
+    const auto events = runner.events();
+    return std::count(events.begin(), events.end(), "signal " + std::to_string(SIGHUP) + " hello");
+  };
+  EXPECT_EQ(signals(), 0);  // not at the start
+  const OnDiskIdentity first = IdentityOf(InstanceDir("hello"));
+  RenewOnce(*m, "hello");
+  EXPECT_EQ(signals(), 1);
+  const OnDiskIdentity renewed = IdentityOf(InstanceDir("hello"));
+  ASSERT_TRUE(first.cert_site && renewed.cert_site);
+  EXPECT_NE(renewed.cert_site->SerialHex(), first.cert_site->SerialHex());
+  RenewOnce(*m, "hello");
+  EXPECT_EQ(signals(), 2);
+  EXPECT_EQ(runner.starts("hello").size(), 1u);
 }
 
 // 2b. Instances due within batch_interval of the first one renew in one call; one due later
@@ -787,7 +849,7 @@ TEST_F(NodeManagerTest, RenewedCertSiteThatDoesNotVerifyIsNotUsed) {
   ASSERT_NE(m, nullptr);
   Deploy("hello");
   const InstanceStatusView first = WaitForState(*m, "hello", "running");
-  const std::string cert_file = InstanceDir("hello") + "/cert-site.pem";
+  const std::string cert_file = InstanceDir("hello") + "/identity.pem";
   const std::string first_cert = ReadFile(cert_file);
 
   const std::vector<std::pair<FakeSite::RenewMode, std::string>> cases = {
