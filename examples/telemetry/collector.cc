@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
           identity->spiffe_id() + "; accepting " + sitechain::examples::AllowedPeers());
   server->Wait();
 
+  {
+    std::lock_guard lock(mu);
+    server.reset();  // before the service it serves
+  }
   for (const auto& line : service->Summary()) LogLine(line);
   LogLine("collector: " + std::to_string(identity->accepted()) + " handshakes accepted, " +
           std::to_string(identity->refused()) + " refused");
