@@ -202,12 +202,21 @@ std::shared_ptr<grpc::ChannelCredentials> ServiceIdentity::ChannelCredentials() 
   return grpc::experimental::TlsCredentials(options);
 }
 
+std::optional<ServiceIdentity::Peer> ServiceIdentity::PeerOf(const grpc::AuthContext& auth) {
+  const auto ids = auth.FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
+  const auto pems = auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (ids.size() != 1 || pems.size() != 1) return std::nullopt;
+  auto cert = pki::Certificate::FromPem(std::string_view(pems[0].data(), pems[0].size()));
+  if (!cert.ok()) return std::nullopt;
+  return Peer{std::string(ids[0].data(), ids[0].size()), cert->SerialHex()};
+}
+
 std::optional<std::string> ServiceIdentity::PeerId(const grpc::ServerContext& context) {
   const auto auth = context.auth_context();
   if (!auth) return std::nullopt;
-  const auto ids = auth->FindPropertyValues(GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
-  if (ids.size() != 1) return std::nullopt;
-  return std::string(ids[0].data(), ids[0].size());
+  auto peer = PeerOf(*auth);
+  if (!peer) return std::nullopt;
+  return std::move(peer->spiffe_id);
 }
 
 }  // namespace sitechain::service_identity

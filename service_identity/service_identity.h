@@ -69,6 +69,15 @@ class ServiceIdentity final {
   // server's name).
   std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials();
 
+  // What the handshake of a call established about the peer, on either side (a server's
+  // ServerContext::auth_context(), a client's ClientContext::auth_context() after the call): its
+  // SPIFFE ID, and the serial of the certificate it presented (lower-case hex, as the nlsm logs
+  // renewals: "renewed <service>: Cert_site <serial>"). nullopt outside a mutual-TLS call.
+  struct Peer {
+    std::string spiffe_id;
+    std::string serial;
+  };
+  static std::optional<Peer> PeerOf(const grpc::AuthContext& auth);
   // The caller's SPIFFE ID (its certificate passed the check to get here); nullopt outside a
   // mutual-TLS call.
   static std::optional<std::string> PeerId(const grpc::ServerContext& context);

@@ -4,7 +4,6 @@
 #include <sstream>
 #include <utility>
 
-#include "examples/telemetry/peer_certificate.h"
 #include "service_identity/service_identity.h"
 
 namespace sitechain::examples {
@@ -19,7 +18,8 @@ grpc::Status CollectorService::Report(grpc::ServerContext* context, const Readin
     // The handshake check let no one through without a SPIFFE ID: this is not a mutual-TLS call.
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no SPIFFE ID in the call");
   }
-  const std::string serial = PeerCertificateSerial(*context->auth_context());
+  const auto peer_of = service_identity::ServiceIdentity::PeerOf(*context->auth_context());
+  const std::string serial = peer_of ? peer_of->serial : "?";
   std::vector<std::string> lines;
   {
     std::lock_guard lock(mu_);

@@ -27,7 +27,6 @@
 
 #include "examples/telemetry/identity.h"
 #include "examples/telemetry/log_line.h"
-#include "examples/telemetry/peer_certificate.h"
 #include "examples/telemetry/stop_signal.h"
 #include "examples/telemetry/telemetry.grpc.pb.h"
 
@@ -163,12 +162,13 @@ class Sensor final {
       return;
     }
     ++ok_;
-    const std::string collector_serial =
-        sitechain::examples::PeerCertificateSerial(*context.auth_context());
+    const auto collector =
+        sitechain::service_identity::ServiceIdentity::PeerOf(*context.auth_context());
+    const std::string collector_serial = collector ? collector->serial : "?";
     if (collector_serial != collector_serial_) {
       collector_serial_ = collector_serial;
       ++collector_certificates_;
-      LogLine("sensor: collector " + sitechain::examples::PeerSpiffeId(*context.auth_context()) +
+      LogLine("sensor: collector " + (collector ? collector->spiffe_id : std::string("?")) +
               " presents certificate " + collector_serial + " (channel #" +
               std::to_string(channels_) + ")");
     }

@@ -15,7 +15,6 @@
 #include "common/clock.h"
 #include "common/identity_file.h"
 #include "common/random.h"
-#include "examples/telemetry/peer_certificate.h"
 #include "pki/profile.h"
 #include "tests/common/temp_dir.h"
 #include "tests/integration/cli_support.h"
@@ -26,7 +25,6 @@
 namespace sitechain {
 namespace {
 
-using examples::CertificateSerialHex;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testutil::ChildProcess;
@@ -48,35 +46,6 @@ Counts LastCounts(const std::string& log) {
     counts = {std::stol((*it)[1]), std::stol((*it)[2])};
   }
   return counts;
-}
-
-TEST(TelemetrySerial, IsTheSerialPkiReads) {
-  ManualClock clock(testing::kTestEpoch);
-  for (uint64_t seed = 1; seed <= 8; ++seed) {
-    SeededRandom rng(seed);
-    SITECHAIN_ASSERT_OK_AND_ASSIGN(testing::TestPki chain, testing::MakeTestPki(clock, rng));
-    for (const pki::Certificate* cert :
-         {&chain.store_root, &chain.developer_identity, &chain.cert_dev, &chain.cert_store,
-          &chain.site_root, &chain.node_cert, &chain.cert_site}) {
-      EXPECT_EQ(CertificateSerialHex(cert->ToPem()), cert->SerialHex());
-    }
-    // The first certificate of several, with text around it (an identity file's key first).
-    EXPECT_EQ(
-        CertificateSerialHex("-----BEGIN PRIVATE KEY-----\nMC4=\n-----END PRIVATE KEY-----\n" +
-                             chain.cert_site.ToPem() + chain.site_root.ToPem()),
-        chain.cert_site.SerialHex());
-  }
-}
-
-TEST(TelemetrySerial, NothingForWhatIsNotACertificate) {
-  EXPECT_EQ(CertificateSerialHex(""), std::nullopt);
-  EXPECT_EQ(CertificateSerialHex("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"),
-            std::nullopt);
-  EXPECT_EQ(CertificateSerialHex("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"),
-            std::nullopt);  // an empty SEQUENCE
-  EXPECT_EQ(CertificateSerialHex("-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
-            std::nullopt);
-  EXPECT_EQ(CertificateSerialHex("-----BEGIN CERTIFICATE-----\nMIIB"), std::nullopt);
 }
 
 // A site (its root, from a test chain made now, since the programs check certificates against

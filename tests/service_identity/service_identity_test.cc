@@ -158,6 +158,17 @@ TEST_F(ServiceIdentityTest, TwoServicesAuthoriseEachOtherBySpiffeId) {
   EXPECT_EQ(collector_->accepted(), 1u);
   EXPECT_EQ(sensor->accepted(), 1u);  // and the sensor checked the collector
   EXPECT_EQ(collector_->refused() + sensor->refused(), 0u);
+
+  // The client side sees whom it reached, and with which certificate.
+  auto stub = v1::Site::NewStub(grpc::CreateChannel(Target(), sensor->ChannelCredentials()));
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->GetSiteRoot(&context, {}, &response).ok());
+  const auto collector = ServiceIdentity::PeerOf(*context.auth_context());
+  ASSERT_TRUE(collector.has_value());
+  EXPECT_EQ(collector->spiffe_id, collector_id_);
+  auto pem = ReadIdentityFile(collector_files_.identity);
+  ASSERT_TRUE(pem.ok());
+  EXPECT_EQ(collector->serial, pki::Certificate::FromPem(pem->chain_pem)->SerialHex());
 }
 
 // The sensor does not talk to a server that is not a collector, even one of its own site.
