@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -20,6 +19,7 @@
 #include "tests/integration/cli_support.h"
 #include "tests/integration/process.h"
 #include "tests/integration/store_server.h"
+#include "tests/support/log_scan.h"
 #include "tests/support/test_chain.h"
 
 namespace sitechain {
@@ -33,20 +33,6 @@ using testutil::ProcessResult;
 
 constexpr char kSite[] = "site-a";
 constexpr milliseconds kDeadline = seconds(30);
-
-// The number in the last "sensor: <n> ok, <m> failed" line of a log; -1 if none.
-struct Counts {
-  long ok = -1, failed = -1;
-};
-Counts LastCounts(const std::string& log) {
-  static const std::regex line(R"(sensor: (\d+) ok, (\d+) failed)");
-  Counts counts;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-       ++it) {
-    counts = {std::stol((*it)[1]), std::stol((*it)[2])};
-  }
-  return counts;
-}
 
 // A site (its root, from a test chain made now, since the programs check certificates against
 // the real clock) and services with their identity files, in one directory per service.
@@ -109,17 +95,11 @@ class TelemetryTest : public ::testing::Test {
                                            {"--listen", "127.0.0.1:0", "--log-every", "10"}),
                                  dir_.path(), dir_.Path("collector.out"),
                                  dir_.Path("collector.err")));
-    static const std::regex listening(R"(listening on (127\.0\.0\.1:\d+))");
-    std::smatch m;
-    const bool up = testutil::WaitUntil(
-        [&] {
-          const std::string out = collector_.out();
-          return std::regex_search(out, m, listening) || !collector_.running();
-        },
-        kDeadline, milliseconds(20));
-    std::string out = collector_.out();
-    EXPECT_TRUE(up && std::regex_search(out, m, listening)) << collector_.Describe();
-    return m.size() > 1 ? m[1].str() : "127.0.0.1:1";
+    const auto address = [&] { return testing::TokensAfter(collector_.out(), "listening on "); };
+    const bool up = testutil::WaitUntil([&] { return !address().empty() || !collector_.running(); },
+                                        kDeadline, milliseconds(20));
+    EXPECT_TRUE(up && !address().empty()) << collector_.Describe();
+    return address().empty() ? "127.0.0.1:1" : address().front();
   }
 
   // Starts the sensor (node2) reporting to `address`, accepting `peers`.
@@ -153,8 +133,8 @@ TEST_F(TelemetryTest, TalkAcrossRenewalsOfBothIdentities) {
       StartCollector({std::string("spiffe://") + kSite + "/node/*/svc/sensor"});
   ASSERT_NO_FATAL_FAILURE(
       StartSensor(address, {std::string("spiffe://") + kSite + "/node/*/svc/collector"}));
-  ASSERT_TRUE(testutil::WaitUntil([&] { return LastCounts(sensor_.out()).ok >= 20; }, kDeadline,
-                                  milliseconds(20)))
+  ASSERT_TRUE(testutil::WaitUntil([&] { return testing::LastSensorCounts(sensor_.out()).ok >= 20; },
+                                  kDeadline, milliseconds(20)))
       << sensor_.Describe() << collector_.Describe();
 
   for (int renewal = 1; renewal <= 3; ++renewal) {
@@ -174,7 +154,7 @@ TEST_F(TelemetryTest, TalkAcrossRenewalsOfBothIdentities) {
   }
 
   ASSERT_TRUE(sensor_.CheckStop(SIGTERM, kDeadline, "after the renewals"));
-  const Counts counts = LastCounts(sensor_.out());
+  const testing::SensorCounts counts = testing::LastSensorCounts(sensor_.out());
   EXPECT_GT(counts.ok, 20) << sensor_.Describe();
   EXPECT_EQ(counts.failed, 0) << sensor_.Describe();
   ASSERT_TRUE(collector_.CheckStop(SIGTERM, kDeadline, "after the sensor"));
@@ -195,7 +175,7 @@ TEST_F(TelemetryTest, CollectorRefusesASensorItsPeersDoNotName) {
       address, {std::string("spiffe://") + kSite + "/node/*/svc/collector"}, {"--count", "3"}));
   const std::optional<int> code = sensor_.WaitForExit(kDeadline);
   ASSERT_EQ(code, std::optional<int>(0)) << sensor_.Describe();
-  const Counts counts = LastCounts(sensor_.out());
+  const testing::SensorCounts counts = testing::LastSensorCounts(sensor_.out());
   EXPECT_EQ(counts.ok, 0) << sensor_.Describe();
   EXPECT_EQ(counts.failed, 3) << sensor_.Describe();
   EXPECT_TRUE(Contains(sensor_.out(), "failed: UNAVAILABLE")) << sensor_.Describe();
@@ -211,7 +191,7 @@ TEST_F(TelemetryTest, SensorRefusesACollectorItsPeersDoNotName) {
       address, {std::string("spiffe://") + kSite + "/node/node9/svc/collector"}, {"--count", "3"}));
   const std::optional<int> code = sensor_.WaitForExit(kDeadline);
   ASSERT_EQ(code, std::optional<int>(0)) << sensor_.Describe();
-  EXPECT_EQ(LastCounts(sensor_.out()).failed, 3) << sensor_.Describe();
+  EXPECT_EQ(testing::LastSensorCounts(sensor_.out()).failed, 3) << sensor_.Describe();
   EXPECT_TRUE(Contains(sensor_.err(), "refused " + Id("node1", "collector") + ": PEER_NOT_ALLOWED"))
       << sensor_.Describe();
 }

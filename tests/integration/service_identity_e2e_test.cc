@@ -8,13 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "pki/profile.h"
 #include "tests/integration/nlsm_fixture.h"
+#include "tests/support/log_scan.h"
 
 namespace sitechain::testutil {
 namespace {
@@ -45,25 +45,14 @@ int FreePort() {
 // The serials of the Cert_sites a node renewed for `service`, in order (its log's "renewed
 // <service>: Cert_site <serial> until ..." lines).
 std::vector<std::string> RenewedSerials(const std::string& node_log, const std::string& service) {
-  const std::regex line("renewed " + service + ": Cert_site ([0-9a-f]+) ");
-  std::vector<std::string> serials;
-  for (auto it = std::sregex_iterator(node_log.begin(), node_log.end(), line);
-       it != std::sregex_iterator(); ++it) {
-    serials.push_back((*it)[1]);
-  }
-  return serials;
+  return sitechain::testing::TokensAfter(node_log, "renewed " + service + ": Cert_site ");
 }
 
 // The serials a telemetry program logged as presented by `peer` ("<peer> presents certificate
 // <serial>").
 std::set<std::string> SerialsSeen(const std::string& log, const std::string& peer) {
-  const std::regex line(peer + " presents certificate ([0-9a-f]+)");
-  std::set<std::string> serials;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-       ++it) {
-    serials.insert((*it)[1]);
-  }
-  return serials;
+  const auto serials = sitechain::testing::TokensAfter(log, peer + " presents certificate ");
+  return {serials.begin(), serials.end()};
 }
 
 // How many of `renewed` are in `seen`.
@@ -71,20 +60,6 @@ size_t CountSeen(const std::vector<std::string>& renewed, const std::set<std::st
   size_t n = 0;
   for (const auto& serial : renewed) n += seen.contains(serial) ? 1 : 0;
   return n;
-}
-
-struct SensorCounts {
-  long ok = -1, failed = -1;
-};
-// The last "sensor: <n> ok, <m> failed" line of the sensor's log.
-SensorCounts LastCounts(const std::string& log) {
-  static const std::regex line(R"(sensor: (\d+) ok, (\d+) failed)");
-  SensorCounts counts;
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator();
-       ++it) {
-    counts = {std::stol((*it)[1]), std::stol((*it)[2])};
-  }
-  return counts;
 }
 
 // The site's store also holds the telemetry example's two programs, published by a developer of
@@ -200,7 +175,7 @@ TEST_F(ServiceIdentityE2E, CollectorAndSensorTalkAcrossRenewalsWithNoFailedCall)
   EXPECT_TRUE(Contains(collector_out, "collector: stopping on SIGTERM")) << all;
 
   // Calls: many, none failed, every one accepted by the collector from the sensor's exact ID.
-  const SensorCounts counts = LastCounts(sensor_out);
+  const sitechain::testing::SensorCounts counts = sitechain::testing::LastSensorCounts(sensor_out);
   EXPECT_GT(counts.ok, 0) << all;
   EXPECT_EQ(counts.failed, 0) << all;
   EXPECT_FALSE(Contains(sensor_out, " failed: ")) << all;
