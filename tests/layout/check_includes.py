@@ -6,7 +6,8 @@ arrows"), checked on every #include of the product code.
 
 Each folder may include the folders listed for it, and itself. Files of the core of a role (the
 behaviour without gRPC) may include neither gRPC, protobuf nor the generated sitechain.v1 code;
-only pki/ may include Botan, only storage/sqlite.cc SQLite. Prints every include that breaks a
+only pki/ may include Botan, only storage/sqlite.cc SQLite, and no product code OpenSSL (its only
+user is gRPC's TLS, which scripts/lsan.supp relies on). Prints every include that breaks a
 rule, then "N passed, N failed" (one check per file), and exits 1 if any broke one.
 """
 import pathlib
@@ -74,6 +75,8 @@ def problems(rel: pathlib.PurePosixPath, text: str) -> list[str]:
                 found.append(f"the core file {rel} may not include <{target}>")
             if head == "botan" and folder != "pki":
                 found.append(f"only pki/ may include Botan (<{target}>)")
+            if head == "openssl":
+                found.append(f"product code may not include OpenSSL (<{target}>); pki/ uses Botan")
             if target == "sqlite3.h" and str(rel) != "storage/sqlite.cc":
                 found.append(f"only storage/sqlite.cc may include <sqlite3.h>")
     return found
