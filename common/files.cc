@@ -70,7 +70,7 @@ Status SetLaterMtime(int fd, const std::string& path, const std::string& tmp) {
 }
 
 Status WriteAtomic(const std::string& path, std::string_view data, mode_t mode, bool overwrite,
-                   bool later_mtime) {
+                   bool later_mtime, gid_t group = static_cast<gid_t>(-1)) {
   namespace fs = std::filesystem;
   if (!overwrite && PathExists(path)) {
     return AlreadyExists(path + " exists; refusing to overwrite it");
@@ -85,6 +85,9 @@ Status WriteAtomic(const std::string& path, std::string_view data, mode_t mode, 
     ::unlink(tmpl.c_str());
     return s;
   };
+  if (group != static_cast<gid_t>(-1) && ::fchown(fd.get(), static_cast<uid_t>(-1), group) != 0) {
+    return fail(ErrnoStatus("cannot give group " + std::to_string(group) + " to", tmpl, errno));
+  }
   if (::fchmod(fd.get(), mode) != 0) return fail(ErrnoStatus("cannot chmod", tmpl, errno));
   if (Status s = WriteAll(fd.get(), data, tmpl); !s.ok()) return fail(s);
   if (later_mtime) {
@@ -110,8 +113,9 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
   return WriteAtomic(path, data, mode, overwrite, /*later_mtime=*/false);
 }
 
-Status ReplaceFileWithLaterMtime(const std::string& path, std::string_view data, mode_t mode) {
-  return WriteAtomic(path, data, mode, /*overwrite=*/true, /*later_mtime=*/true);
+Status ReplaceFileWithLaterMtime(const std::string& path, std::string_view data, mode_t mode,
+                                 gid_t group) {
+  return WriteAtomic(path, data, mode, /*overwrite=*/true, /*later_mtime=*/true, group);
 }
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {

@@ -26,8 +26,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
 // later than the replaced file's: now, or one second past the old one if that is not earlier.
 // Readers that detect a replacement between two reads by comparing mtimes (gRPC's
 // FileWatcherCertificateProvider reads a key and a certificate so) then never miss one, however
-// fast replacements follow each other. The mtime is set before the rename.
-Status ReplaceFileWithLaterMtime(const std::string& path, std::string_view data, mode_t mode);
+// fast replacements follow each other. The mtime (and `group`, unless -1) is set before the
+// rename.
+Status ReplaceFileWithLaterMtime(const std::string& path, std::string_view data, mode_t mode,
+                                 gid_t group = static_cast<gid_t>(-1));
 
 // Creates a directory (and its parents) with the given mode; OK if it exists as a directory.
 Status MakeDirectories(const std::string& path, mode_t mode = 0755);

@@ -18,11 +18,13 @@ bool IsBlank(std::string_view text) {
 
 }  // namespace
 
-Status WriteIdentityFile(const std::string& path, const IdentityPem& identity) {
+Status WriteIdentityFile(const std::string& path, const IdentityPem& identity,
+                         std::optional<gid_t> group) {
   std::string text = identity.key_pem;
   if (!text.empty() && text.back() != '\n') text += '\n';
   text += identity.chain_pem;
   if (!text.empty() && text.back() != '\n') text += '\n';
+  if (group) return ReplaceFileWithLaterMtime(path, text, 0440, *group);
   return ReplaceFileWithLaterMtime(path, text, 0600);
 }
 

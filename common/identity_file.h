@@ -11,6 +11,9 @@
 //
 // Pure text handling and file I/O; no certificate is parsed here. Thread-safe.
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,9 +26,11 @@ struct IdentityPem {
   std::string chain_pem;  // one or more "CERTIFICATE" blocks, leaf first
 };
 
-// Writes the identity file (mode 0600), replacing any earlier one in one rename, with an mtime
-// later than the replaced file's. The write's status.
-Status WriteIdentityFile(const std::string& path, const IdentityPem& identity);
+// Writes the identity file (mode 0600; with `group`, 0440 and that group: a service that runs as
+// its own user reads it through its group), replacing any earlier one in one rename, with an
+// mtime later than the replaced file's. The write's status.
+Status WriteIdentityFile(const std::string& path, const IdentityPem& identity,
+                         std::optional<gid_t> group = std::nullopt);
 
 // Splits identity-file text: INVALID_ARGUMENT unless it holds exactly one private key block and
 // at least one certificate block, and nothing else but whitespace.

@@ -10,6 +10,7 @@ void ToProto(const NodeStatusView& in, v1::NodeStatus* out) {
   out->set_slsm(in.slsm);
   out->set_connected(in.connected);
   out->set_node_certificate_not_after(FormatTime(in.node_certificate_not_after));
+  out->set_isolation(in.isolation);
   for (const auto& i : in.instances) {
     auto* v = out->add_instances();
     v->set_service(i.service);
@@ -22,6 +23,8 @@ void ToProto(const NodeStatusView& in, v1::NodeStatus* out) {
     v->set_last_error(i.last_error);
     v->set_restarts(i.restarts);
     v->set_policy_json(i.policy_json);
+    v->set_uid(i.uid);
+    v->set_cgroup(i.cgroup);
   }
 }
 

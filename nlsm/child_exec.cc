@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <grp.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sched.h>
 // glibc 2.36's <sys/pidfd.h> lacks __BEGIN_DECLS: without this, C++ looks for mangled names.
 extern "C" {
 #include <sys/pidfd.h>
@@ -14,6 +17,7 @@ extern "C" {
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
@@ -60,19 +64,24 @@ Result<UniqueFd> OpenFd(const std::string& path, int flags, mode_t mode, const s
 
 // ---- The child side of fork: async-signal-safe calls only, on prepared data. ----
 
-enum class ChildStep : int { kSetpgid = 1, kDeathSignal, kChdir, kStdio, kExec };
+enum class ChildStep : int {
+  kSetpgid = 1,
+  kDeathSignal,
+  kChdir,
+  kStdio,
+  kExec,
+  kCgroup,
+  kMountNamespace,
+  kPrivateTmp,
+  kReadOnlyRoot,
+  kCapabilities,
+  kUser,
+  kNoNewPrivs,
+};
 
 struct ChildFailure {
   int step;
   int err;
-};
-
-struct ChildPlan {
-  int devnull, out, err, cwd, exe, report;
-  char* const* argv;
-  char* const* envp;
-  int max_fd;  // for marking descriptors close-on-exec without close_range
-  pid_t parent;
 };
 
 [[noreturn]] void ChildFail(int report, ChildStep step) {
@@ -80,6 +89,65 @@ struct ChildPlan {
   ssize_t ignored = ::write(report, &f, sizeof f);
   (void)ignored;
   ::_exit(127);
+}
+
+struct ChildPlan {
+  int devnull, out, err, cwd, exe, report;
+  char* const* argv;
+  char* const* envp;
+  int max_fd;  // for marking descriptors close-on-exec without close_range
+  pid_t parent;
+  const int* join_fds;
+  size_t join_count;
+  const char* working_dir;   // chdir by path in a new mount namespace (cwd is the old one's)
+  const char* writable_dir;  // with read_only_root
+  bool private_tmp, read_only_root;
+  bool set_user;
+  uid_t uid;
+  gid_t gid;
+  int cap_last;  // /proc/sys/kernel/cap_last_cap
+};
+
+// The mount namespace of the sandbox: private propagation, a fresh /tmp, / read-only but the
+// writable directory (and /tmp).
+void EnterSandbox(const ChildPlan& p) {
+  if (::unshare(CLONE_NEWNS) != 0) ChildFail(p.report, ChildStep::kMountNamespace);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    ChildFail(p.report, ChildStep::kMountNamespace);
+  }
+  if (p.private_tmp &&
+      ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+    ChildFail(p.report, ChildStep::kPrivateTmp);
+  }
+  if (!p.read_only_root) return;
+  // The writable directory becomes a mount of its own, so that it can stay writable.
+  if (::mount(p.writable_dir, p.writable_dir, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    ChildFail(p.report, ChildStep::kReadOnlyRoot);
+  }
+  struct mount_attr ro {};
+  ro.attr_set = MOUNT_ATTR_RDONLY;
+  if (::mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0) {
+    ChildFail(p.report, ChildStep::kReadOnlyRoot);
+  }
+  struct mount_attr rw {};
+  rw.attr_clr = MOUNT_ATTR_RDONLY;
+  if (::mount_setattr(AT_FDCWD, p.writable_dir, AT_RECURSIVE, &rw, sizeof rw) != 0 ||
+      (p.private_tmp && ::mount_setattr(AT_FDCWD, "/tmp", AT_RECURSIVE, &rw, sizeof rw) != 0)) {
+    ChildFail(p.report, ChildStep::kReadOnlyRoot);
+  }
+}
+
+// The service's own uid and gid, no supplementary group, no capability left anywhere.
+void BecomeServiceUser(const ChildPlan& p) {
+  for (int cap = 0; cap <= p.cap_last; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+      ChildFail(p.report, ChildStep::kCapabilities);
+    }
+  }
+  if (::setgroups(0, nullptr) != 0 || ::setresgid(p.gid, p.gid, p.gid) != 0 ||
+      ::setresuid(p.uid, p.uid, p.uid) != 0) {
+    ChildFail(p.report, ChildStep::kUser);
+  }
 }
 
 [[noreturn]] void ExecChild(const ChildPlan& p) {
@@ -90,12 +158,22 @@ struct ChildPlan {
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
   if (::setpgid(0, 0) != 0) ChildFail(p.report, ChildStep::kSetpgid);
-  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) ChildFail(p.report, ChildStep::kDeathSignal);
-  if (::getppid() != p.parent) ::_exit(126);  // the supervisor died before prctl
-  if (::fchdir(p.cwd) != 0) ChildFail(p.report, ChildStep::kChdir);
+  for (size_t i = 0; i < p.join_count; ++i) {
+    if (::write(p.join_fds[i], "0", 1) != 1) ChildFail(p.report, ChildStep::kCgroup);
+  }
+  const bool sandbox = p.private_tmp || p.read_only_root;
+  if (sandbox) EnterSandbox(p);
+  if ((sandbox ? ::chdir(p.working_dir) : ::fchdir(p.cwd)) != 0) {
+    ChildFail(p.report, ChildStep::kChdir);
+  }
   if (::dup2(p.devnull, 0) < 0 || ::dup2(p.out, 1) < 0 || ::dup2(p.err, 2) < 0) {
     ChildFail(p.report, ChildStep::kStdio);
   }
+  if (p.set_user) BecomeServiceUser(p);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(p.report, ChildStep::kNoNewPrivs);
+  // After the change of user, which clears the death signal.
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) ChildFail(p.report, ChildStep::kDeathSignal);
+  if (::getppid() != p.parent) ::_exit(126);  // the supervisor died before prctl
   // Everything above 2 closes at exec (the report pipe too, which tells the parent exec worked).
   if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
     for (int fd = 3; fd < p.max_fd; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -122,6 +200,27 @@ Status ChildFailureStatus(const std::string& service, const ChildFailure& f) {
     case ChildStep::kStdio:
       what = "dup2 of stdio";
       break;
+    case ChildStep::kCgroup:
+      what = "joining its cgroup";
+      break;
+    case ChildStep::kMountNamespace:
+      what = "unshare of its mount namespace";
+      break;
+    case ChildStep::kPrivateTmp:
+      what = "mounting its private /tmp";
+      break;
+    case ChildStep::kReadOnlyRoot:
+      what = "making / read-only";
+      break;
+    case ChildStep::kCapabilities:
+      what = "dropping capabilities";
+      break;
+    case ChildStep::kUser:
+      what = "setting its user";
+      break;
+    case ChildStep::kNoNewPrivs:
+      what = "prctl(PR_SET_NO_NEW_PRIVS)";
+      break;
     case ChildStep::kExec:
       if (f.err == ENOEXEC) {
         return InvalidArgument("cannot exec service " + service +
@@ -131,6 +230,15 @@ Status ChildFailureStatus(const std::string& service, const ChildFailure& f) {
       break;
   }
   return ErrnoStatus("cannot start service " + service + ":", what, f.err);
+}
+
+// The highest capability number this kernel knows (63 if it cannot be read: dropping unknown
+// ones fails with EINVAL, which is ignored).
+int CapLastCap() {
+  auto text = ReadSmallFile("/proc/sys/kernel/cap_last_cap", 64);
+  if (!text.ok()) return 63;
+  const int n = std::atoi(text->c_str());
+  return n > 0 && n < 64 ? n : 63;
 }
 
 }  // namespace
@@ -181,16 +289,28 @@ Result<ChildSpec> PrepareChild(const LaunchSpec& spec) {
                              ": working directory and log paths must be non-empty, without NUL");
     }
   }
+  if (spec.read_only_root && (spec.writable_dir.empty() || HasNul(spec.writable_dir))) {
+    return InvalidArgument("service " + name + ": read_only_root needs a writable directory");
+  }
+  if (spec.user && (spec.user->uid == 0 || spec.user->gid == 0)) {
+    return InvalidArgument("service " + name + ": a service user may not be root");
+  }
   child.working_dir = spec.working_dir;
   child.stdout_path = spec.stdout_path;
   child.stderr_path = spec.stderr_path;
+  child.user = spec.user;
+  child.private_tmp = spec.private_tmp;
+  child.read_only_root = spec.read_only_root;
+  child.writable_dir = spec.writable_dir;
+  child.check_before_exec = spec.check_before_exec;
   const int exe = ::fcntl(spec.executable_fd, F_DUPFD_CLOEXEC, 3);
   if (exe < 0) return ErrnoStatus("cannot duplicate the executable descriptor of", name, errno);
   child.exe = UniqueFd(exe);
   return child;
 }
 
-Result<SpawnedChild> SpawnChild(const ChildSpec& spec, const std::string& pid_dir) {
+Result<SpawnedChild> SpawnChild(const ChildSpec& spec, const std::string& pid_dir,
+                                const std::vector<int>& join_fds) {
   SITECHAIN_ASSIGN_OR_RETURN(UniqueFd devnull,
                              OpenFd("/dev/null", O_RDONLY, 0, "stdin of " + spec.name));
   const int log_flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW;
@@ -215,8 +335,27 @@ Result<SpawnedChild> SpawnChild(const ChildSpec& spec, const std::string& pid_di
   const int max_fd = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536
                          ? static_cast<int>(nofile.rlim_cur)
                          : 65536;
-  const ChildPlan plan{devnull.get(), out.get(),   err.get(),   cwd.get(), spec.exe.get(),
-                       report.get(),  argv.data(), envp.data(), max_fd,    ::getpid()};
+  ChildPlan plan{};
+  plan.devnull = devnull.get();
+  plan.out = out.get();
+  plan.err = err.get();
+  plan.cwd = cwd.get();
+  plan.exe = spec.exe.get();
+  plan.report = report.get();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.max_fd = max_fd;
+  plan.parent = ::getpid();
+  plan.join_fds = join_fds.data();
+  plan.join_count = join_fds.size();
+  plan.working_dir = spec.working_dir.c_str();
+  plan.writable_dir = spec.writable_dir.c_str();
+  plan.private_tmp = spec.private_tmp;
+  plan.read_only_root = spec.read_only_root;
+  plan.set_user = spec.user.has_value();
+  plan.uid = spec.user ? spec.user->uid : 0;
+  plan.gid = spec.user ? spec.user->gid : 0;
+  plan.cap_last = CapLastCap();
   const pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("cannot fork for service", spec.name, errno);
   if (pid == 0) ExecChild(plan);

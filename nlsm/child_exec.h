@@ -8,8 +8,14 @@
 // of the daemon's environment leaks in. Signal dispositions and the signal mask are reset to the
 // defaults. The process gets SIGTERM (PR_SET_PDEATHSIG) if the supervisor dies. When the leader
 // exits, whatever is left of its process group is killed (SIGKILL), so a restart never runs
-// beside remnants of the previous run. A process that leaves its group (setsid) escapes this:
-// the supervisor does not use cgroups.
+// beside remnants of the previous run; with cgroups (cgroups.h) the whole cgroup is, which a
+// process that left its group (setsid) cannot escape.
+//
+// Isolation (LaunchSpec::user and the sandbox; needs root): the child joins its cgroups, then
+// optionally enters a private mount namespace (its own /tmp; / read-only but writable_dir), drops
+// every capability from its bounding set, takes the service's gid with no supplementary groups
+// and its uid (which clears its capabilities), and sets no_new_privs. no_new_privs is set for
+// every service, isolated or not: nothing it execs can gain privileges (setuid binaries).
 //
 // No window between check and exec: the executable is run with execveat(fd, "", AT_EMPTY_PATH)
 // on a dup() of the caller's descriptor, kept for restarts, so replacing or unlinking the file
@@ -28,13 +34,16 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "nlsm/launch_policy.h"
+#include "nlsm/service_users.h"
 
 namespace sitechain::nlsm {
 
@@ -52,6 +61,17 @@ struct LaunchSpec {
   std::string stdout_path;                 // appended to; created 0600; not a symlink
   std::string stderr_path;                 // may equal stdout_path
   RestartPolicy restart = RestartPolicy::kOnFailure;
+
+  // Isolation; the defaults are how an unprivileged node runs a service.
+  std::optional<ServiceUser> user;  // run as this uid and gid (the caller must be root)
+  ResourceLimits limits;            // enforced by the supervisor's cgroups
+  bool private_tmp = false;         // a private mount namespace with its own /tmp
+  bool read_only_root = false;      // ... and / read-only, but writable_dir
+  std::string writable_dir;         // required with read_only_root
+  // Called by the supervisor before every exec, the first and each restart, with the descriptor
+  // about to be exec'd (the node checks its digest again). A failure is final: the service is
+  // not started, or not restarted (kExited, the detail says why).
+  std::function<Status(int executable_fd)> check_before_exec;
 };
 
 // A LaunchSpec as exec gets it, kept by the supervisor for every (re)start of the service.
@@ -61,6 +81,10 @@ struct ChildSpec {
   std::vector<std::string> argv;  // argv[0] = name
   std::vector<std::string> envp;  // "K=V", sorted, with PATH
   std::string working_dir, stdout_path, stderr_path;
+  std::optional<ServiceUser> user;
+  bool private_tmp = false, read_only_root = false;
+  std::string writable_dir;
+  std::function<Status(int)> check_before_exec;
 };
 
 // Checks `spec` and prepares what exec gets: INVALID_ARGUMENT for a malformed spec (name,
@@ -73,13 +97,15 @@ struct SpawnedChild {
   UniqueFd pidfd;  // pidfd_open of the child: readable when it exits
 };
 
-// Forks and execs `spec`, and returns once the child has exec'd. With pid_dir non-empty, the
+// Forks and execs `spec`, and returns once the child has exec'd; the child first writes "0" to
+// each of `join_fds` (the cgroup.procs of its cgroups). With pid_dir non-empty, the
 // child's pid record (orphans.h) is written before the exec is confirmed, so that a daemon killed
 // from then on leaves a record behind. Errors: the status of opening a log file or the working
 // directory, of pipe, fork, pidfd_open or the pid record, or of the child's failing step
 // (INVALID_ARGUMENT for a file that is no executable format, the errno's status otherwise). On
 // any error no child is left: it is killed and reaped, its record removed.
-Result<SpawnedChild> SpawnChild(const ChildSpec& spec, const std::string& pid_dir);
+Result<SpawnedChild> SpawnChild(const ChildSpec& spec, const std::string& pid_dir,
+                                const std::vector<int>& join_fds = {});
 
 // "exit code 3", "killed by SIGSEGV".
 std::string DescribeWaitStatus(int status);

@@ -173,9 +173,11 @@ int Commands::ShowStatus() {
             std::cout << "node " << status.node() << " of site " << status.site()
                       << ", site manager " << status.slsm()
                       << (status.connected() ? " (connected)" : " (NOT connected)")
-                      << "\nnode certificate until " << status.node_certificate_not_after() << "\n";
+                      << "\nnode certificate until " << status.node_certificate_not_after()
+                      << "\nisolation " << status.isolation() << "\n";
             for (const auto& i : status.instances()) {
-              std::cout << i.service() << "\t" << i.state() << "\tpid " << i.pid() << "\t"
+              std::cout << i.service() << "\t" << i.state() << "\tpid " << i.pid()
+                        << (i.uid() != 0 ? "\tuid " + std::to_string(i.uid()) : "") << "\t"
                         << i.release() << "\tcert until "
                         << (i.certificate_not_after().empty() ? "-" : i.certificate_not_after())
                         << "\tnext renewal " << (i.next_renewal().empty() ? "-" : i.next_renewal())

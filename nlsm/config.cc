@@ -15,11 +15,14 @@ Result<NlsmConfig> ParseNlsmConfig(std::string_view text, const std::string& whe
   NlsmConfig c;
   RenewalPolicyConfig& r = c.node.renewal;
   std::string policy = std::string(RenewalPolicyName(r.kind));
+  std::string uid_range = c.service_uid_range.ToString();
   JsonConfigKeys keys;
   keys.String("admin_socket", c.admin_socket);
   keys.String("log_level", c.log_level);
   keys.String("ready_file", c.ready_file);
   keys.Duration("stop_grace", c.stop_grace);
+  keys.String("isolation", c.isolation);
+  keys.String("service_uid_range", uid_range);
   keys.String("renewal_policy", policy);
   keys.Number("window_start", r.window_start);
   keys.Number("window_end", r.window_end);
@@ -38,6 +41,13 @@ Result<NlsmConfig> ParseNlsmConfig(std::string_view text, const std::string& whe
   keys.Duration("connect_timeout", c.site.connect_timeout);
   SITECHAIN_RETURN_IF_ERROR(keys.ApplyText(text, where));
   SITECHAIN_ASSIGN_OR_RETURN(r.kind, ParseRenewalPolicy(policy));
+  if (c.isolation != "auto" && c.isolation != "on" && c.isolation != "off") {
+    return InvalidArgument(where + ": isolation \"" + c.isolation.substr(0, 20) +
+                           "\" (expected auto, on or off)");
+  }
+  auto range = ParseUidRange(uid_range);
+  if (!range.ok()) return range.status().WithContext(where);
+  c.service_uid_range = *range;
   if (Status s = r.Validate(); !s.ok()) return s.WithContext(where);
   if (c.site.call_timeout < Seconds(1) || c.site.keepalive_time < Seconds(1) ||
       c.site.keepalive_timeout < Seconds(1) || c.site.connect_timeout < Seconds(1)) {

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "nlsm/admin_service.h"
 #include "nlsm/grpc_site_client.h"
+#include "nlsm/isolation.h"
 #include "nlsm/node_state.h"
 #include "nlsm/supervisor.h"
 #include "server/listeners.h"
@@ -56,15 +57,30 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
   daemon->parts_ = std::make_unique<Parts>();
   Parts& p = *daemon->parts_;
 
+  SITECHAIN_ASSIGN_OR_RETURN(Isolation isolation, SetUpIsolation(dir, node.node, config));
+  if (isolation.on) {
+    spdlog::info("isolation {}", isolation.summary);
+  } else {
+    spdlog::warn("SERVICES ARE NOT ISOLATED: isolation {}", isolation.summary);
+  }
   // A previous run that was killed may have left services running: never run one twice.
   const std::string pid_dir = dir + "/run";
   SITECHAIN_ASSIGN_OR_RETURN(auto orphans, Supervisor::KillOrphans(pid_dir, config.stop_grace));
   for (const auto& o : orphans) {
     spdlog::warn("left over from a previous run: {} pid {}: {}", o.service, o.pid, o.outcome);
   }
+  if (isolation.cgroups) {
+    for (const auto& name : isolation.cgroups->RemoveLeftovers(config.stop_grace)) {
+      spdlog::warn("left over from a previous run: the cgroup of {}, killed and removed", name);
+    }
+  }
   SupervisorOptions sup;
   sup.pid_dir = pid_dir;
   sup.stop_grace = config.stop_grace;
+  sup.cgroups = isolation.cgroups;
+  NodeOptions options = config.node;
+  if (isolation.on) options.service_uids = config.service_uid_range;
+  options.isolation = isolation.summary;
   SITECHAIN_ASSIGN_OR_RETURN(p.supervisor, Supervisor::Create(sup, clock, rng));
   p.runner = std::make_unique<SupervisorRunner>(*p.supervisor, config.stop_grace);
   SiteClientOptions site = config.site;
@@ -73,7 +89,7 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
   p.site = std::make_unique<GrpcSiteClient>(node.slsm, node.identity, rng, site);
   const std::string name = node.node, slsm = node.slsm;
   p.manager = std::make_unique<NodeManager>(dir, std::move(node), *p.site, *p.runner, clock, rng,
-                                            config.node);
+                                            options);
   SITECHAIN_RETURN_IF_ERROR(p.manager->Start());
 
   p.admin_service = std::make_unique<NodeAdminService>(*p.manager);

@@ -109,6 +109,15 @@ LaunchCheck Deployer::CheckLaunch(const Instance& i) const {
         Outcome::kRefused, launch_policy.status(),
         "the sitePolicy cannot be honoured on this node: " + launch_policy.status().message());
   }
+  // The sandbox is on by default where the node isolates services; elsewhere it cannot be had.
+  const bool isolated = i.user.has_value();
+  const Sandbox& sandbox = launch_policy->sandbox;
+  if (!isolated && (sandbox.private_tmp.value_or(false) || sandbox.read_only_root.value_or(false))) {
+    const std::string error =
+        "the sitePolicy cannot be honoured on this node: site policy: \"sandbox\": this node "
+        "runs services without isolation (not root) and cannot give a private mount namespace";
+    return refuse(Outcome::kRefused, FailedPrecondition(error), error);
+  }
   check.outcome = Outcome::kReady;
   check.executable = std::move(*fd);
   check.rules_checked = v.rules_checked;
@@ -128,10 +137,30 @@ LaunchCheck Deployer::CheckLaunch(const Instance& i) const {
   launch.env["SITECHAIN_TRUST_BUNDLE_FILE"] = i.dir + "/bundle.pem";
   launch.env["SITECHAIN_FEDERATION_FILE"] = i.dir + "/federation.pem";
   launch.env["SITECHAIN_POLICY_FILE"] = i.dir + "/policy.json";
+  launch.env["SITECHAIN_WORK_DIR"] = i.dir + "/work";
   launch.working_dir = i.dir;
   launch.stdout_path = i.dir + "/stdout.log";
   launch.stderr_path = i.dir + "/stderr.log";
   launch.restart = launch_policy->restart;
+  launch.user = i.user;
+  launch.limits = launch_policy->limits;
+  launch.private_tmp = sandbox.private_tmp.value_or(isolated);
+  launch.read_only_root = sandbox.read_only_root.value_or(isolated);
+  launch.writable_dir = i.dir + "/work";
+  // Before every exec, restarts too: the held descriptor must still have the verified digest
+  // (its file may have been rewritten in place since).
+  launch.check_before_exec = [algorithm = i.digest_algorithm,
+                              digest = i.digest](int executable_fd) -> Status {
+    SITECHAIN_ASSIGN_OR_RETURN(auto alg, pki::ParseHashAlgorithm(algorithm));
+    SITECHAIN_ASSIGN_OR_RETURN(auto expected, HexDecode(digest));
+    SITECHAIN_ASSIGN_OR_RETURN(pki::Digest now, pki::HashFd(alg, executable_fd));
+    if (now.bytes != expected) {
+      return FailedPrecondition("DIGEST_MISMATCH: the executable no longer has the verified " +
+                                algorithm + " digest " + digest.substr(0, 16) +
+                                "... (rewritten since it was verified); not run again");
+    }
+    return Status::Ok();
+  };
   return check;
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "nlsm/renewal_policy.h"
+#include "nlsm/service_users.h"
 #include "pki/certificate.h"
 #include "pki/key.h"
 
@@ -33,6 +34,8 @@ inline constexpr const char* kPending = "pending";
 struct Instance {
   std::string service;
   std::string dir;  // <dir>/instances/<service>: the runtime directory
+  // The user it runs as, on a node that isolates services (service_users.h); none: the nlsm's.
+  std::optional<ServiceUser> user;
   std::string digest_algorithm, digest;
   std::string name, version;
   uint64_t release_counter = 0;

@@ -1,5 +1,8 @@
 #include "nlsm/instance_store.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -60,9 +63,57 @@ Status InstanceStore::Save(const Instance& i) {
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(i.dir + "/instance.json", meta.dump(2) + "\n", 0644));
   // Last: the key and certificate that make the instance runnable, in one file replaced as a
   // whole.
+  SITECHAIN_RETURN_IF_ERROR(GrantAccess(i));
   SITECHAIN_RETURN_IF_ERROR(WriteIdentityFile(
-      i.dir + "/identity.pem", {i.key->ToPem(std::nullopt, rng_), i.cert_site->ToPem()}));
+      i.dir + "/identity.pem", {i.key->ToPem(std::nullopt, rng_), i.cert_site->ToPem()},
+      GroupOf(i)));
   RemoveLegacyIdentityFiles(i.dir);
+  return Status::Ok();
+}
+
+Status InstanceStore::OpenToServiceUsers() const {
+  namespace fs = std::filesystem;
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dir_ + "/instances", 0700));
+  for (const std::string& d : {dir_, dir_ + "/instances"}) {
+    if (::chmod(d.c_str(), 0711) != 0) return ErrnoStatus("cannot chmod 0711", d, errno);
+  }
+  for (fs::path p = fs::path(dir_).parent_path(); !p.empty(); p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return ErrnoStatus("cannot stat", p.string(), errno);
+    if ((st.st_mode & S_IXOTH) == 0) {
+      return FailedPrecondition(p.string() +
+                                " does not let other users through (no o+x): the services, each "
+                                "running as its own user, could not reach their files under " +
+                                dir_ + "; chmod o+x " + p.string() +
+                                " or keep the state directory elsewhere");
+    }
+    if (p == p.root_path()) break;
+  }
+  return Status::Ok();
+}
+
+std::optional<gid_t> InstanceStore::GroupOf(const Instance& i) {
+  if (!i.user) return std::nullopt;
+  return i.user->gid;
+}
+
+Status InstanceStore::GrantAccess(const Instance& i) const {
+  const std::string work = i.dir + "/work";
+  SITECHAIN_RETURN_IF_ERROR(MakeDirectories(work, 0700));
+  if (!i.user) return Status::Ok();
+  const auto change = [](const std::string& path, uid_t uid, gid_t gid, mode_t mode) -> Status {
+    if (::chown(path.c_str(), uid, gid) != 0) {
+      return ErrnoStatus("cannot give " + std::to_string(uid) + ":" + std::to_string(gid), path,
+                         errno);
+    }
+    if (::chmod(path.c_str(), mode) != 0) return ErrnoStatus("cannot chmod", path, errno);
+    return Status::Ok();
+  };
+  const auto keep = static_cast<uid_t>(-1);
+  SITECHAIN_RETURN_IF_ERROR(change(i.dir, keep, i.user->gid, 0750));
+  SITECHAIN_RETURN_IF_ERROR(change(work, i.user->uid, i.user->gid, 0700));
+  const std::string identity = i.dir + "/identity.pem";
+  if (PathExists(identity)) SITECHAIN_RETURN_IF_ERROR(change(identity, keep, i.user->gid, 0440));
   return Status::Ok();
 }
 
@@ -74,7 +125,7 @@ Status InstanceStore::LoadIdentity(Instance& i) const {
                                pki::PrivateKey::Load(i.dir + "/instance.key", std::nullopt));
     // Kept as one file from now on (the service is pointed at identity.pem).
     SITECHAIN_RETURN_IF_ERROR(
-        WriteIdentityFile(path, {key.ToPem(std::nullopt, rng_), cert.ToPem()}));
+        WriteIdentityFile(path, {key.ToPem(std::nullopt, rng_), cert.ToPem()}, GroupOf(i)));
     i.cert_site = std::move(cert);
     i.key = std::move(key);
     RemoveLegacyIdentityFiles(i.dir);
@@ -126,7 +177,8 @@ Status InstanceStore::Load(Instance& i) const {
     SITECHAIN_ASSIGN_OR_RETURN(i.federation_pem, ReadSmallFile(i.dir + "/federation.pem"));
   }
   // Written again: a bundle of an earlier release held the store root too.
-  return WriteBundle(i);
+  SITECHAIN_RETURN_IF_ERROR(WriteBundle(i));
+  return GrantAccess(i);
 }
 
 Status InstanceStore::WriteBundle(const Instance& i) const {

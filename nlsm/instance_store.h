@@ -1,7 +1,9 @@
 #pragma once
 // The instances a node keeps on disk, so that a restarted nlsm runs again what it ran:
-//   <dir>/instances/<service>/        one per deployed service, mode 0700; the service's runtime
-//       identity.pem (0600)           directory, named by SITECHAIN_* environment variables:
+//   <dir>/instances/<service>/        one per deployed service, mode 0700 (0750 and the service's
+//                                     group where it runs as its own user); the service's runtime
+//       identity.pem (0600; 0440      directory, named by SITECHAIN_* environment variables:
+//         and the service's group)
 //                                     the instance key, then its Cert_site, in ONE file, so that
 //                                     a reader never pairs a renewed certificate with an old key
 //                                     (common/identity_file.h)
@@ -10,6 +12,8 @@
 //       policy.json                   the sitePolicy of the current Cert_site
 //       cert-dev.pem, cert-store.pem, developer.pem, instance.json (digest, counter)
 //       stdout.log, stderr.log        (written by the service's process, not here)
+//       work/                         the one place the service may write (SITECHAIN_WORK_DIR;
+//                                     owned by the service's user, 0700)
 // Files are written with write-then-rename, identity.pem last: it makes the instance runnable.
 // State of earlier releases (instance.key and cert-site.pem) is read and rewritten as
 // identity.pem. Nothing read back is believed: the node manager verifies rules 1–8 again before
@@ -56,7 +60,16 @@ class InstanceStore final {
   // Removes the instance's directory: nothing of it may start again after a restart.
   void Forget(const Instance& instance);
 
+  // For a node whose services run as their own users: <dir> and <dir>/instances become 0711
+  // (others may pass, not list). FAILED_PRECONDITION if a directory above <dir> does not let
+  // others pass (the services could not reach their files), naming it; the I/O status otherwise.
+  Status OpenToServiceUsers() const;
+
  private:
+  // With a service user: the instance directory root:<gid> 0750, identity.pem 0440 <gid>, work/
+  // <uid>:<gid> 0700 (work/ is made in any case).
+  Status GrantAccess(const Instance& instance) const;
+  static std::optional<gid_t> GroupOf(const Instance& instance);
   // bundle.pem: the roots a service trusts for its peers' identities (the site root).
   Status WriteBundle(const Instance& instance) const;
   // federation.pem: the federated site roots, each for its own trust domain; removed when the

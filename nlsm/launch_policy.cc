@@ -96,6 +96,69 @@ Status ParseRenewalSignal(const json& j, int& out) {
                 "unknown value " + Quote(name) + " (expected none, SIGHUP, SIGUSR1 or SIGUSR2)");
 }
 
+// "64M", "1G", "512K" or a plain number of bytes (a JSON number or a string of digits).
+std::optional<uint64_t> ParseBytes(const json& j) {
+  if (j.is_number_unsigned()) return j.get<uint64_t>();
+  if (!j.is_string()) return std::nullopt;
+  const auto& s = j.get_ref<const std::string&>();
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  uint64_t n = 0;
+  size_t i = 0;
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) n = n * 10 + static_cast<uint64_t>(s[i] - '0');
+  if (i == 0 || n > (uint64_t{1} << 40)) return std::nullopt;
+  if (i == s.size()) return n;
+  if (i + 1 != s.size()) return std::nullopt;
+  switch (s[i]) {
+    case 'K': return n << 10;
+    case 'M': return n << 20;
+    case 'G': return n << 30;
+    default: return std::nullopt;
+  }
+}
+
+Status ParseLimits(const json& j, ResourceLimits& out) {
+  if (!j.is_object()) return Refuse("limits", "must be an object, not " + TypeName(j));
+  for (const auto& [key, value] : j.items()) {
+    const std::string name = "limits." + key;
+    if (key == "memory") {
+      const auto bytes = ParseBytes(value);
+      if (!bytes || *bytes < kMinMemoryLimit) {
+        return Refuse(name, "must be a number of bytes, or a string like \"64M\" (K, M, G), "
+                            "of at least 1M");
+      }
+      out.memory_bytes = *bytes;
+    } else if (key == "cpu") {
+      if (!value.is_number() || value.get<double>() < 0.01 || value.get<double>() > 1024) {
+        return Refuse(name, "must be a number of cores from 0.01 to 1024, e.g. 0.5");
+      }
+      out.cpu_millicores = static_cast<uint32_t>(value.get<double>() * 1000 + 0.5);
+    } else if (key == "pids") {
+      if (!value.is_number_unsigned() || value.get<uint64_t>() < 1 ||
+          value.get<uint64_t>() > 4194304) {
+        return Refuse(name, "must be a whole number of processes from 1 to 4194304");
+      }
+      out.pids = static_cast<uint32_t>(value.get<uint64_t>());
+    } else {
+      return Refuse(name, "unknown limit (expected memory, cpu or pids)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseSandbox(const json& j, Sandbox& out) {
+  if (!j.is_object()) return Refuse("sandbox", "must be an object, not " + TypeName(j));
+  for (const auto& [key, value] : j.items()) {
+    const std::string name = "sandbox." + key;
+    std::optional<bool>* slot = key == "private_tmp"      ? &out.private_tmp
+                                : key == "read_only_root" ? &out.read_only_root
+                                                          : nullptr;
+    if (slot == nullptr) return Refuse(name, "unknown option (expected private_tmp or read_only_root)");
+    if (!value.is_boolean()) return Refuse(name, "must be true or false, not " + TypeName(value));
+    *slot = value.get<bool>();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string_view RestartPolicyName(RestartPolicy policy) {
@@ -193,6 +256,12 @@ Result<LaunchPolicy> ParseLaunchPolicy(std::string_view text) {
   }
   if (auto it = j.find("restart"); it != j.end()) {
     SITECHAIN_RETURN_IF_ERROR(ParseRestart(*it, policy.restart));
+  }
+  if (auto it = j.find("limits"); it != j.end()) {
+    SITECHAIN_RETURN_IF_ERROR(ParseLimits(*it, policy.limits));
+  }
+  if (auto it = j.find("sandbox"); it != j.end()) {
+    SITECHAIN_RETURN_IF_ERROR(ParseSandbox(*it, policy.sandbox));
   }
   return policy;
 }

@@ -2,7 +2,7 @@
 // The part of a service's sitePolicy that the node manager honours when it launches the service.
 //
 // The sitePolicy (ARCHITECTURE.md §2, docs/cert-profile.md) is a JSON object carried in the
-// service's Cert_site. The node reads four keys; every other key belongs to the service, which
+// service's Cert_site. The node reads these keys; every other key belongs to the service, which
 // reads the whole policy itself, and is ignored here:
 //
 //   "args"     array of strings appended to the service's argv (at most kMaxPolicyArgs)
@@ -14,6 +14,12 @@
 //              service each time its identity file holds a renewed Cert_site (and key), for
 //              services that reload on a signal; services using the service-identity helper
 //              need none (it watches the file)
+//   "limits"   {"memory": 67108864 | "64M", "cpu": 0.5, "pids": 64}, each optional: the most
+//              memory (bytes, or a number with K, M or G, powers of 1024; at least 1M), CPU
+//              (cores) and processes the service's cgroup may use (docs/operations.md §isolation)
+//   "sandbox"  {"private_tmp": bool, "read_only_root": bool}: a private mount namespace with its
+//              own /tmp, and / read-only but for the service's work directory. Unset keys take
+//              the node's default: on where the node isolates services, off where it cannot
 //
 // A policy the node cannot honour (invalid JSON, not an object, a wrong type or value, a reserved
 // name, a duplicate key, a limit exceeded) is refused as a whole with INVALID_ARGUMENT naming the
@@ -22,7 +28,9 @@
 // Pure functions, no I/O; thread-safe.
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,11 +57,30 @@ inline constexpr size_t kMaxPolicyArgs = 64;
 inline constexpr size_t kMaxPolicyEnv = 64;
 inline constexpr size_t kMaxEnvNameBytes = 128;
 
+// The sitePolicy's "limits": what the service's cgroup may use (unset: no limit).
+struct ResourceLimits {
+  std::optional<uint64_t> memory_bytes;   // at least kMinMemoryLimit
+  std::optional<uint32_t> cpu_millicores; // 1000 = one core; 10 .. 1024000
+  std::optional<uint32_t> pids;           // 1 .. 4194304
+
+  bool any() const { return memory_bytes || cpu_millicores || pids; }
+  bool operator==(const ResourceLimits&) const = default;
+};
+inline constexpr uint64_t kMinMemoryLimit = 1 << 20;
+
+// The sitePolicy's "sandbox" (unset: the node's default).
+struct Sandbox {
+  std::optional<bool> private_tmp, read_only_root;
+  bool operator==(const Sandbox&) const = default;
+};
+
 struct LaunchPolicy {
   std::vector<std::string> args;           // appended to argv, in order
   std::map<std::string, std::string> env;  // added to the environment
   RestartPolicy restart = RestartPolicy::kOnFailure;
   int renewal_signal = 0;  // 0: none
+  ResourceLimits limits;
+  Sandbox sandbox;
 
   bool operator==(const LaunchPolicy&) const = default;
 };

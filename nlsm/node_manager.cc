@@ -64,6 +64,11 @@ NodeManager::~NodeManager() { Shutdown(false); }
 // --- start and stop --------------------------------------------------------------------------
 
 Status NodeManager::Start() {
+  if (options_.service_uids) {
+    SITECHAIN_RETURN_IF_ERROR(store_.OpenToServiceUsers());
+    SITECHAIN_ASSIGN_OR_RETURN(auto users, ServiceUsers::Open(dir_, *options_.service_uids));
+    users_ = std::move(users);
+  }
   SITECHAIN_ASSIGN_OR_RETURN(std::vector<std::string> kept, store_.Kept());
   for (const std::string& service : kept) {
     if (Status s = Recover(service); !s.ok()) {
@@ -131,6 +136,7 @@ void NodeManager::Publish() {
   view.site = node_.identity.site_root.Subject().common_name;
   view.slsm = node_.slsm;
   view.node_certificate_not_after = node_.identity.certificate.NotAfter();
+  view.isolation = options_.isolation;
   for (const auto& [service, i] : instances_) {
     InstanceStatusView v;
     v.service = service;
@@ -144,8 +150,10 @@ void NodeManager::Publish() {
     v.policy_json = i->policy_json;
     if (i->cert_site) v.not_after = i->cert_site->NotAfter();
     if (!i->redeploy) v.next_renewal = i->next_attempt;  // (else: the next deploy attempt)
+    if (i->user) v.uid = i->user->uid;
     if (auto info = runner_.Info(service)) {
       v.pid = info->pid;
+      v.cgroup = info->cgroup;
       v.restarts = static_cast<uint32_t>(info->restarts);
       if (i->state == kRunning && info->state != ProcessState::kRunning) {
         // backoff, exited, crash-loop: the supervisor knows better
@@ -297,6 +305,12 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
     spdlog::error("deploy {} refused: {}", service, ref.last_error);
     return;
   }
+  if (Status s = AssignUser(ref); !s.ok()) {
+    ref.state = kRefused;
+    ref.last_error = "no user to run it as: " + s.ToString();
+    spdlog::error("deploy {} refused: {}", service, ref.last_error);
+    return;
+  }
   if (Status s = store_.Save(ref); !s.ok()) {
     // (A full or read-only disk, say: tried again until it can be kept.)
     ref.state = kRefused;
@@ -377,7 +391,9 @@ Status NodeManager::Recover(const std::string& service) {
   i.service = service;
   i.dir = store_.DirOf(service);
   instances_[service] = std::move(instance);
-  if (Status s = store_.Load(i); !s.ok()) {
+  Status s = AssignUser(i);
+  if (s.ok()) s = store_.Load(i);
+  if (!s.ok()) {
     i.state = kRefused;
     i.last_error = "not recovered: " + s.ToString();
     return s;
@@ -385,6 +401,12 @@ Status NodeManager::Recover(const std::string& service) {
   renewer_.Schedule(i);
   // Launch re-verifies everything (rules 1-8, the executable hashed again) before it starts.
   return Launch(i);
+}
+
+Status NodeManager::AssignUser(Instance& i) {
+  if (!users_) return Status::Ok();
+  SITECHAIN_ASSIGN_OR_RETURN(i.user, users_->For(i.service));
+  return Status::Ok();
 }
 
 // --- renewal and expiry ----------------------------------------------------------------------

@@ -41,6 +41,7 @@
 #include "nlsm/node_state.h"
 #include "nlsm/renewal_policy.h"
 #include "nlsm/renewer.h"
+#include "nlsm/service_users.h"
 #include "nlsm/site_client.h"
 #include "nlsm/site_link.h"
 #include "nlsm/supervisor.h"
@@ -73,6 +74,11 @@ struct NodeOptions {
   // After a reconnect, overdue renewals are spread this far apart, most urgent first.
   std::chrono::milliseconds reconnect_spacing{200};
   pki::VerifyOptions verify;
+  // Where services run as their own users (the daemon sets it when it can isolate services):
+  // the range their uids come from (service_users.h). Unset: they run as the nlsm's user.
+  std::optional<UidRange> service_uids;
+  // What `nlsm status` says of isolation: "on: ..." or "off: why".
+  std::string isolation = "off";
 };
 
 // What `nlsm status` shows of one instance.
@@ -80,11 +86,13 @@ struct InstanceStatusView {
   std::string service, state, release, digest, last_error, policy_json;
   int pid = 0;
   uint32_t restarts = 0;
+  uint32_t uid = 0;    // its service user, 0 if none
+  std::string cgroup;  // its cgroup, "" if none
   std::optional<TimePoint> not_after, next_renewal;
 };
 
 struct NodeStatusView {
-  std::string node, site, slsm;
+  std::string node, site, slsm, isolation;
   bool connected = false;
   TimePoint node_certificate_not_after;
   std::vector<InstanceStatusView> instances;
@@ -131,6 +139,8 @@ class NodeManager final {
   void RenewNodeCertificateIfDue(TimePoint now);
   Status Launch(Instance& instance);
   Status Recover(const std::string& service);
+  // Gives the instance its service user, where services run as their own users.
+  Status AssignUser(Instance& instance);
   // The kept package no longer verifies: deploy the instance again (fetching a fresh copy) at
   // retry_initial from now.
   void RefetchLater(Instance& instance);
@@ -153,6 +163,7 @@ class NodeManager final {
   Renewer renewer_;      // loop thread
 
   Instances instances_;  // owned by the loop thread
+  std::optional<ServiceUsers> users_;  // loop thread (set in Start, before the loop runs)
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

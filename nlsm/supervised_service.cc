@@ -52,6 +52,7 @@ ProcessInfo SupervisedService::Info() const {
   info.last_exit_code = svc.last_exit_code;
   info.last_exit_signal = svc.last_exit_signal;
   info.started_at = svc.started_at;
+  if (svc.cgroup) info.cgroup = svc.cgroup->path();
   const auto remaining = [](SteadyTime t) {
     return std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(t - SteadyNow()));
   };

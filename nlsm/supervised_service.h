@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "nlsm/cgroups.h"
 #include "nlsm/child_exec.h"
 #include "nlsm/launch_policy.h"
 #include "nlsm/restart_policy.h"
@@ -51,6 +53,7 @@ struct ProcessInfo {
   TimePoint started_at{};               // when the current (or last) process was spawned
   std::optional<TimePoint> restart_at;  // in kBackoff: when the restart is due
   std::string detail;                   // for a person: "exit code 3; restart 2 in 1.4 s"
+  std::string cgroup;                   // its v2 cgroup, "" without cgroups
 };
 
 // "1.4 s": a duration for a person, to a tenth of a second.
@@ -61,6 +64,8 @@ struct SupervisedService {
   std::string name;
   ChildSpec child;  // what exec gets, for every (re)start
   RestartPolicy restart = RestartPolicy::kOnFailure;
+  ResourceLimits limits;
+  std::unique_ptr<InstanceCgroup> cgroup;  // with the supervisor's cgroups: made at Start
 
   // Changed by the watcher only, under the supervisor's lock.
   ProcessState state = ProcessState::kStarting;
@@ -77,6 +82,7 @@ struct SupervisedService {
   TimePoint restart_at_wall{};  // kBackoff, by the injected clock
   bool stopping = false;        // Stop sent SIGTERM; not restarted
   bool killed = false;          // ... and then SIGKILL
+  bool refused = false;         // check_before_exec failed: never spawned again
   SteadyTime kill_at{};         // stopping && !killed: when SIGKILL is due
   SteadyTime give_up_at{};      // killed: when Stop's waiters stop waiting
   std::vector<std::promise<Status>> stop_waiters;

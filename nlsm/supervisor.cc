@@ -107,10 +107,18 @@ std::future<Status> Supervisor::Enqueue(std::unique_ptr<Request> request) {
 
 Status Supervisor::Start(const LaunchSpec& spec) {
   SITECHAIN_ASSIGN_OR_RETURN(ChildSpec child, PrepareChild(spec));
+  if (options_.cgroups) {
+    SITECHAIN_RETURN_IF_ERROR(options_.cgroups->CanEnforce(spec.limits));
+  } else if (spec.limits.any()) {
+    return FailedPrecondition("site policy: \"limits\": this node runs services without cgroups "
+                              "(isolation off) and cannot enforce them; a policy the node cannot "
+                              "honour");
+  }
   auto svc = std::make_unique<Service>();
   svc->name = child.name;
   svc->child = std::move(child);
   svc->restart = spec.restart;
+  svc->limits = spec.limits;
   const std::string name = svc->name;
   auto request = std::make_unique<Request>();
   request->kind = Request::Kind::kStart;
@@ -216,7 +224,7 @@ void Supervisor::Run() {
       if (!shutdown_deadline) {
         shutdown_deadline = SteadyNow() + options_.kill_timeout;
         for (Service* svc : watched) {
-          KillGroup(svc->pid, SIGKILL);
+          KillAllLocked(*svc);
           svc->stopping = svc->killed = true;
         }
       }
@@ -243,13 +251,19 @@ void Supervisor::Run() {
       if ((fds[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
       Service& svc = *watched[i];
       // The leader is a zombie: its pid (and so its group id) cannot be reused yet. Kill what is
-      // left of the group, then reap.
+      // left of the group and of the cgroup (whatever left the group), then reap.
       ::kill(-svc.pid, SIGKILL);
+      const Status emptied =
+          svc.cgroup ? svc.cgroup->KillAndWait(options_.kill_timeout) : Status::Ok();
       int status = 0;
       const pid_t got = ::waitpid(svc.pid, &status, WNOHANG);
       if (got == 0) continue;    // spurious
       if (got < 0) status = -1;  // reaped by someone else (ECHILD): the status is lost
       OnExitLocked(svc, status);
+      if (!emptied.ok()) {
+        svc.detail += (svc.detail.empty() ? "" : "; ") + emptied.message();
+        NotifyLocked(svc);
+      }
     }
   }
   // Whatever is left: Stop waiters and requests queued meanwhile get an answer.
@@ -277,9 +291,18 @@ void Supervisor::HandleRequestLocked(std::unique_ptr<Request> request,
         return;
       }
       std::unique_ptr<Service>& slot = services_[request->name];
-      slot = std::move(request->service);
+      slot = std::move(request->service);  // a replaced one's cgroup is removed here
       Service& svc = *slot;
-      Status s = SpawnLocked(svc, lock, /*restart=*/false);
+      Status s = Status::Ok();
+      if (options_.cgroups) {
+        auto cgroup = InstanceCgroup::Create(*options_.cgroups, svc.name, svc.limits);
+        if (cgroup.ok()) {
+          svc.cgroup = std::move(*cgroup);
+        } else {
+          s = cgroup.status();
+        }
+      }
+      if (s.ok()) s = SpawnLocked(svc, lock, /*restart=*/false);
       if (!s.ok()) services_.erase(svc.name);
       request->done.set_value(std::move(s));
       return;
@@ -337,8 +360,14 @@ Status Supervisor::SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock,
   // Only this thread changes Services, so svc's fixed fields can be read without the lock
   // while fork and exec run (they may take milliseconds in a large daemon).
   lock.unlock();
-  Result<SpawnedChild> spawned = SpawnChild(svc.child, options_.pid_dir);
+  Status checked = svc.child.check_before_exec ? svc.child.check_before_exec(svc.child.exe.get())
+                                               : Status::Ok();
+  Result<SpawnedChild> spawned =
+      checked.ok() ? SpawnChild(svc.child, options_.pid_dir,
+                                svc.cgroup ? svc.cgroup->join_fds() : std::vector<int>{})
+                   : Result<SpawnedChild>(checked);
   lock.lock();
+  if (!checked.ok()) svc.refused = true;
   if (!spawned.ok()) return spawned.status();
   svc.pid = spawned->pid;
   svc.pidfd = std::move(spawned->pidfd);
@@ -360,7 +389,7 @@ void Supervisor::BeginStopLocked(Service& svc, milliseconds grace) {
     svc.kill_at = std::min(svc.kill_at, now + grace);  // a shorter grace wins
   }
   if (!svc.killed && grace == milliseconds(0)) {
-    KillGroup(svc.pid, SIGKILL);
+    KillAllLocked(svc);
     svc.killed = true;
     svc.give_up_at = now + options_.kill_timeout;
   }
@@ -378,7 +407,7 @@ void Supervisor::RunTimersLocked(std::unique_lock<std::mutex>& lock) {
       continue;
     }
     if (svc.stopping && !svc.killed && now >= svc.kill_at) {
-      KillGroup(svc.pid, SIGKILL);
+      KillAllLocked(svc);
       svc.killed = true;
       svc.give_up_at = now + options_.kill_timeout;
       NotifyLocked(svc);
@@ -428,6 +457,12 @@ void Supervisor::OnExitLocked(Service& svc, int wait_status) {
 }
 
 void Supervisor::OnSpawnFailedLocked(Service& svc, const Status& why) {
+  if (svc.refused) {  // check_before_exec: final
+    svc.state = ProcessState::kExited;
+    svc.detail = "not restarted: " + why.message();
+    NotifyLocked(svc);
+    return;
+  }
   svc.last_exit = "restart failed: " + why.message();
   ScheduleRestartOrGiveUpLocked(svc, svc.last_exit);
 }
@@ -447,6 +482,11 @@ void Supervisor::ScheduleRestartOrGiveUpLocked(Service& svc, const std::string& 
   svc.restart_at_wall = now + delay;
   svc.state = ProcessState::kBackoff;
   NotifyLocked(svc);
+}
+
+void Supervisor::KillAllLocked(Service& svc) {
+  KillGroup(svc.pid, SIGKILL);
+  if (svc.cgroup) (void)svc.cgroup->Kill();
 }
 
 void Supervisor::FinishStopLocked(Service& svc, const Status& result) {

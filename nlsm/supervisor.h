@@ -18,6 +18,8 @@
 //   orphans.h         pid records, and KillOrphans for what a crashed daemon left running
 //   restart_policy.h  RestartBackoff, restart policies and crash-loop accounting
 //   supervised_service.h  ProcessState, ProcessInfo; the watcher's record of one service
+//   cgroups.h         a cgroup per service (with SupervisorOptions::cgroups): every process of
+//                     it, limited by its LaunchSpec::limits, killed and waited for as a whole
 //
 // Time. The injected Clock stamps ProcessInfo::started_at and the exits counted for crash-loop
 // detection (so tests can move it); backoff delays, grace periods and the watcher's waits are
@@ -78,6 +80,10 @@ struct SupervisorOptions {
   std::chrono::milliseconds kill_timeout{10000};
   // Where pid records go (created 0700 if missing); empty: no records.
   std::string pid_dir;
+  // Where each service gets a cgroup of its own (none: services run in the supervisor's). With
+  // it, when a service's main process exits (or is stopped), everything left in its cgroup is
+  // killed and waited for (up to kill_timeout) before a restart or before Stop returns.
+  std::optional<CgroupHost> cgroups;
   // Called on the watcher thread, without any lock held, after each change of a service's
   // state. It must not block and must not call Start, Stop or StopAll (they wait for the
   // watcher); Info and List are fine. It is called until the destructor returns (which reports
@@ -107,7 +113,9 @@ class Supervisor final {
   // running or in backoff (a stopped, exited or crash-looping one is replaced, its counters
   // reset); the status of the failing step otherwise — opening a log file or the working
   // directory, writing the pid record, or exec itself (PERMISSION_DENIED for a file that is not
-  // executable, ...). A service whose first spawn fails is not kept.
+  // executable, ...); FAILED_PRECONDITION for limits the supervisor cannot enforce (no cgroups,
+  // or no such controller), or what spec.check_before_exec returned. A service whose first spawn
+  // fails is not kept.
   Status Start(const LaunchSpec& spec);
 
   // Stops the service for good: SIGTERM to its process group, SIGKILL after `grace` (grace 0:
@@ -151,13 +159,15 @@ class Supervisor final {
   // The watcher thread and what it does; all of these run on it. "Locked" ones need mu_ held.
   void Run();
   void HandleRequestLocked(std::unique_ptr<Request> request, std::unique_lock<std::mutex>& lock);
-  // Forks and execs svc (counting a restart if `restart`); releases mu_ meanwhile.
+  // Checks and forks and execs svc (counting a restart if `restart`); releases mu_ meanwhile.
   Status SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock, bool restart);
   void BeginStopLocked(Service& svc, std::chrono::milliseconds grace);
   void OnExitLocked(Service& svc, int wait_status);
   void OnSpawnFailedLocked(Service& svc, const Status& why);
   void ScheduleRestartOrGiveUpLocked(Service& svc, const std::string& what);
   void FinishStopLocked(Service& svc, const Status& result);
+  // SIGKILL to the service's process group and to its cgroup (no wait).
+  void KillAllLocked(Service& svc);
   void RunTimersLocked(std::unique_lock<std::mutex>& lock);
   void NotifyLocked(const Service& svc);
 

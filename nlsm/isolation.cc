@@ -1,0 +1,50 @@
+#include "nlsm/isolation.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "nlsm/config.h"
+
+namespace sitechain::nlsm {
+namespace {
+
+// FNV-1a, 64 bits: a stable short name for a state directory.
+std::string ShortHash(const std::string& text) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(out, 12);
+}
+
+}  // namespace
+
+Result<Isolation> SetUpIsolation(const std::string& dir, const std::string& node,
+                                 const NlsmConfig& config) {
+  Isolation isolation;
+  const auto off = [&](const std::string& why) -> Result<Isolation> {
+    if (config.isolation == "on") {
+      return FailedPrecondition("isolation is \"on\" in the configuration, but " + why);
+    }
+    isolation.summary = "off: " + why;
+    return isolation;
+  };
+  if (config.isolation == "off") return off("isolation is \"off\" in the configuration");
+  if (::geteuid() != 0) {
+    return off("the nlsm does not run as root (uid " + std::to_string(::geteuid()) +
+               "), so every service runs as the nlsm's user and can read the node key");
+  }
+  auto cgroups = CgroupHost::SetUp("sitechain-nlsm." + node + "." + ShortHash(dir));
+  if (!cgroups.ok()) return off("no cgroups for the services: " + cgroups.status().message());
+  isolation.on = true;
+  isolation.summary = "on: a user per service from " + config.service_uid_range.ToString() +
+                      ", " + cgroups->Describe();
+  isolation.cgroups = std::move(*cgroups);
+  return isolation;
+}
+
+}  // namespace sitechain::nlsm
