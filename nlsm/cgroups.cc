@@ -146,14 +146,15 @@ Result<CgroupHost> CgroupHost::SetUp(std::string_view scope) {
   }
   CgroupHost host;
   const std::string own_v2 = InMount(v2->second, own.at(""));
-  if (!PathExists(own_v2 + "/cgroup.kill")) {
-    return FailedPrecondition(own_v2 + " has no cgroup.kill (Linux 5.14 or later is needed)");
-  }
   const bool hybrid = mounts.contains("memory") || mounts.contains("pids") || mounts.contains("cpu");
   host.layout = hybrid ? Layout::kHybrid : Layout::kUnified;
   host.unified = own_v2 + "/" + std::string(scope);
+  SITECHAIN_RETURN_IF_ERROR(MakeCgroup(host.unified));
+  if (!PathExists(host.unified + "/cgroup.kill")) {  // (the root cgroup never has one)
+    return FailedPrecondition(host.unified +
+                              " has no cgroup.kill (Linux 5.14 or later is needed)");
+  }
   if (hybrid) {
-    SITECHAIN_RETURN_IF_ERROR(MakeCgroup(host.unified));
     for (auto [controller, dir, enforce] :
          {std::tuple{"memory", &host.memory_v1, &host.memory}, {"pids", &host.pids_v1, &host.pids},
           {"cpu", &host.cpu_v1, &host.cpu}}) {
@@ -172,7 +173,6 @@ Result<CgroupHost> CgroupHost::SetUp(std::string_view scope) {
   for (const char* c : {"memory", "pids", "cpu"}) {
     if (HasWord(available, c)) enable += std::string(enable.empty() ? "+" : " +") + c;
   }
-  SITECHAIN_RETURN_IF_ERROR(MakeCgroup(host.unified));
   if (!enable.empty()) {
     Status s = WriteText(own_v2 + "/cgroup.subtree_control", enable);
     if (!s.ok() && errno == EBUSY) {
@@ -215,6 +215,12 @@ std::vector<std::string> CgroupHost::RemoveLeftovers(milliseconds timeout) const
     names.push_back(name);
   }
   return names;
+}
+
+void CgroupHost::RemoveScope() const {
+  for (const std::string* d : {&memory_v1, &pids_v1, &cpu_v1, &unified}) {
+    if (!d->empty()) ::rmdir(d->c_str());
+  }
 }
 
 Status CgroupHost::CanEnforce(const ResourceLimits& limits) const {

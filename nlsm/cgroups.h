@@ -54,6 +54,9 @@ struct CgroupHost {
   // running). Their names.
   std::vector<std::string> RemoveLeftovers(std::chrono::milliseconds timeout) const;
 
+  // Removes <own>/<scope> of each hierarchy if it is empty (at shutdown; best effort).
+  void RemoveScope() const;
+
   // FAILED_PRECONDITION naming the first limit this node cannot enforce, else OK.
   Status CanEnforce(const ResourceLimits& limits) const;
 };

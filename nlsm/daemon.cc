@@ -40,6 +40,7 @@ class SupervisorRunner final : public ProcessRunner {
 }  // namespace
 
 struct NodeDaemon::Parts {
+  std::optional<CgroupHost> cgroups;
   std::unique_ptr<Supervisor> supervisor;
   std::unique_ptr<SupervisorRunner> runner;
   std::unique_ptr<GrpcSiteClient> site;
@@ -78,6 +79,7 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
   sup.pid_dir = pid_dir;
   sup.stop_grace = config.stop_grace;
   sup.cgroups = isolation.cgroups;
+  p.cgroups = isolation.cgroups;
   NodeOptions options = config.node;
   if (isolation.on) options.service_uids = config.service_uid_range;
   options.isolation = isolation.summary;
@@ -110,7 +112,9 @@ void NodeDaemon::Shutdown(bool stop_services) {
   if (!parts_) return;
   if (parts_->listeners) parts_->listeners->Shutdown(std::nullopt);
   if (parts_->manager) parts_->manager->Shutdown(stop_services);
-  parts_.reset();
+  const std::optional<CgroupHost> cgroups = parts_->cgroups;
+  parts_.reset();  // the supervisor removes the services' cgroups
+  if (cgroups) cgroups->RemoveScope();
 }
 
 }  // namespace sitechain::nlsm

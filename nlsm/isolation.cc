@@ -18,7 +18,7 @@ std::string ShortHash(const std::string& text) {
   }
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return std::string(out, 12);
+  return std::string(out, 16);
 }
 
 }  // namespace

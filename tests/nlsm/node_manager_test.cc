@@ -583,7 +583,8 @@ TEST_F(NodeManagerTest, DeployVerifiesAndStartsFromTheVerifiedDescriptor) {
       {"SITECHAIN_KEY_FILE", dir + "/identity.pem"},
       {"SITECHAIN_TRUST_BUNDLE_FILE", dir + "/bundle.pem"},
       {"SITECHAIN_FEDERATION_FILE", dir + "/federation.pem"},
-      {"SITECHAIN_POLICY_FILE", dir + "/policy.json"}};
+      {"SITECHAIN_POLICY_FILE", dir + "/policy.json"},
+      {"SITECHAIN_WORK_DIR", dir + "/work"}};
   EXPECT_EQ(s.spec.env, env);
   EXPECT_EQ(s.spec.working_dir, dir);
   EXPECT_EQ(s.spec.stdout_path, dir + "/stdout.log");
