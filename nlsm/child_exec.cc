@@ -102,6 +102,11 @@ struct ChildPlan {
   const char* working_dir;   // chdir by path in a new mount namespace (cwd is the old one's)
   const char* writable_dir;  // with read_only_root
   bool private_tmp, read_only_root;
+  // A working directory under /tmp (a test's, a developer's) stays visible under the private
+  // /tmp: moved there, after its parents are made in the fresh tmpfs (these, shortest first).
+  const char* const* tmp_parents;
+  size_t tmp_parent_count;
+  bool keep_working_dir;
   bool set_user;
   uid_t uid;
   gid_t gid;
@@ -115,9 +120,25 @@ void EnterSandbox(const ChildPlan& p) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
     ChildFail(p.report, ChildStep::kMountNamespace);
   }
-  if (p.private_tmp &&
-      ::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
-    ChildFail(p.report, ChildStep::kPrivateTmp);
+  if (p.private_tmp) {
+    int kept = -1;
+    if (p.keep_working_dir) {
+      kept = ::open_tree(AT_FDCWD, p.working_dir, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+      if (kept < 0) ChildFail(p.report, ChildStep::kPrivateTmp);
+    }
+    if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+      ChildFail(p.report, ChildStep::kPrivateTmp);
+    }
+    if (kept >= 0) {
+      for (size_t i = 0; i < p.tmp_parent_count; ++i) {
+        if (::mkdir(p.tmp_parents[i], 0711) != 0 && errno != EEXIST) {
+          ChildFail(p.report, ChildStep::kPrivateTmp);
+        }
+      }
+      if (::move_mount(kept, "", AT_FDCWD, p.working_dir, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        ChildFail(p.report, ChildStep::kPrivateTmp);
+      }
+    }
   }
   if (!p.read_only_root) return;
   // The writable directory becomes a mount of its own, so that it can stay writable.
@@ -356,6 +377,19 @@ Result<SpawnedChild> SpawnChild(const ChildSpec& spec, const std::string& pid_di
   plan.uid = spec.user ? spec.user->uid : 0;
   plan.gid = spec.user ? spec.user->gid : 0;
   plan.cap_last = CapLastCap();
+  std::vector<std::string> tmp_parents;
+  std::vector<const char*> tmp_parent_ptrs;
+  if (spec.private_tmp && spec.working_dir.rfind("/tmp/", 0) == 0) {
+    for (size_t slash = spec.working_dir.find('/', 5); slash != std::string::npos;
+         slash = spec.working_dir.find('/', slash + 1)) {
+      tmp_parents.push_back(spec.working_dir.substr(0, slash));
+    }
+    tmp_parents.push_back(spec.working_dir);
+    for (const auto& t : tmp_parents) tmp_parent_ptrs.push_back(t.c_str());
+    plan.tmp_parents = tmp_parent_ptrs.data();
+    plan.tmp_parent_count = tmp_parent_ptrs.size();
+    plan.keep_working_dir = true;
+  }
   const pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("cannot fork for service", spec.name, errno);
   if (pid == 0) ExecChild(plan);

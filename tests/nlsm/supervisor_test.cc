@@ -776,5 +776,185 @@ TEST_F(SupervisorTest, KillOrphansWithoutRecordsDoesNothing) {
   EXPECT_TRUE(reports->empty());
 }
 
+// ---- Isolation: the check before every exec, limits, and (as root) users and cgroups ----
+
+TEST_F(SupervisorTest, ACheckBeforeExecThatFailsEndsTheRestarts) {
+  Supervisor& sup = Make();
+  std::atomic<int> checks{0};
+  LaunchSpec spec = Spec("c", crasher_, {"--after-ms", "0", "--code", "3"}, RestartPolicy::kAlways);
+  // The first exec passes; from the first restart on, the executable "no longer verifies".
+  spec.check_before_exec = [&checks](int fd) -> Status {
+    EXPECT_GE(fd, 0);
+    if (++checks == 1) return Status::Ok();
+    return FailedPrecondition("DIGEST_MISMATCH: rewritten since it was verified");
+  };
+  ASSERT_TRUE(sup.Start(spec).ok());
+  ASSERT_TRUE(WaitUntil([&] { return StateIs("c", ProcessState::kExited); }))
+      << InfoOf("c").detail;
+  const ProcessInfo info = InfoOf("c");
+  EXPECT_NE(info.detail.find("not restarted: DIGEST_MISMATCH"), std::string::npos) << info.detail;
+  EXPECT_EQ(checks.load(), 2);
+  std::this_thread::sleep_for(milliseconds(300));  // (backoff is 20-80 ms: no later spawn)
+  EXPECT_EQ(CountOf(ReadFile(Out("c")), "crasher start"), 1u);
+  EXPECT_EQ(checks.load(), 2);
+}
+
+TEST_F(SupervisorTest, AFailingCheckBeforeTheFirstExecRefusesTheStart) {
+  Supervisor& sup = Make();
+  LaunchSpec spec = Spec("echo", echo_);
+  spec.check_before_exec = [](int) { return FailedPrecondition("DIGEST_MISMATCH: no"); };
+  const Status s = sup.Start(spec);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_FALSE(sup.Info("echo").has_value());
+  EXPECT_TRUE(ReadFile(Out("echo")).empty());
+}
+
+TEST_F(SupervisorTest, LimitsWithoutCgroupsAreRefused) {
+  Supervisor& sup = Make();
+  LaunchSpec spec = Spec("echo", echo_);
+  spec.limits.pids = 16;
+  const Status s = sup.Start(spec);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("\"limits\""), std::string::npos) << s.ToString();
+  EXPECT_FALSE(sup.Info("echo").has_value());
+}
+
+TEST_F(SupervisorTest, EveryServiceGetsNoNewPrivs) {
+  Supervisor& sup = Make();
+  ASSERT_TRUE(sup.Start(Spec("h", BinDir() + "/hostile", {"idle"})).ok());
+  ASSERT_TRUE(WaitUntil([&] { return OutputHas("h", "ready"); })) << ReadFile(Out("h"));
+  EXPECT_NE(ReadFile(Out("h")).find(" nnp 1 "), std::string::npos) << ReadFile(Out("h"));
+}
+
+// As root: services in cgroups of their own, under users of their own.
+class SupervisorIsolationTest : public SupervisorTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "users and cgroups for services need root";
+    SupervisorTest::SetUp();
+    auto host = CgroupHost::SetUp("sitechain-test." + std::to_string(::getpid()));
+    ASSERT_TRUE(host.ok()) << host.status().ToString();
+    host_ = *host;
+    hostile_ = BinDir() + "/hostile";
+  }
+  void TearDown() override {
+    SupervisorTest::TearDown();
+    if (host_) host_->RemoveScope();
+  }
+  SupervisorOptions Isolated() {
+    SupervisorOptions o = FastOptions();
+    o.cgroups = host_;
+    return o;
+  }
+  // The pid in the "escaped pid N ..." line of the service's output, 0 if none yet.
+  pid_t EscapedPid(const std::string& service) {
+    const auto lines = LinesWith(ReadFile(Out(service)), "escaped pid ");
+    return lines.empty() ? 0 : std::atoi(lines.front().c_str());
+  }
+
+  std::optional<CgroupHost> host_;
+  std::string hostile_;
+};
+
+TEST_F(SupervisorIsolationTest, WithoutACgroupAProcessThatLeftItsGroupOutlivesTheStop) {
+  // The hole a cgroup closes, shown: setsid + double fork escapes the process-group kill.
+  Supervisor& sup = Make();
+  ASSERT_TRUE(sup.Start(Spec("h", hostile_, {"escape"})).ok());
+  ASSERT_TRUE(WaitUntil([&] { return EscapedPid("h") > 0 && OutputHas("h", "ready"); }));
+  const pid_t escaped = EscapedPid("h");
+  ASSERT_TRUE(sup.Stop("h", milliseconds(0)).ok());
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_FALSE(Gone(escaped)) << "escaped without a cgroup";
+  ::kill(escaped, SIGKILL);
+}
+
+TEST_F(SupervisorIsolationTest, StopKillsTheWholeCgroupEvenWhatLeftTheProcessGroup) {
+  Supervisor& sup = Make(Isolated());
+  ASSERT_TRUE(sup.Start(Spec("h", hostile_, {"escape"})).ok());
+  ASSERT_TRUE(WaitUntil([&] { return EscapedPid("h") > 0 && OutputHas("h", "ready"); }));
+  const pid_t escaped = EscapedPid("h");
+  const std::string cgroup = InfoOf("h").cgroup;
+  ASSERT_FALSE(cgroup.empty());
+  EXPECT_NE(ReadFile("/proc/" + std::to_string(escaped) + "/cgroup").find(
+                cgroup.substr(cgroup.find("/sitechain-test."))),
+            std::string::npos);
+  ASSERT_TRUE(sup.Stop("h", milliseconds(2000)).ok());
+  // Stop returns once the cgroup is empty: nothing of the service is left.
+  EXPECT_TRUE(Gone(escaped));
+  EXPECT_EQ(ReadFile(cgroup + "/cgroup.procs"), "");
+  ASSERT_TRUE(sup.Forget("h").ok());
+  EXPECT_FALSE(fs::exists(cgroup));
+}
+
+TEST_F(SupervisorIsolationTest, WhenTheMainProcessExitsItsEscapedChildrenDieBeforeTheRestart) {
+  Supervisor& sup = Make(Isolated());
+  LaunchSpec spec = Spec("h", hostile_, {"escape"}, RestartPolicy::kAlways);
+  ASSERT_TRUE(sup.Start(spec).ok());
+  ASSERT_TRUE(WaitUntil([&] { return EscapedPid("h") > 0 && OutputHas("h", "ready"); }));
+  const pid_t escaped = EscapedPid("h");
+  ::kill(InfoOf("h").pid, SIGKILL);  // the main process dies; the escaped one ignores TERM/HUP
+  ASSERT_TRUE(WaitUntil([&] { return InfoOf("h").restarts >= 1; }));
+  EXPECT_TRUE(WaitUntil([&] { return Gone(escaped); }));
+}
+
+TEST_F(SupervisorIsolationTest, RunsAsItsUserWithoutCapabilitiesAndInItsCgroup) {
+  Supervisor& sup = Make(Isolated());
+  LaunchSpec spec = Spec("h", hostile_, {"read", "/etc/shadow"});
+  spec.user = ServiceUser{1900099901, 1900099901};
+  ASSERT_TRUE(sup.Start(spec).ok());
+  ASSERT_TRUE(WaitUntil([&] { return OutputHas("h", "ready"); })) << ReadFile(Out("h"));
+  const std::string out = ReadFile(Out("h"));
+  EXPECT_NE(out.find("whoami uid 1900099901 gid 1900099901 groups 0 nnp 1 capeff 0000000000000000"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("RESULT read:/etc/shadow refused EACCES"), std::string::npos) << out;
+  const std::string status = ReadFile("/proc/" + std::to_string(InfoOf("h").pid) + "/status");
+  EXPECT_NE(status.find("CapBnd:\t0000000000000000"), std::string::npos) << status;
+  EXPECT_NE(ReadFile(InfoOf("h").cgroup + "/cgroup.procs"), "");
+}
+
+TEST_F(SupervisorIsolationTest, ThePidsLimitStopsAForkBombAndStopEmptiesIt) {
+  Supervisor& sup = Make(Isolated());
+  LaunchSpec spec = Spec("bomb", hostile_, {"forkbomb"});
+  spec.user = ServiceUser{1900099902, 1900099902};
+  spec.limits.pids = 32;
+  ASSERT_TRUE(sup.Start(spec).ok());
+  ASSERT_TRUE(WaitUntil([&] { return OutputHas("bomb", "RESULT fork refused EAGAIN"); }))
+      << ReadFile(Out("bomb"));
+  const std::string cgroup = InfoOf("bomb").cgroup;
+  ASSERT_TRUE(sup.Stop("bomb", milliseconds(0)).ok());
+  EXPECT_EQ(ReadFile(cgroup + "/cgroup.procs"), "");
+}
+
+TEST_F(SupervisorIsolationTest, TheSandboxMakesRootReadOnlyAndTmpPrivate) {
+  Supervisor& sup = Make(Isolated());
+  const std::string work = dir_ + "/work";
+  ASSERT_EQ(::mkdir(work.c_str(), 0700), 0);
+  LaunchSpec spec = Spec("h", hostile_, {"idle"});
+  spec.user = ServiceUser{1900099903, 1900099903};
+  ASSERT_EQ(::chown(work.c_str(), 1900099903, 1900099903), 0);
+  spec.private_tmp = spec.read_only_root = true;
+  spec.writable_dir = work;
+  {
+    const Status started = sup.Start(spec);
+    ASSERT_TRUE(started.ok()) << started.ToString();
+  }
+  ASSERT_TRUE(WaitUntil([&] { return OutputHas("h", "ready"); })) << ReadFile(Out("h"));
+  const std::string mounts = ReadFile("/proc/" + std::to_string(InfoOf("h").pid) + "/mountinfo");
+  std::istringstream in(mounts);
+  bool root_ro = false, tmp_tmpfs = false, work_rw = false;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, point, options;
+    f >> id >> parent >> dev >> root >> point >> options;
+    if (point == "/") root_ro = options.rfind("ro", 0) == 0;
+    if (point == "/tmp") tmp_tmpfs = line.find(" - tmpfs ") != std::string::npos;
+    if (point == work) work_rw = options.rfind("rw", 0) == 0;
+  }
+  EXPECT_TRUE(root_ro) << mounts;
+  EXPECT_TRUE(tmp_tmpfs) << mounts;
+  EXPECT_TRUE(work_rw) << mounts;
+}
+
 }  // namespace
 }  // namespace sitechain::nlsm
