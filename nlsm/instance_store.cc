@@ -72,22 +72,9 @@ Status InstanceStore::Save(const Instance& i) {
 }
 
 Status InstanceStore::OpenToServiceUsers() const {
-  namespace fs = std::filesystem;
   SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dir_ + "/instances", 0700));
   for (const std::string& d : {dir_, dir_ + "/instances"}) {
     if (::chmod(d.c_str(), 0711) != 0) return ErrnoStatus("cannot chmod 0711", d, errno);
-  }
-  for (fs::path p = fs::path(dir_).parent_path(); !p.empty(); p = p.parent_path()) {
-    struct stat st {};
-    if (::stat(p.c_str(), &st) != 0) return ErrnoStatus("cannot stat", p.string(), errno);
-    if ((st.st_mode & S_IXOTH) == 0) {
-      return FailedPrecondition(p.string() +
-                                " does not let other users through (no o+x): the services, each "
-                                "running as its own user, could not reach their files under " +
-                                dir_ + "; chmod o+x " + p.string() +
-                                " or keep the state directory elsewhere");
-    }
-    if (p == p.root_path()) break;
   }
   return Status::Ok();
 }

@@ -61,8 +61,7 @@ class InstanceStore final {
   void Forget(const Instance& instance);
 
   // For a node whose services run as their own users: <dir> and <dir>/instances become 0711
-  // (others may pass, not list). FAILED_PRECONDITION if a directory above <dir> does not let
-  // others pass (the services could not reach their files), naming it; the I/O status otherwise.
+  // (others may pass, not list). The I/O status.
   Status OpenToServiceUsers() const;
 
  private:

@@ -1,8 +1,13 @@
 #include "nlsm/isolation.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
+
+#include "common/files.h"
 
 #include "nlsm/config.h"
 
@@ -19,6 +24,25 @@ std::string ShortHash(const std::string& text) {
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
   return std::string(out, 16);
+}
+
+// OK if every directory above `dir` lets other users pass (o+x): services running as their own
+// users must reach their files below it.
+Status ReachableByOthers(const std::string& dir) {
+  namespace fs = std::filesystem;
+  for (fs::path p = fs::absolute(dir).lexically_normal().parent_path(); !p.empty();
+       p = p.parent_path()) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) return ErrnoStatus("cannot stat", p.string(), errno);
+    if ((st.st_mode & S_IXOTH) == 0) {
+      return FailedPrecondition(p.string() + " does not let other users through (no o+x), so "
+                                "services running as their own users could not reach their "
+                                "files; chmod o+x " + p.string() +
+                                " or keep the state directory elsewhere");
+    }
+    if (p == p.root_path()) break;
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -38,6 +62,7 @@ Result<Isolation> SetUpIsolation(const std::string& dir, const std::string& node
     return off("the nlsm does not run as root (uid " + std::to_string(::geteuid()) +
                "), so every service runs as the nlsm's user and can read the node key");
   }
+  if (Status s = ReachableByOthers(dir); !s.ok()) return off(s.message());
   auto cgroups = CgroupHost::SetUp("sitechain-nlsm." + node + "." + ShortHash(dir));
   if (!cgroups.ok()) return off("no cgroups for the services: " + cgroups.status().message());
   isolation.on = true;

@@ -32,6 +32,9 @@ class TempDir final {
       return;
     }
     path_ = tmpl;
+    // Others may pass (not list): where the tests run as root, the node managers below run each
+    // service as its own user, which must reach its files.
+    ::chmod(path_.c_str(), 0711);
   }
   ~TempDir() {
     if (path_.empty()) return;
