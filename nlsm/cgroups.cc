@@ -115,11 +115,13 @@ bool EventsSayPopulated(int events_fd) {
   const ssize_t n = ::pread(events_fd, buf, sizeof buf - 1, 0);
   if (n <= 0) return false;
   buf[n] = '\0';
-  return std::string_view(buf, static_cast<size_t>(n)).find("populated 1") != std::string_view::npos;
+  return std::string_view(buf, static_cast<size_t>(n)).find("populated 1") !=
+         std::string_view::npos;
 }
 
 // Kills and waits for a v2 cgroup by path, then removes it with the v1 ones of the same name.
-bool KillAndRemove(const std::string& v2, const std::vector<std::string>& v1, milliseconds timeout) {
+bool KillAndRemove(const std::string& v2, const std::vector<std::string>& v1,
+                   milliseconds timeout) {
   UniqueFd events(::open((v2 + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
   (void)WriteText(v2 + "/cgroup.kill", "1");
   const auto deadline = SteadyClock::now() + timeout;
@@ -146,18 +148,18 @@ Result<CgroupHost> CgroupHost::SetUp(std::string_view scope) {
   }
   CgroupHost host;
   const std::string own_v2 = InMount(v2->second, own.at(""));
-  const bool hybrid = mounts.contains("memory") || mounts.contains("pids") || mounts.contains("cpu");
+  const bool hybrid =
+      mounts.contains("memory") || mounts.contains("pids") || mounts.contains("cpu");
   host.layout = hybrid ? Layout::kHybrid : Layout::kUnified;
   host.unified = own_v2 + "/" + std::string(scope);
   SITECHAIN_RETURN_IF_ERROR(MakeCgroup(host.unified));
   if (!PathExists(host.unified + "/cgroup.kill")) {  // (the root cgroup never has one)
-    return FailedPrecondition(host.unified +
-                              " has no cgroup.kill (Linux 5.14 or later is needed)");
+    return FailedPrecondition(host.unified + " has no cgroup.kill (Linux 5.14 or later is needed)");
   }
   if (hybrid) {
-    for (auto [controller, dir, enforce] :
-         {std::tuple{"memory", &host.memory_v1, &host.memory}, {"pids", &host.pids_v1, &host.pids},
-          {"cpu", &host.cpu_v1, &host.cpu}}) {
+    for (auto [controller, dir, enforce] : {std::tuple{"memory", &host.memory_v1, &host.memory},
+                                            {"pids", &host.pids_v1, &host.pids},
+                                            {"cpu", &host.cpu_v1, &host.cpu}}) {
       auto m = mounts.find(controller);
       if (m == mounts.end() || !own.contains(controller)) continue;
       *dir = InMount(m->second, own.at(controller)) + "/" + std::string(scope);
@@ -253,9 +255,7 @@ Result<std::unique_ptr<InstanceCgroup>> InstanceCgroup::Create(const CgroupHost&
   for (const auto& d : v1) cg->dirs_.push_back(d);
   for (const auto& d : cg->dirs_) SITECHAIN_RETURN_IF_ERROR(MakeCgroup(d));
 
-  const auto dir_of = [&](const std::string& base) {
-    return hybrid ? base + "/" + service : v2;
-  };
+  const auto dir_of = [&](const std::string& base) { return hybrid ? base + "/" + service : v2; };
   if (limits.memory_bytes) {
     const std::string bytes = std::to_string(*limits.memory_bytes);
     const std::string d = dir_of(host.memory_v1);
@@ -321,8 +321,8 @@ Status InstanceCgroup::KillAndWait(milliseconds timeout) const {
   while (Populated()) {
     const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now()).count();
     if (left <= 0) {
-      return Unavailable(path() + " still holds processes " +
-                              std::to_string(timeout.count()) + " ms after cgroup.kill");
+      return Unavailable(path() + " still holds processes " + std::to_string(timeout.count()) +
+                         " ms after cgroup.kill");
     }
     pollfd p{events_.get(), POLLPRI, 0};
     ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));

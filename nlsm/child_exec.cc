@@ -1,15 +1,15 @@
 #include "nlsm/child_exec.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <grp.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <sched.h>
 // glibc 2.36's <sys/pidfd.h> lacks __BEGIN_DECLS: without this, C++ looks for mangled names.
 extern "C" {
 #include <sys/pidfd.h>
@@ -123,7 +123,8 @@ void EnterSandbox(const ChildPlan& p) {
   if (p.private_tmp) {
     int kept = -1;
     if (p.keep_working_dir) {
-      kept = ::open_tree(AT_FDCWD, p.working_dir, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+      kept =
+          ::open_tree(AT_FDCWD, p.working_dir, OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
       if (kept < 0) ChildFail(p.report, ChildStep::kPrivateTmp);
     }
     if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {

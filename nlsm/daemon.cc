@@ -90,8 +90,8 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
   site.max_reconnect_backoff = config.node.reconnect_max;
   p.site = std::make_unique<GrpcSiteClient>(node.slsm, node.identity, rng, site);
   const std::string name = node.node, slsm = node.slsm;
-  p.manager = std::make_unique<NodeManager>(dir, std::move(node), *p.site, *p.runner, clock, rng,
-                                            options);
+  p.manager =
+      std::make_unique<NodeManager>(dir, std::move(node), *p.site, *p.runner, clock, rng, options);
   SITECHAIN_RETURN_IF_ERROR(p.manager->Start());
 
   p.admin_service = std::make_unique<NodeAdminService>(*p.manager);

@@ -112,7 +112,8 @@ LaunchCheck Deployer::CheckLaunch(const Instance& i) const {
   // The sandbox is on by default where the node isolates services; elsewhere it cannot be had.
   const bool isolated = i.user.has_value();
   const Sandbox& sandbox = launch_policy->sandbox;
-  if (!isolated && (sandbox.private_tmp.value_or(false) || sandbox.read_only_root.value_or(false))) {
+  if (!isolated &&
+      (sandbox.private_tmp.value_or(false) || sandbox.read_only_root.value_or(false))) {
     const std::string error =
         "the sitePolicy cannot be honoured on this node: site policy: \"sandbox\": this node "
         "runs services without isolation (not root) and cannot give a private mount namespace";

@@ -64,9 +64,9 @@ Status InstanceStore::Save(const Instance& i) {
   // Last: the key and certificate that make the instance runnable, in one file replaced as a
   // whole.
   SITECHAIN_RETURN_IF_ERROR(GrantAccess(i));
-  SITECHAIN_RETURN_IF_ERROR(WriteIdentityFile(
-      i.dir + "/identity.pem", {i.key->ToPem(std::nullopt, rng_), i.cert_site->ToPem()},
-      GroupOf(i)));
+  SITECHAIN_RETURN_IF_ERROR(
+      WriteIdentityFile(i.dir + "/identity.pem",
+                        {i.key->ToPem(std::nullopt, rng_), i.cert_site->ToPem()}, GroupOf(i)));
   RemoveLegacyIdentityFiles(i.dir);
   return Status::Ok();
 }
@@ -75,6 +75,11 @@ Status InstanceStore::OpenToServiceUsers() const {
   SITECHAIN_RETURN_IF_ERROR(MakeDirectories(dir_ + "/instances", 0700));
   for (const std::string& d : {dir_, dir_ + "/instances"}) {
     if (::chmod(d.c_str(), 0711) != 0) return ErrnoStatus("cannot chmod 0711", d, errno);
+  }
+  // The packages are the nlsm's alone: it execs them by descriptor.
+  const std::string packages = dir_ + "/packages";
+  if (PathExists(packages) && ::chmod(packages.c_str(), 0700) != 0) {
+    return ErrnoStatus("cannot chmod 0700", packages, errno);
   }
   return Status::Ok();
 }

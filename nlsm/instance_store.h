@@ -61,7 +61,7 @@ class InstanceStore final {
   void Forget(const Instance& instance);
 
   // For a node whose services run as their own users: <dir> and <dir>/instances become 0711
-  // (others may pass, not list). The I/O status.
+  // (others may pass, not list), <dir>/packages 0700. The I/O status.
   Status OpenToServiceUsers() const;
 
  private:

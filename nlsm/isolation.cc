@@ -8,7 +8,6 @@
 #include <filesystem>
 
 #include "common/files.h"
-
 #include "nlsm/config.h"
 
 namespace sitechain::nlsm {
@@ -35,10 +34,11 @@ Status ReachableByOthers(const std::string& dir) {
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0) return ErrnoStatus("cannot stat", p.string(), errno);
     if ((st.st_mode & S_IXOTH) == 0) {
-      return FailedPrecondition(p.string() + " does not let other users through (no o+x), so "
+      return FailedPrecondition(p.string() +
+                                " does not let other users through (no o+x), so "
                                 "services running as their own users could not reach their "
-                                "files; chmod o+x " + p.string() +
-                                " or keep the state directory elsewhere");
+                                "files; chmod o+x " +
+                                p.string() + " or keep the state directory elsewhere");
     }
     if (p == p.root_path()) break;
   }
@@ -66,8 +66,8 @@ Result<Isolation> SetUpIsolation(const std::string& dir, const std::string& node
   auto cgroups = CgroupHost::SetUp("sitechain-nlsm." + node + "." + ShortHash(dir));
   if (!cgroups.ok()) return off("no cgroups for the services: " + cgroups.status().message());
   isolation.on = true;
-  isolation.summary = "on: a user per service from " + config.service_uid_range.ToString() +
-                      ", " + cgroups->Describe();
+  isolation.summary = "on: a user per service from " + config.service_uid_range.ToString() + ", " +
+                      cgroups->Describe();
   isolation.cgroups = std::move(*cgroups);
   return isolation;
 }

@@ -104,15 +104,20 @@ std::optional<uint64_t> ParseBytes(const json& j) {
   if (s.empty() || s.size() > 20) return std::nullopt;
   uint64_t n = 0;
   size_t i = 0;
-  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) n = n * 10 + static_cast<uint64_t>(s[i] - '0');
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i)
+    n = n * 10 + static_cast<uint64_t>(s[i] - '0');
   if (i == 0 || n > (uint64_t{1} << 40)) return std::nullopt;
   if (i == s.size()) return n;
   if (i + 1 != s.size()) return std::nullopt;
   switch (s[i]) {
-    case 'K': return n << 10;
-    case 'M': return n << 20;
-    case 'G': return n << 30;
-    default: return std::nullopt;
+    case 'K':
+      return n << 10;
+    case 'M':
+      return n << 20;
+    case 'G':
+      return n << 30;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -123,8 +128,9 @@ Status ParseLimits(const json& j, ResourceLimits& out) {
     if (key == "memory") {
       const auto bytes = ParseBytes(value);
       if (!bytes || *bytes < kMinMemoryLimit) {
-        return Refuse(name, "must be a number of bytes, or a string like \"64M\" (K, M, G), "
-                            "of at least 1M");
+        return Refuse(name,
+                      "must be a number of bytes, or a string like \"64M\" (K, M, G), "
+                      "of at least 1M");
       }
       out.memory_bytes = *bytes;
     } else if (key == "cpu") {
@@ -152,7 +158,8 @@ Status ParseSandbox(const json& j, Sandbox& out) {
     std::optional<bool>* slot = key == "private_tmp"      ? &out.private_tmp
                                 : key == "read_only_root" ? &out.read_only_root
                                                           : nullptr;
-    if (slot == nullptr) return Refuse(name, "unknown option (expected private_tmp or read_only_root)");
+    if (slot == nullptr)
+      return Refuse(name, "unknown option (expected private_tmp or read_only_root)");
     if (!value.is_boolean()) return Refuse(name, "must be true or false, not " + TypeName(value));
     *slot = value.get<bool>();
   }

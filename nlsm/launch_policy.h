@@ -59,9 +59,9 @@ inline constexpr size_t kMaxEnvNameBytes = 128;
 
 // The sitePolicy's "limits": what the service's cgroup may use (unset: no limit).
 struct ResourceLimits {
-  std::optional<uint64_t> memory_bytes;   // at least kMinMemoryLimit
-  std::optional<uint32_t> cpu_millicores; // 1000 = one core; 10 .. 1024000
-  std::optional<uint32_t> pids;           // 1 .. 4194304
+  std::optional<uint64_t> memory_bytes;    // at least kMinMemoryLimit
+  std::optional<uint32_t> cpu_millicores;  // 1000 = one core; 10 .. 1024000
+  std::optional<uint32_t> pids;            // 1 .. 4194304
 
   bool any() const { return memory_bytes || cpu_millicores || pids; }
   bool operator==(const ResourceLimits&) const = default;

@@ -162,7 +162,7 @@ class NodeManager final {
   Deployer deployer_;    // loop thread
   Renewer renewer_;      // loop thread
 
-  Instances instances_;  // owned by the loop thread
+  Instances instances_;                // owned by the loop thread
   std::optional<ServiceUsers> users_;  // loop thread (set in Start, before the loop runs)
 
   mutable std::mutex mu_;

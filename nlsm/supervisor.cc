@@ -110,9 +110,10 @@ Status Supervisor::Start(const LaunchSpec& spec) {
   if (options_.cgroups) {
     SITECHAIN_RETURN_IF_ERROR(options_.cgroups->CanEnforce(spec.limits));
   } else if (spec.limits.any()) {
-    return FailedPrecondition("site policy: \"limits\": this node runs services without cgroups "
-                              "(isolation off) and cannot enforce them; a policy the node cannot "
-                              "honour");
+    return FailedPrecondition(
+        "site policy: \"limits\": this node runs services without cgroups "
+        "(isolation off) and cannot enforce them; a policy the node cannot "
+        "honour");
   }
   auto svc = std::make_unique<Service>();
   svc->name = child.name;
@@ -360,8 +361,8 @@ Status Supervisor::SpawnLocked(Service& svc, std::unique_lock<std::mutex>& lock,
   // Only this thread changes Services, so svc's fixed fields can be read without the lock
   // while fork and exec run (they may take milliseconds in a large daemon).
   lock.unlock();
-  Status checked = svc.child.check_before_exec ? svc.child.check_before_exec(svc.child.exe.get())
-                                               : Status::Ok();
+  Status checked =
+      svc.child.check_before_exec ? svc.child.check_before_exec(svc.child.exe.get()) : Status::Ok();
   Result<SpawnedChild> spawned =
       checked.ok() ? SpawnChild(svc.child, options_.pid_dir,
                                 svc.cgroup ? svc.cgroup->join_fds() : std::vector<int>{})

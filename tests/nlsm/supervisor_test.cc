@@ -789,8 +789,7 @@ TEST_F(SupervisorTest, ACheckBeforeExecThatFailsEndsTheRestarts) {
     return FailedPrecondition("DIGEST_MISMATCH: rewritten since it was verified");
   };
   ASSERT_TRUE(sup.Start(spec).ok());
-  ASSERT_TRUE(WaitUntil([&] { return StateIs("c", ProcessState::kExited); }))
-      << InfoOf("c").detail;
+  ASSERT_TRUE(WaitUntil([&] { return StateIs("c", ProcessState::kExited); })) << InfoOf("c").detail;
   const ProcessInfo info = InfoOf("c");
   EXPECT_NE(info.detail.find("not restarted: DIGEST_MISMATCH"), std::string::npos) << info.detail;
   EXPECT_EQ(checks.load(), 2);
@@ -875,8 +874,8 @@ TEST_F(SupervisorIsolationTest, StopKillsTheWholeCgroupEvenWhatLeftTheProcessGro
   const pid_t escaped = EscapedPid("h");
   const std::string cgroup = InfoOf("h").cgroup;
   ASSERT_FALSE(cgroup.empty());
-  EXPECT_NE(ReadFile("/proc/" + std::to_string(escaped) + "/cgroup").find(
-                cgroup.substr(cgroup.find("/sitechain-test."))),
+  EXPECT_NE(ReadFile("/proc/" + std::to_string(escaped) + "/cgroup")
+                .find(cgroup.substr(cgroup.find("/sitechain-test."))),
             std::string::npos);
   ASSERT_TRUE(sup.Stop("h", milliseconds(2000)).ok());
   // Stop returns once the cgroup is empty: nothing of the service is left.
