@@ -22,8 +22,7 @@
 // The isolated figures need root (setresuid, mount namespaces, cgroups): without it they are
 // skipped. The goal of issue 16 is stop-to-empty under 1 s. `hostile` (examples/hostile) is
 // looked for beside this program, or in $SITECHAIN_BIN_DIR. The files live in a temporary
-// directory under /var/tmp (not /tmp: the private /tmp would hide the working directory), mode
-// 0711 so that the service user can reach its working directory; it is removed at exit, and so
+// directory under /var/tmp, mode 0711 so that the service user can reach its working directory; it is removed at exit, and so
 // is the cgroup scope. Times are wall clock (manual time), one deploy or stop per iteration.
 
 #include <benchmark/benchmark.h>

@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -71,11 +72,22 @@ inline Status AssertionStatus(const ::testing::AssertionResult& r) {
 }
 
 // Everything a node runs with in these tests: short heartbeats, retries and reconnects, a short
-// stop grace (so that a service ignoring SIGTERM is killed quickly).
+// stop grace (so that a service ignoring SIGTERM is killed quickly), and, for nodes that run
+// their services as users of their own (as root), 20 uids of their own: the node managers of
+// tests running at the same time (ctest -j) never share a service user, so that no test's
+// services can signal, or be counted as, another's.
 inline nlohmann::json NodeConfig() {
-  return {{"heartbeat_interval", "1s"}, {"batch_interval", "1s"}, {"reconnect_initial", "1s"},
-          {"reconnect_max", "2s"},      {"retry_initial", "1s"},  {"retry_max", "2s"},
-          {"stop_grace", "1s"},         {"log_level", "info"}};
+  static int nodes = 0;
+  const long first = 1900000000L + ((::getpid() % 100000) * 10L + nodes++ % 10) * 20L;
+  return {{"heartbeat_interval", "1s"},
+          {"batch_interval", "1s"},
+          {"reconnect_initial", "1s"},
+          {"reconnect_max", "2s"},
+          {"retry_initial", "1s"},
+          {"retry_max", "2s"},
+          {"stop_grace", "1s"},
+          {"log_level", "info"},
+          {"service_uid_range", std::to_string(first) + "-" + std::to_string(first + 19)}};
 }
 
 class ProgramWorld final : public World {
