@@ -137,5 +137,37 @@ TEST(RestartPolicyNames, RoundTrip) {
   EXPECT_FALSE(ParseRestartPolicy("").ok());
 }
 
+TEST(LaunchPolicy, ParsesLimitsAndSandbox) {
+  Result<LaunchPolicy> r = ParseLaunchPolicy(
+      R"({"limits":{"memory":"64M","cpu":0.5,"pids":32},"sandbox":{"private_tmp":false}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->limits.memory_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(r->limits.cpu_millicores, 500u);
+  EXPECT_EQ(r->limits.pids, 32u);
+  EXPECT_EQ(r->sandbox.private_tmp, false);
+  EXPECT_FALSE(r->sandbox.read_only_root.has_value());  // the node's default
+  auto bytes = ParseLaunchPolicy(R"({"limits":{"memory":2097152}})");
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(bytes->limits.memory_bytes, 2097152u);
+  EXPECT_EQ(ParseLaunchPolicy(R"({"limits":{"memory":"1G"}})")->limits.memory_bytes,
+            uint64_t{1} << 30);
+  EXPECT_FALSE(ParseLaunchPolicy("{}")->limits.any());
+}
+
+TEST(LaunchPolicy, RefusesLimitsAndSandboxesItCannotHonour) {
+  ExpectRefused(R"({"limits":[]})", {"\"limits\"", "object"});
+  ExpectRefused(R"({"limits":{"memory":"64X"}})", {"limits.memory"});
+  ExpectRefused(R"({"limits":{"memory":"512K"}})", {"limits.memory", "at least 1M"});
+  ExpectRefused(R"({"limits":{"memory":-5}})", {"limits.memory"});
+  ExpectRefused(R"({"limits":{"cpu":0}})", {"limits.cpu"});
+  ExpectRefused(R"({"limits":{"cpu":"1"}})", {"limits.cpu"});
+  ExpectRefused(R"({"limits":{"pids":0}})", {"limits.pids"});
+  ExpectRefused(R"({"limits":{"pids":1.5}})", {"limits.pids"});
+  ExpectRefused(R"({"limits":{"swap":"1G"}})", {"limits.swap", "unknown limit"});
+  ExpectRefused(R"({"sandbox":true})", {"\"sandbox\""});
+  ExpectRefused(R"({"sandbox":{"private_tmp":"yes"}})", {"sandbox.private_tmp"});
+  ExpectRefused(R"({"sandbox":{"network":false}})", {"sandbox.network", "unknown option"});
+}
+
 }  // namespace
 }  // namespace sitechain::nlsm
