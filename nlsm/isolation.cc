@@ -63,7 +63,10 @@ Result<Isolation> SetUpIsolation(const std::string& dir, const std::string& node
                "), so every service runs as the nlsm's user and can read the node key");
   }
   if (Status s = ReachableByOthers(dir); !s.ok()) return off(s.message());
-  auto cgroups = CgroupHost::SetUp("sitechain-nlsm." + node + "." + ShortHash(dir));
+  // Named by the absolute path: two node managers whose --dir reads the same ("n1", relative to
+  // their own working directories) must never share (and kill) each other's cgroups.
+  const std::string absolute = std::filesystem::weakly_canonical(std::filesystem::absolute(dir));
+  auto cgroups = CgroupHost::SetUp("sitechain-nlsm." + node + "." + ShortHash(absolute));
   if (!cgroups.ok()) return off("no cgroups for the services: " + cgroups.status().message());
   isolation.on = true;
   isolation.summary = "on: a user per service from " + config.service_uid_range.ToString() + ", " +

@@ -27,8 +27,9 @@ struct Isolation {
 // From config.isolation: "off" gives off; "auto" gives on where the nlsm runs as root, every
 // directory above `dir` lets others pass (o+x: the services reach their files) and the cgroups
 // can be set up, else off with the reason; "on" gives on, or FAILED_PRECONDITION with
-// the reason. The cgroups of this node go under <own cgroup>/sitechain-nlsm.<node>.<hash of dir>,
-// so that two node managers on one machine never share one.
+// the reason. The cgroups of this node go under
+// <own cgroup>/sitechain-nlsm.<node>.<hash of the absolute dir>, so that two node managers on
+// one machine never share one.
 Result<Isolation> SetUpIsolation(const std::string& dir, const std::string& node,
                                  const NlsmConfig& config);
 
