@@ -291,6 +291,10 @@ class IsolationTest : public NlsmTest {
   // Waits until no process runs as `uid` and the cgroup is gone or empty; a failure naming what
   // is left otherwise.
   void ExpectNothingLeft(uid_t uid, const std::string& cgroup, const std::string& after) {
+    if (uid == 0) {
+      ADD_FAILURE() << "the service ran as root (not isolated); after " << after;
+      return;
+    }
     std::vector<pid_t> left, in_cgroup;
     const bool gone = WaitUntil(
         [&] {
@@ -581,24 +585,29 @@ TEST_F(IsolationTest, MemoryBalloonIsKilledAtItsLimitAndRestartedByItsPolicy) {
       << StdoutOf(kNode, "hostile") << "\n"
       << NodeLog(kNode);
   EXPECT_FALSE(Alive(first_pid));
+  // Killed by the kernel's OOM killer: its memory cgroup counts the kill (v1:
+  // memory.oom_control, "oom_kill N"), or the status said "killed by SIGKILL" while it waited to
+  // restart. (The status of a running instance and the node's log keep no trace of an earlier
+  // exit, so a poll may miss the short backoff.)
   const std::string log = NodeLog(kNode);
-  EXPECT_TRUE(Contains(seen, "killed by SIGKILL") || Contains(log, "killed by SIGKILL"))
-      << "the status never said the first run was killed by SIGKILL:\n"
-      << seen << log;
-  // The kernel's count of OOM kills in its memory cgroup (v1: memory.oom_control), where there
-  // is one.
+  const bool sigkill_seen =
+      Contains(seen, "killed by SIGKILL") || Contains(log, "killed by SIGKILL");
+  long oom_kills = -1;
+  std::string control;
   for (const auto& line : LinesStartingWith(
            ReadFileOrEmpty("/proc/" + std::to_string(last.value("pid", 0)) + "/cgroup"), "")) {
     const auto memory = line.find(":memory:");
     if (memory == std::string::npos) continue;
-    const std::string control =
-        "/sys/fs/cgroup/memory" + line.substr(memory + 8) + "/memory.oom_control";
+    control = "/sys/fs/cgroup/memory" + line.substr(memory + 8) + "/memory.oom_control";
     const auto kills = LinesStartingWith(ReadFileOrEmpty(control), "oom_kill ");
-    if (!kills.empty()) {
-      EXPECT_GE(std::atol(kills[0].c_str() + 9), 1) << control << ": " << kills[0];
-      std::cout << "[ measured ] " << kills[0] << " in " << control << "\n";
-    }
+    if (!kills.empty()) oom_kills = std::atol(kills[0].c_str() + 9);
   }
+  EXPECT_TRUE(sigkill_seen || oom_kills >= 1) << "no sign of an OOM kill: oom_kill " << oom_kills
+                                              << " in " << control << "; status entries seen:\n"
+                                              << seen << log;
+  std::cout << "[ measured ] OOM kills counted by the memory cgroup: " << oom_kills
+            << "; the status showed \"killed by SIGKILL\": " << (sigkill_seen ? "yes" : "no")
+            << "\n";
   // It never got past its limit: the largest total it printed stays below 32 MiB.
   long most = 0;
   for (const auto& line : LinesStartingWith(StdoutOf(kNode, "hostile"), "allocated ")) {
@@ -785,7 +794,15 @@ TEST_F(IsolationUnderTmpTest, DefaultSandboxRunsAServiceWhoseNodeDirectoryIsUnde
   ASSERT_EQ(real_dir_.rfind("/tmp/", 0), 0u) << real_dir_;
   ASSERT_NO_FATAL_FAILURE(StartIsolatedNode());
   const std::string own_key = InstanceDir(kNode, "hostile") + "/identity.pem";
-  const json running = DeployAndWait("hostile", {{"args", {"read", own_key}}});
+  Install("hostile");
+  SetPolicy("hostile", {{"args", {"read", own_key}}});
+  Deploy("hostile", kNode);
+  const json running = WaitForRunning(kNode, "hostile");
+  Remember(running);
+  ASSERT_EQ(StateOf(running), "running")
+      << "with its node directory under /tmp, the service does not start in the default "
+         "sandbox (its private /tmp hides the directory):\n"
+      << running.dump(2);
   EXPECT_EQ(WaitForResult("hostile", "read:" + own_key),
             "ok " + std::to_string(ReadWholeFile(own_key).size()));
   const auto tmp = MountOf(running.value("pid", 0), "/tmp");
