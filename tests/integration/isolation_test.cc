@@ -705,7 +705,6 @@ TEST_F(IsolationTest, PackageRewrittenInPlaceBetweenTwoCrashesIsNotRunAgain) {
   ASSERT_EQ(::pwrite(fd, &byte, 1, middle), 1);
   ::close(fd);
   ASSERT_EQ(::chmod(package.c_str(), 0555), 0);
-  const SteadyTime rewritten = std::chrono::steady_clock::now();
   // Only now may the first run have ended: the rewrite came before any restart.
   ASSERT_EQ(Count(StdoutOf(kNode, "hostile"), "started pid "), 1u)
       << "restarted before the rewrite; stdout:\n"
@@ -726,7 +725,6 @@ TEST_F(IsolationTest, PackageRewrittenInPlaceBetweenTwoCrashesIsNotRunAgain) {
       [&] { return Count(StdoutOf(kNode, "hostile"), "started pid ") > 1; }, seconds(5), kPoll);
   EXPECT_FALSE(restarted) << "the rewritten package ran; stdout:\n" << StdoutOf(kNode, "hostile");
   EXPECT_TRUE(InstanceProcesses(kNode, "hostile").empty());
-  EXPECT_GE(Since(rewritten), seconds(5));
 }
 
 // --- 9. the sandbox ------------------------------------------------------------------------------
