@@ -116,7 +116,7 @@ class NlsmTest : public ProgramTest {
       ASSERT_TRUE(std::filesystem::exists(Bin(program)))
           << Bin(program) << " is missing; build the " << program << " target";
     }
-    ASSERT_TRUE(template_.CopyInto(dir_));
+    ASSERT_TRUE(Template().CopyInto(dir_));
     // The daemons name their files by absolute, symlink-free paths (their getcwd).
     real_dir_ = std::filesystem::canonical(dir_.path()).string();
     ASSERT_OK(world_.ServeStore());
@@ -304,6 +304,10 @@ class NlsmTest : public ProgramTest {
     EXPECT_TRUE(t.ok()) << instance.dump();
     return t.ok() ? *t : TimePoint{};
   }
+
+  // The store a test starts from: template_ unless a suite's fixture publishes other releases
+  // (a StoreTemplate of its own, Reset in its own TearDownTestSuite).
+  virtual StoreTemplate& Template() { return template_; }
 
   // The store every test of a suite starts from.
   static inline StoreTemplate template_{{"alice"},
