@@ -22,8 +22,9 @@
 // The isolated figures need root (setresuid, mount namespaces, cgroups): without it they are
 // skipped. The goal of issue 16 is stop-to-empty under 1 s. `hostile` (examples/hostile) is
 // looked for beside this program, or in $SITECHAIN_BIN_DIR. The files live in a temporary
-// directory under /var/tmp, mode 0711 so that the service user can reach its working directory; it is removed at exit, and so
-// is the cgroup scope. Times are wall clock (manual time), one deploy or stop per iteration.
+// directory under /var/tmp, mode 0711 so that the service user can reach its working directory; it
+// is removed at exit, and so is the cgroup scope. Times are wall clock (manual time), one deploy or
+// stop per iteration.
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -45,10 +46,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "common/result.h"
@@ -466,31 +467,12 @@ void RegisterBenchmarks(Fixtures* fixtures) {
   }
 }
 
-// The summary needs the console format; with --benchmark_format=json|csv the library's own
-// reporter runs alone.
 int RunIsolationBenchmarks(int argc, char** argv) {
-  bool console = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--benchmark_format=") && arg != "--benchmark_format=console") {
-      console = false;
-    }
-  }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return EXIT_FAILURE;
-  {
+  return bench::RunBenchmarks<SummaryReporter>(argc, argv, [](const bench::Run& run) {
     Fixtures fixtures;
     RegisterBenchmarks(&fixtures);
-    if (console) {
-      SummaryReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
-                                                     : benchmark::ConsoleReporter::OO_None);
-      benchmark::RunSpecifiedBenchmarks(&reporter);
-    } else {
-      benchmark::RunSpecifiedBenchmarks();
-    }
-  }
-  benchmark::Shutdown();
-  return EXIT_SUCCESS;
+    return run();
+  });
 }
 
 }  // namespace

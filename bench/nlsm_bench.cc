@@ -75,6 +75,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/grpc_tls.h"
@@ -1024,32 +1025,13 @@ void RegisterBenchmarks(Fixtures* fixtures) {
   }
 }
 
-// The summary needs the console format; with --benchmark_format=json|csv the library's own
-// reporter runs alone.
 int RunNlsmBenchmarks(int argc, char** argv) {
-  bool console = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--benchmark_format=") && arg != "--benchmark_format=console") {
-      console = false;
-    }
-  }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return EXIT_FAILURE;
-  spdlog::set_level(spdlog::level::warn);  // the servers and nodes log every step at info
-  {
+  return bench::RunBenchmarks<SummaryReporter>(argc, argv, [](const bench::Run& run) {
+    spdlog::set_level(spdlog::level::warn);  // the servers and nodes log every step at info
     Fixtures fixtures;
     RegisterBenchmarks(&fixtures);
-    if (console) {
-      SummaryReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
-                                                     : benchmark::ConsoleReporter::OO_None);
-      benchmark::RunSpecifiedBenchmarks(&reporter);
-    } else {
-      benchmark::RunSpecifiedBenchmarks();
-    }
-  }
-  benchmark::Shutdown();
-  return EXIT_SUCCESS;
+    return run();
+  });
 }
 
 }  // namespace

@@ -30,7 +30,6 @@
 // thread.
 
 #include <benchmark/benchmark.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -44,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/random.h"
@@ -550,29 +550,12 @@ void RegisterBenchmarks(Fixtures* fixtures) {
                                        HashAlgorithm::kSha512));
 }
 
-// The summary needs the console format; with --benchmark_format=json|csv the library's own
-// reporter runs alone.
 int RunPkiBenchmarks(int argc, char** argv) {
-  bool console = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--benchmark_format=") && arg != "--benchmark_format=console") {
-      console = false;
-    }
-  }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return EXIT_FAILURE;
-  Fixtures fixtures;
-  RegisterBenchmarks(&fixtures);
-  if (console) {
-    SummaryReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
-                                                   : benchmark::ConsoleReporter::OO_None);
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-  } else {
-    benchmark::RunSpecifiedBenchmarks();
-  }
-  benchmark::Shutdown();
-  return EXIT_SUCCESS;
+  return bench::RunBenchmarks<SummaryReporter>(argc, argv, [](const bench::Run& run) {
+    Fixtures fixtures;
+    RegisterBenchmarks(&fixtures);
+    return run();
+  });
 }
 
 }  // namespace

@@ -60,7 +60,6 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -75,6 +74,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/identity_file.h"
@@ -785,32 +785,13 @@ void FilterGrpcLog(gpr_log_func_args* args) {
                args->line, args->message);
 }
 
-// The summary needs the console format; with --benchmark_format=json|csv the library's own
-// reporter runs alone.
 int RunBenchmarks(int argc, char** argv) {
-  bool console = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--benchmark_format=") && arg != "--benchmark_format=console") {
-      console = false;
-    }
-  }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return EXIT_FAILURE;
-  gpr_set_log_function(FilterGrpcLog);
-  {
+  return bench::RunBenchmarks<SummaryReporter>(argc, argv, [](const bench::Run& run) {
+    gpr_set_log_function(FilterGrpcLog);
     Fixtures fixtures;
     RegisterBenchmarks(&fixtures);
-    if (console) {
-      SummaryReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
-                                                     : benchmark::ConsoleReporter::OO_None);
-      benchmark::RunSpecifiedBenchmarks(&reporter);
-    } else {
-      benchmark::RunSpecifiedBenchmarks();
-    }
-  }
-  benchmark::Shutdown();
-  return EXIT_SUCCESS;
+    return run();
+  });
 }
 
 }  // namespace

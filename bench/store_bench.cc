@@ -59,6 +59,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_main.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/grpc_tls.h"
@@ -506,31 +507,16 @@ void RegisterBenchmarks(Fixture* fixture) {
 }
 
 int RunStoreBenchmarks(int argc, char** argv) {
-  bool console = true;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.starts_with("--benchmark_format=") && arg != "--benchmark_format=console") {
-      console = false;
+  return bench::RunBenchmarks<SummaryReporter>(argc, argv, [](const bench::Run& run) {
+    spdlog::set_level(spdlog::level::warn);  // the server logs every call at info
+    Result<std::unique_ptr<Fixture>> fixture = Fixture::Create();
+    if (!fixture.ok()) {
+      std::cerr << "store_bench: cannot set up the store: " << fixture.status().ToString() << "\n";
+      return EXIT_FAILURE;
     }
-  }
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return EXIT_FAILURE;
-  spdlog::set_level(spdlog::level::warn);  // the server logs every call at info
-  Result<std::unique_ptr<Fixture>> fixture = Fixture::Create();
-  if (!fixture.ok()) {
-    std::cerr << "store_bench: cannot set up the store: " << fixture.status().ToString() << "\n";
-    return EXIT_FAILURE;
-  }
-  RegisterBenchmarks(fixture->get());
-  if (console) {
-    SummaryReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color
-                                                   : benchmark::ConsoleReporter::OO_None);
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-  } else {
-    benchmark::RunSpecifiedBenchmarks();
-  }
-  benchmark::Shutdown();
-  return EXIT_SUCCESS;
+    RegisterBenchmarks(fixture->get());
+    return run();
+  });
 }
 
 }  // namespace
