@@ -20,7 +20,7 @@
 //   BM_RawSha256/<svc>      pki::HashBytes (SHA-256) over the same executable bytes in memory.
 //   BM_HashFd/<svc>         pki::HashFd over the node's kept package (pread + SHA-256, page cache
 //                           warm): what the verifier's rule 6 does.
-//   BM_SaveInstanceFiles    8 files of the sizes NodeManager::SaveInstance writes, each with
+//   BM_SaveInstanceFiles    7 files of the sizes NodeManager::SaveInstance writes, each with
 //                           WriteFileAtomic (fsync of the file and of the directory): the disk's
 //                           share of a deploy.
 //   BM_ForkExec             fork + execveat of the kept echo-service package from this process,
@@ -79,6 +79,7 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/grpc_tls.h"
+#include "common/identity_file.h"
 #include "common/random.h"
 #include "common/result.h"
 #include "common/status.h"
@@ -326,7 +327,7 @@ constexpr Segment kSegments[] = {
     {"keep_ms", Trace::kFetchEnd, Trace::kRenewBegin},
     // Renew: Cert_site for the instance key
     {"renew_ms", Trace::kRenewBegin, Trace::kRenewEnd},
-    // Verify (FetchAndVerify), SaveInstance (8 files, 2 fsyncs each), Verify again (Launch)
+    // Verify (FetchAndVerify), SaveInstance (7 files, 2 fsyncs each), Verify again (Launch)
     {"check_ms", Trace::kRenewEnd, Trace::kLaunchBegin},
     // Supervisor::Stop (nothing runs) and Start: fork, the pid record (WriteFileAtomic: 2
     // fsyncs) while the child execs, until exec'd, and the answer back to the loop thread
@@ -550,7 +551,10 @@ Status BenchSite::TakeLaunchInput(const std::string& service) {
   SITECHAIN_RETURN_IF_ERROR(load(instance_dir + "/developer.pem", input.chain.developer_identity));
   SITECHAIN_RETURN_IF_ERROR(load(instance_dir + "/cert-dev.pem", input.chain.cert_dev));
   SITECHAIN_RETURN_IF_ERROR(load(instance_dir + "/cert-store.pem", input.chain.cert_store));
-  SITECHAIN_RETURN_IF_ERROR(load(instance_dir + "/cert-site.pem", input.chain.cert_site));
+  // Key and Cert_site are one file (identity.pem, common/identity_file.h).
+  SITECHAIN_ASSIGN_OR_RETURN(IdentityPem identity,
+                             ReadIdentityFile(instance_dir + "/identity.pem"));
+  SITECHAIN_ASSIGN_OR_RETURN(input.chain.cert_site, pki::Certificate::FromPem(identity.chain_pem));
   input.chain.expected_node_id = pki::NodeSpiffeId(kSite, kTracedNode);
   // Nothing uploads now: opening the package store (which empties its tmp/) is safe.
   SITECHAIN_ASSIGN_OR_RETURN(storage::BlobStore packages,
@@ -789,14 +793,14 @@ void BM_HashFd(benchmark::State& state, Fixtures* fixtures, const ServiceSpec* s
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(input.published->bytes.size()));
 }
 
-// What SaveInstance writes, by size: instance.key, cert-dev, cert-store, developer, bundle,
-// policy.json, instance.json, cert-site (PEM sizes of Ed25519 certificates, rounded up).
+// What SaveInstance writes, by size: cert-dev, cert-store, developer, bundle, policy.json,
+// instance.json, identity.pem (key and Cert_site) (PEM sizes of Ed25519 certificates, rounded up).
 void BM_SaveInstanceFiles(benchmark::State& state, Fixtures* fixtures) {
   BenchSite* site = fixtures->SiteOrSkip(state);
   if (site == nullptr) return;
   const std::string dir = site->dir() + "/save-bench";
   Status s = MakeDirectories(dir, 0700);
-  constexpr size_t kSizes[] = {200, 1100, 1100, 800, 1300, 3, 300, 1100};
+  constexpr size_t kSizes[] = {1100, 1100, 800, 600, 3, 300, 1300};
   const std::string bytes = SeededBytes(2048, kSeed + 2);
   for (auto _ : state) {
     for (size_t i = 0; i < std::size(kSizes) && s.ok(); ++i) {
@@ -917,7 +921,7 @@ class SummaryReporter final : public benchmark::ConsoleReporter {
     }
     const auto save = Lookup("BM_SaveInstanceFiles");
     const auto fork_exec = Lookup("BM_ForkExec");
-    out << "SaveInstance's 8 files alone (WriteFileAtomic, fsync each): "
+    out << "SaveInstance's 7 files alone (WriteFileAtomic, fsync each): "
         << (save ? Format("%.2f", save->wall * 1e3) : "-") << " ms\n"
         << "fork + execveat of the package from this process, until exec'd: "
         << (fork_exec ? Format("%.2f", fork_exec->wall * 1e3) : "-") << " ms (resident "
