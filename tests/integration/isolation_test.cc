@@ -420,7 +420,10 @@ TEST_F(IsolationTest, ServiceCannotReadTheNodeKeyNorAnotherServicesKeyButReadsIt
   const std::string other_key = InstanceDir(kNode, "echo") + "/identity.pem";
   const std::string own_key = InstanceDir(kNode, "hostile") + "/identity.pem";
   ASSERT_TRUE(std::filesystem::exists(other_key));
-  DeployAndWait("hostile", {{"args", {"read", node_key, other_key, own_key}}});
+  // The sandbox is off, so that the refusals are the file permissions' (with the default sandbox,
+  // a node directory under /tmp is not even there for the service: ENOENT; the last test).
+  DeployAndWait("hostile", {{"args", {"read", node_key, other_key, own_key}},
+                            {"sandbox", {{"read_only_root", false}, {"private_tmp", false}}}});
 
   EXPECT_EQ(WaitForResult("hostile", "read:" + node_key), "refused EACCES");
   EXPECT_EQ(WaitForResult("hostile", "read:" + other_key), "refused EACCES");
@@ -442,7 +445,9 @@ TEST_F(IsolationTest, ServiceCannotChmodNorOpenForWritingItsOwnPackage) {
   const std::string published = ReadWholeFile(Path("hostile"));
   ASSERT_FALSE(published.empty());
 
-  EXPECT_EQ(WaitForResult("hostile", "chmod-exe"), "refused EPERM");
+  // EPERM (not the owner), or EACCES: packages/ (0700) does not even let the service reach it.
+  const std::string chmod = WaitForResult("hostile", "chmod-exe");
+  EXPECT_TRUE(chmod == "refused EACCES" || chmod == "refused EPERM") << chmod;
   // Unisolated, the open would fail too, but with ETXTBSY (a running executable): as another
   // user the permission check refuses it first.
   EXPECT_EQ(WaitForResult("hostile", "open-exe-for-write"), "refused EACCES");
@@ -459,11 +464,12 @@ TEST_F(IsolationTest, WithTheDefaultSandboxTheOwnPackageIsRefusedAsWell) {
   ASSERT_NO_FATAL_FAILURE(StartIsolatedNode());
   const json running = DeployAndWait("hostile", {{"args", {"write-exe"}}});
   const std::string package = PackagePath(kNode, running.value("digest", ""));
-  // EPERM (not the owner) or EROFS (the read-only root): either is the isolation's.
+  // EPERM (not the owner), EACCES (packages/ 0700), EROFS (the read-only root) or ENOENT (the
+  // node directory under /tmp is not there behind the private /tmp): each is the isolation's.
   for (const char* attempt : {"chmod-exe", "open-exe-for-write", "open-proc-exe-for-write"}) {
     const std::string result = WaitForResult("hostile", attempt);
     EXPECT_TRUE(result == "refused EPERM" || result == "refused EACCES" ||
-                result == "refused EROFS")
+                result == "refused EROFS" || result == "refused ENOENT")
         << attempt << ": " << result;
   }
   EXPECT_EQ(ModeOf(package), 0555);
