@@ -12,9 +12,10 @@
 // process that left its group (setsid) cannot escape.
 //
 // Isolation (LaunchSpec::user and the sandbox; needs root): the child joins its cgroups, then
-// optionally enters a private mount namespace (its own /tmp; / read-only but writable_dir), drops
-// every capability from its bounding set, takes the service's gid with no supplementary groups
-// and its uid (which clears its capabilities), and sets no_new_privs. no_new_privs is set for
+// optionally enters a private mount namespace (its own /tmp, into which a working directory that
+// lies under /tmp is moved; / read-only but writable_dir), drops every capability from its
+// bounding set, takes the service's gid with no supplementary groups and its uid (which clears
+// its capabilities), and sets no_new_privs. no_new_privs is set for
 // every service, isolated or not: nothing it execs can gain privileges (setuid binaries).
 //
 // No window between check and exec: the executable is run with execveat(fd, "", AT_EMPTY_PATH)
