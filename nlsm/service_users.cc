@@ -1,5 +1,8 @@
 #include "nlsm/service_users.h"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -43,8 +46,12 @@ Result<UidRange> ParseUidRange(std::string_view text) {
   return r;
 }
 
-Result<ServiceUsers> ServiceUsers::Open(const std::string& dir, UidRange range) {
-  ServiceUsers users(dir + "/users.json", range);
+bool ServiceUsers::KnownToTheHost(uid_t id) {
+  return ::getpwuid(id) != nullptr || ::getgrgid(static_cast<gid_t>(id)) != nullptr;
+}
+
+Result<ServiceUsers> ServiceUsers::Open(const std::string& dir, UidRange range, TakenOnHost taken) {
+  ServiceUsers users(dir + "/users.json", range, std::move(taken));
   users.next_ = range.first;
   if (!PathExists(users.path_)) return users;
   SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(users.path_, 4 << 20));
@@ -71,6 +78,7 @@ Result<ServiceUsers> ServiceUsers::Open(const std::string& dir, UidRange range) 
 Result<ServiceUser> ServiceUsers::For(const std::string& service) {
   auto it = uids_.find(service);
   if (it == uids_.end()) {
+    while (next_ >= range_.first && next_ <= range_.last && taken_ && taken_(next_)) ++next_;
     if (next_ < range_.first || next_ > range_.last) {
       return ResourceExhausted("every uid of service_uid_range " + range_.ToString() +
                                " is taken; configure a larger range");

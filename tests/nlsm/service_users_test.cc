@@ -60,6 +60,18 @@ TEST(ServiceUsers, AUidIsNeverHandedOutTwiceAndAUsedUpRangeIsRefused) {
   EXPECT_EQ(wider->For("a")->uid, 300000u);
 }
 
+TEST(ServiceUsers, AUidTheHostAlreadyHasIsSkipped) {
+  testutil::TempDir dir;
+  // 400000 and 400002 belong to users (or groups) of the host.
+  auto users = ServiceUsers::Open(dir.path(), UidRange{400000, 400003},
+                                  [](uid_t id) { return id == 400000 || id == 400002; });
+  ASSERT_TRUE(users.ok());
+  EXPECT_EQ(users->For("a")->uid, 400001u);
+  EXPECT_EQ(users->For("b")->uid, 400003u);
+  EXPECT_EQ(users->For("c").status().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(ServiceUsers::KnownToTheHost(0));  // root, on every host
+}
+
 TEST(ServiceUsers, ACorruptTableIsDataLossNotAFreshStart) {
   testutil::TempDir dir;
   ASSERT_TRUE(testutil::WriteWholeFile(dir.Path("users.json"), "{\"services\": {\"a\": -1}}"));
