@@ -119,22 +119,28 @@ bool EventsSayPopulated(int events_fd) {
          std::string_view::npos;
 }
 
-// Kills and waits for a v2 cgroup by path, then removes it with the v1 ones of the same name.
-bool KillAndRemove(const std::string& v2, const std::vector<std::string>& v1,
+// Waits until the cgroup whose cgroup.events `events_fd` reads is empty (POLLPRI tells of each
+// change); false if it is not within `timeout`.
+bool WaitEmpty(int events_fd, milliseconds timeout) {
+  const auto deadline = SteadyClock::now() + timeout;
+  while (EventsSayPopulated(events_fd)) {
+    const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{events_fd, POLLPRI, 0};
+    ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
+  }
+  return true;
+}
+
+// Kills and waits for a v2 cgroup by path, then removes it with the v1 ones of the same name
+// (best effort: what cannot be removed stays).
+void KillAndRemove(const std::string& v2, const std::vector<std::string>& v1,
                    milliseconds timeout) {
   UniqueFd events(::open((v2 + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
   (void)WriteText(v2 + "/cgroup.kill", "1");
-  const auto deadline = SteadyClock::now() + timeout;
-  while (events.valid() && EventsSayPopulated(events.get()) && SteadyClock::now() < deadline) {
-    pollfd p{events.get(), POLLPRI, 0};
-    ::poll(&p, 1, 50);
-  }
-  bool removed = true;
-  for (const auto& d : v1) {
-    if (::rmdir(d.c_str()) != 0 && errno != ENOENT) removed = false;
-  }
-  if (::rmdir(v2.c_str()) != 0 && errno != ENOENT) removed = false;
-  return removed;
+  if (events.valid()) WaitEmpty(events.get(), timeout);
+  for (const auto& d : v1) ::rmdir(d.c_str());
+  ::rmdir(v2.c_str());
 }
 
 }  // namespace
@@ -317,15 +323,9 @@ bool InstanceCgroup::Populated() const { return EventsSayPopulated(events_.get()
 Status InstanceCgroup::KillAndWait(milliseconds timeout) const {
   if (!Populated()) return Status::Ok();
   SITECHAIN_RETURN_IF_ERROR(Kill());
-  const auto deadline = SteadyClock::now() + timeout;
-  while (Populated()) {
-    const auto left = std::chrono::ceil<milliseconds>(deadline - SteadyClock::now()).count();
-    if (left <= 0) {
-      return Unavailable(path() + " still holds processes " + std::to_string(timeout.count()) +
-                         " ms after cgroup.kill");
-    }
-    pollfd p{events_.get(), POLLPRI, 0};
-    ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 100)));
+  if (!WaitEmpty(events_.get(), timeout)) {
+    return Unavailable(path() + " still holds processes " + std::to_string(timeout.count()) +
+                       " ms after cgroup.kill");
   }
   return Status::Ok();
 }
