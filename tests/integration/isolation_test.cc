@@ -16,6 +16,8 @@
 //   - an escaped process (double fork + setsid) is killed on undeploy, on expiry, on revocation
 //   - a package rewritten in place between two crashes is not run again (DIGEST_MISMATCH)
 //   - the sandbox: read-only root and a private /tmp by default, neither when the policy says so
+//   - with isolation off the node says so, the service reads the node key (the hole, shown), and
+//     limits and sandboxes are refused; "on" where it cannot be kept stops `nlsm serve`
 //
 // Root is needed (a uid per service, cgroups, mount namespaces); otherwise every test skips
 // (tests/allowed_skips.txt, condition non-root). Every wait is on a condition with a deadline.
@@ -785,6 +787,59 @@ TEST_F(IsolationTest, DefaultSandboxRunsAServiceWhoseNodeDirectoryIsUnderTmp) {
   const auto tmp = MountOf(running.value("pid", 0), "/tmp");
   ASSERT_TRUE(tmp.has_value());
   EXPECT_EQ(tmp->fstype, "tmpfs");
+}
+
+// --- without isolation ---------------------------------------------------------------------------
+
+// The hole the tests above close, shown, and what only isolation gives refused: with isolation
+// "off" the node says so, its service reads the node key, and a policy asking for limits or a
+// sandbox is refused as one the node cannot honour.
+TEST_F(IsolationTest, WithIsolationOffTheNodeSaysSoAndRefusesLimitsAndSandboxes) {
+  StartSite({{"cert_site_lifetime", "30s"}});
+  StartNode(kNode, {{"isolation", "off"}});
+  ASSERT_TRUE(
+      WaitUntil([&] { return NodeStatus(kNode).value("connected", false); }, kStateDeadline, kPoll))
+      << NodeLog(kNode);
+  EXPECT_EQ(NodeStatus(kNode).value("isolation", ""),
+            "off: isolation is \"off\" in the configuration");
+  EXPECT_TRUE(Contains(NodeLog(kNode), "SERVICES ARE NOT ISOLATED")) << NodeLog(kNode);
+
+  const std::string node_key = NodeDir() + "/node.key";
+  const json running = DeployAndWait("hostile", {{"args", {"read", node_key}}});
+  EXPECT_EQ(running.value("uid", 0u), 0u) << running.dump(2);
+  EXPECT_EQ(WaitForResult("hostile", "read:" + node_key),
+            "ok " + std::to_string(ReadWholeFile(node_key).size()));
+
+  Install("rival");
+  SetPolicy("rival", {{"limits", {{"pids", 32}}}});
+  Deploy("rival", kNode);
+  const json limited = WaitForInstance(kNode, "rival", "refused");
+  EXPECT_TRUE(Contains(limited.value("last_error", ""), "\"limits\"")) << limited.dump(2);
+
+  Install("echo");
+  SetPolicy("echo", {{"sandbox", {{"read_only_root", true}}}});
+  Deploy("echo", kNode);
+  const json sandboxed = WaitForInstance(kNode, "echo", "refused");
+  EXPECT_TRUE(Contains(sandboxed.value("last_error", ""), "\"sandbox\"")) << sandboxed.dump(2);
+}
+
+// "on" is a promise: a node that cannot keep it does not start. Here the test's directory (the
+// state directory's parent) does not let other users through.
+TEST_F(IsolationTest, IsolationOnRefusesToStartWhereTheServicesCouldNotReachTheirFiles) {
+  StartSite({{"cert_site_lifetime", "30s"}});
+  ProcessResult token = world_.JoinToken("site", kNode);
+  ASSERT_EQ(token.exit_code, kExitOk) << token.Describe();
+  ProcessResult enrolled =
+      world_.EnrollNode(kNode, site().address(), Trim(token.out), "node-store-root.pem");
+  ASSERT_EQ(enrolled.exit_code, kExitOk) << enrolled.Describe();
+  ASSERT_TRUE(WriteWholeFile(Path("on.json"), R"({"isolation": "on"})"));
+  ASSERT_EQ(::chmod(real_dir_.c_str(), 0700), 0);
+  ProcessResult serve = Run(Bin("nlsm"), {"serve", "--dir", kNode, "--config", "on.json"});
+  ASSERT_EQ(::chmod(real_dir_.c_str(), 0711), 0);
+  EXPECT_EQ(serve.exit_code, kExitFailure) << serve.Describe();
+  EXPECT_TRUE(Contains(serve.err, "isolation is \"on\" in the configuration, but " + real_dir_ +
+                                      " does not let other users through (no o+x)"))
+      << serve.Describe();
 }
 
 }  // namespace
