@@ -37,6 +37,22 @@ class SupervisorRunner final : public ProcessRunner {
   const std::chrono::milliseconds grace_;
 };
 
+// An exit the node manager did not ask for goes to the log: the status of a service that is
+// running again keeps only its restart count.
+void LogUnaskedExit(const ProcessInfo& info) {
+  switch (info.state) {
+    case ProcessState::kBackoff:
+    case ProcessState::kExited:
+      spdlog::warn("service {}: {}", info.service, info.detail);
+      break;
+    case ProcessState::kCrashLoop:
+      spdlog::error("service {}: {}", info.service, info.detail);
+      break;
+    default:
+      break;
+  }
+}
+
 }  // namespace
 
 struct NodeDaemon::Parts {
@@ -79,6 +95,7 @@ Result<std::unique_ptr<NodeDaemon>> NodeDaemon::Start(const std::string& dir,
   sup.pid_dir = pid_dir;
   sup.stop_grace = config.stop_grace;
   sup.cgroups = isolation.cgroups;
+  sup.on_state_change = LogUnaskedExit;
   p.cgroups = isolation.cgroups;
   NodeOptions options = config.node;
   if (isolation.on) options.service_uids = config.service_uid_range;
