@@ -7,12 +7,13 @@
 // any certificate is handed out.
 //
 // Thread-safe, without a lock of its own: it reads the database under the database's lock, takes
-// the rate limiter's small lock for one token, and signs holding no lock at all (the site CA's
+// the rate limiters' small locks for one token, and signs holding no lock at all (the site CA's
 // issuing methods and the random source are thread-safe), so issuances for different nodes run
 // in parallel.
 // Errors: see Renew; every refusal is a Status whose message says what was wrong.
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "slsm/catalog_db.h"
 #include "slsm/deployment_db.h"
 #include "slsm/issued_log.h"
+#include "slsm/node_issuance_limiter.h"
 #include "slsm/rate_limiter.h"
 #include "slsm/records.h"
 #include "slsm/site_db.h"
@@ -53,27 +55,30 @@ class CertSiteIssuer final {
   CertSiteIssuer& operator=(const CertSiteIssuer&) = delete;
 
   // Cert_site for each entry, each with its own status: PERMISSION_DENIED for a service not
-  // deployed to the node, FAILED_PRECONDITION for a revoked release, RESOURCE_EXHAUSTED when the
-  // rate limit is reached (renew_after says when to come back). INVALID_ARGUMENT for the whole
-  // call when it has no entries or too many; a storage error fails the whole call (nothing is
-  // handed out unless logged).
+  // deployed to the node (it takes no token and costs no signature work), FAILED_PRECONDITION
+  // for a revoked release, RESOURCE_EXHAUSTED when the node is over its share or the site's rate
+  // limit is reached (renew_after says when to come back). INVALID_ARGUMENT for the whole call
+  // when it has no entries, too many, or names a service twice (before any other work); a
+  // storage error fails the whole call (nothing is handed out unless logged).
   Result<std::vector<RenewalResult>> Renew(const NodeRecord& node,
                                            const std::vector<RenewalRequest>& requests);
 
  private:
   // Issues (or refuses) one entry at the clock's time when it takes its token; what it issued
   // is appended to `issued`, for the caller to log in one transaction.
-  Result<RenewalResult> IssueOne(const NodeRecord& node, const RenewalRequest& request,
-                                 std::vector<IssuedRecord>& issued);
+  // `deployed`: the services deployed to the node.
+  Result<RenewalResult> IssueOne(const NodeRecord& node, const std::set<std::string>& deployed,
+                                 const RenewalRequest& request, std::vector<IssuedRecord>& issued);
 
   const slca::SiteCa& ca_;  // thread-safe issuing (const methods)
   const Clock& clock_;
   Random& rng_;  // thread-safe
   const SiteOptions& options_;
-  RateLimiter limiter_;     // thread-safe (its own lock)
-  DeploymentDb instances_;  // thread-safe (the database's lock); reads only
-  CatalogDb catalog_;       // thread-safe (the database's lock); reads only
-  IssuedLog log_;           // thread-safe (the database's lock)
+  RateLimiter limiter_;               // thread-safe (its own lock): the site's rate
+  NodeIssuanceLimiter node_limiter_;  // thread-safe (its own lock): each node's share
+  DeploymentDb instances_;            // thread-safe (the database's lock); reads only
+  CatalogDb catalog_;                 // thread-safe (the database's lock); reads only
+  IssuedLog log_;                     // thread-safe (the database's lock)
 };
 
 }  // namespace sitechain::slsm

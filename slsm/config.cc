@@ -54,6 +54,10 @@ Status Apply(const ConfigText& file, SlsmConfig& c) {
   keys.Unsigned("max_executable_bytes", o.max_executable_bytes);
   keys.Unsigned("max_policy_bytes", o.max_policy_bytes);
   keys.Duration("clock_skew", o.verify.clock_skew);
+  // Per-node bounds (issue 17).
+  keys.Number("node_issuance_factor", o.node_issuance_factor);
+  keys.Number("node_issuance_min_burst", o.node_issuance_min_burst);
+  keys.Unsigned("max_node_commands", o.max_node_commands);
   return keys.ApplyText(file.text, file.where);
 }
 

@@ -147,7 +147,7 @@ Status Deployments::Reconcile(const std::string& node,
     }
   }
   if (!stale.empty()) {
-    SITECHAIN_ASSIGN_OR_RETURN(auto push, SchedulePush(stale.size(), clock_.Now()));
+    SITECHAIN_ASSIGN_OR_RETURN(auto push, CatchUpPush(clock_.Now()));
     nodes_.RenewNow(node, stale, push.second, push.first);
   }
   for (const auto& s : reported_services) {
@@ -183,7 +183,7 @@ Result<uint32_t> Deployments::CountOf(const std::string& service) {
   return static_cast<uint32_t>(instances.size());
 }
 
-Result<std::pair<TimePoint, Seconds>> Deployments::SchedulePush(size_t count, TimePoint now) {
+Result<double> Deployments::PushRate() {
   // The rate the limit leaves for pushes: what the regular renewals of every instance (one per
   // lifetime, in the suggested window) do not use, at least a tenth of the limit.
   SITECHAIN_ASSIGN_OR_RETURN(uint64_t all_instances, db_.CountInstances());
@@ -191,7 +191,11 @@ Result<std::pair<TimePoint, Seconds>> Deployments::SchedulePush(size_t count, Ti
                                   (options_.renew_window_start + options_.renew_window_end) / 2;
   const double regular = static_cast<double>(all_instances) / std::max(1.0, mean_renewal_age);
   const double rate = options_.max_issuance_per_second;
-  const double push_rate = std::max(0.1 * rate, 0.9 * rate - regular);
+  return std::max(0.1 * rate, 0.9 * rate - regular);
+}
+
+Result<std::pair<TimePoint, Seconds>> Deployments::SchedulePush(size_t count, TimePoint now) {
+  SITECHAIN_ASSIGN_OR_RETURN(const double push_rate, PushRate());
   // n re-issuances at push_rate need n / push_rate seconds; each push is spread over at least
   // policy_push_window. Pushes queue behind each other: the next one starts when this one's
   // share of the rate is used, so that however many are queued their sum stays at push_rate.
@@ -199,6 +203,20 @@ Result<std::pair<TimePoint, Seconds>> Deployments::SchedulePush(size_t count, Ti
   const TimePoint start = std::max(now, push_free_at_);
   push_free_at_ = start + std::chrono::duration_cast<TimePoint::duration>(
                               std::chrono::duration<double>(needed_s));
+  const Seconds window =
+      std::max(options_.policy_push_window, Seconds(static_cast<int64_t>(std::ceil(needed_s))));
+  return std::pair{start <= now ? TimePoint{} : start, window};
+}
+
+Result<std::pair<TimePoint, Seconds>> Deployments::CatchUpPush(TimePoint now) {
+  // A catch-up reads the schedule and never moves it: a node reconnects (and says hello) as
+  // often as it likes, and only the site admin's policy changes may delay anyone's push. It is
+  // spread over the time the whole site's instances would take at the push rate: however many
+  // nodes catch up at once (at most every instance), together they stay within that rate.
+  SITECHAIN_ASSIGN_OR_RETURN(const double push_rate, PushRate());
+  SITECHAIN_ASSIGN_OR_RETURN(uint64_t all_instances, db_.CountInstances());
+  const double needed_s = static_cast<double>(all_instances) / push_rate;
+  const TimePoint start = std::max(now, push_free_at_);
   const Seconds window =
       std::max(options_.policy_push_window, Seconds(static_cast<int64_t>(std::ceil(needed_s))));
   return std::pair{start <= now ? TimePoint{} : start, window};

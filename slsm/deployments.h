@@ -7,7 +7,8 @@
 //
 // It reaches nodes through NodeNotifier, a small interface it owns (node_hub.h implements it).
 //
-// Thread-safe: mu_ guards push_free_at_ and serialises the changes of the instance set with the
+// Thread-safe: mu_ guards push_free_at_ (moved only by the site admin's policy changes, never by
+// a node's reconnect) and serialises the changes of the instance set with the
 // commands they send (a Deploy and a concurrent Stop, install or eviction reach a node in the
 // order of the changes). Node commands only queue (never the network), so mu_ is never held
 // across a peer's I/O, and never across a signature. Reads and reported states take only the
@@ -100,8 +101,9 @@ class Deployments final : public ServiceInstances {
   void ReportInstances(const std::string& node, std::vector<InstanceState> states);
   // A node (re)connected and said what it runs: push Deploy for each instance it should run
   // (it may have missed commands while away), renew-now (in the push queue) for each instance
-  // whose last Cert_site is older than its service's policy (it missed the push), and Stop for
-  // each service it reports that is not deployed to it any more or whose release was revoked.
+  // whose last Cert_site is older than its service's policy (it missed the push; CatchUpPush:
+  // it never moves the push schedule), and Stop for each service it reports that is not
+  // deployed to it any more or whose release was revoked.
   Status Reconcile(const std::string& node, const std::vector<std::string>& reported_services);
 
   // ServiceInstances (the catalog's view of the instances)
@@ -111,9 +113,15 @@ class Deployments final : public ServiceInstances {
   Result<uint32_t> CountOf(const std::string& service) override;
 
  private:
-  // Queues a renew-now push of `count` re-issuances: returns when its commands are sent and
-  // over which window the nodes spread them.                                    requires mu_
+  // The re-issuances per second that pushes may use (what regular renewals leave).
+  Result<double> PushRate();
+  // Queues a renew-now push of `count` re-issuances (a policy change by the site admin): returns
+  // when its commands are sent and over which window the nodes spread them.    requires mu_
   Result<std::pair<TimePoint, Seconds>> SchedulePush(size_t count, TimePoint now);
+  // The same for a reconnecting node's catch-up, without moving the schedule (issue 17: one
+  // node's hellos must not delay the others' pushes): behind the pushes queued so far, spread
+  // over the time every instance of the site would take at the push rate.      requires mu_
+  Result<std::pair<TimePoint, Seconds>> CatchUpPush(TimePoint now);
 
   const Clock& clock_;
   const SiteOptions& options_;
@@ -124,7 +132,7 @@ class Deployments final : public ServiceInstances {
   CatalogDb catalog_;       // thread-safe; reads only
 
   std::mutex mu_;
-  TimePoint push_free_at_{};  // guarded by mu_: when the pushes queued so far are sent
+  TimePoint push_free_at_{};  // guarded by mu_: when the admin's pushes queued so far are sent
 };
 
 }  // namespace sitechain::slsm

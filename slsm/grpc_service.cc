@@ -68,7 +68,9 @@ grpc::Status SiteGrpcService::Connect(
     grpc::ServerReaderWriter<v1::NodeCommand, v1::NodeMessage>* stream) {
   auto node = service_.AuthenticateNode(PeerCertificatePem(*context));
   if (!node.ok()) return Refuse("Connect", *context, node.status());
-  auto session = hub_.Attach(node->name);
+  // A node whose backlog passes the bound is ended by the hub, which cancels the call: the
+  // writer below may be blocked on the node's flow-control window (a node that never reads).
+  auto session = hub_.Attach(node->name, [context] { context->TryCancel(); });
   service_.NodeSeen(node->name);
   spdlog::info("node connected node={} peer={}", node->name, context->peer());
 
@@ -82,22 +84,36 @@ grpc::Status SiteGrpcService::Connect(
     }
     hub_.Detach(session);  // wakes the writer
   });
+  // The first kMaxLoggedCommands commands of a stream are logged one a line, the rest counted
+  // in its "node disconnected" line: a node replaying hellos of 1000 services it does not run
+  // must not turn the slsm's log into its own flood.
+  constexpr uint64_t kMaxLoggedCommands = 100;
+  uint64_t logged = 0, unlogged = 0;
   while (!hub_.closed(*session) && !context->IsCancelled()) {
     auto command = hub_.Next(*session, std::chrono::milliseconds(500));
     if (!command) continue;
     v1::NodeCommand out;
     ToProto(*command, &out);
     if (!stream->Write(out)) break;
-    if (command->kind != NodeCommand::Kind::kHeartbeatAck) {
+    if (command->kind == NodeCommand::Kind::kHeartbeatAck) continue;
+    if (logged < kMaxLoggedCommands) {
+      ++logged;
       spdlog::info("sent {} to node={}", out.ShortDebugString(), node->name);
+    } else {
+      ++unlogged;
     }
   }
   hub_.Detach(session);
   context->TryCancel();  // ends the reader's Read if the node is still sending
   reader.join();
   service_.NodeSeen(node->name);
-  spdlog::info("node disconnected node={}", node->name);
-  if (auto reason = hub_.CloseReason(*session)) return ToGrpcStatus(*reason);
+  const std::string more =
+      unlogged == 0 ? "" : " (" + std::to_string(unlogged) + " more commands sent, not logged)";
+  if (auto reason = hub_.CloseReason(*session)) {
+    spdlog::warn("node disconnected node={}: {}{}", node->name, reason->message(), more);
+    return ToGrpcStatus(*reason);
+  }
+  spdlog::info("node disconnected node={}{}", node->name, more);
   return grpc::Status::OK;
 }
 
@@ -164,16 +180,24 @@ grpc::Status SiteGrpcService::Renew(grpc::ServerContext* context, const v1::Rene
   for (const auto& der : federated_roots_der_) {
     response->add_federated_root_der(der.data(), der.size());
   }
+  // Refusals are logged one a line up to kMaxRefusalLines a call, then counted in one line: a
+  // node naming hundreds of services it does not run must not turn the log into its own flood.
+  constexpr size_t kMaxRefusalLines = 10;
+  size_t refused = 0;
   for (const auto& r : *results) {
     ToProto(r, response->add_certificates());
     if (r.certificate) {
       spdlog::info("issued Cert_site serial={} node={} service={} not_after={}",
                    r.certificate->SerialHex(), node->name, r.service,
                    FormatTime(r.certificate->NotAfter()));
-    } else {
+    } else if (++refused <= kMaxRefusalLines) {
       spdlog::warn("Cert_site refused node={} service={} {}", node->name, r.service,
                    r.status.ToString());
     }
+  }
+  if (refused > kMaxRefusalLines) {
+    spdlog::warn("Cert_site refused node={}: {} more entries of the same call", node->name,
+                 refused - kMaxRefusalLines);
   }
   return grpc::Status::OK;
 }

@@ -1,9 +1,24 @@
 #include "slsm/node_hub.h"
 
-namespace sitechain::slsm {
+#include <string>
 
-std::shared_ptr<NodeHub::Session> NodeHub::Attach(const std::string& node) {
-  auto session = std::make_shared<Session>(node, clock_.Now());
+namespace sitechain::slsm {
+namespace {
+
+bool SameCommand(const NodeCommand& a, const NodeCommand& b) {
+  return a.kind == b.kind && a.services == b.services && a.digest == b.digest &&
+         a.reason == b.reason && a.window == b.window && a.heartbeat == b.heartbeat;
+}
+
+}  // namespace
+
+size_t NodeHub::Session::Backlog() const {
+  return queue_.size() + scheduled_.size() + static_cast<size_t>(coalesced_beats_);
+}
+
+std::shared_ptr<NodeHub::Session> NodeHub::Attach(const std::string& node,
+                                                  std::function<void()> cancel) {
+  auto session = std::make_shared<Session>(node, clock_.Now(), std::move(cancel));
   std::lock_guard lock(mu_);
   if (shutting_down_) {
     session->closed_ = true;
@@ -26,10 +41,71 @@ void NodeHub::Detach(const std::shared_ptr<Session>& session) {
   if (it != sessions_.end() && it->second == session) sessions_.erase(it);
 }
 
+void NodeHub::Enqueue(Session& session, NodeCommand command) const {
+  const uint64_t seq = session.next_seq_++;
+  if (command.kind == NodeCommand::Kind::kDeploy || command.kind == NodeCommand::Kind::kStop) {
+    for (const auto& service : command.services) {
+      session.last_for_service_.insert_or_assign(service, Session::Queued{seq, command});
+    }
+    // Entries of commands already sent say nothing: drop them before the map outgrows the queue
+    // bound (a node sent many distinct names over a long session).
+    if (session.last_for_service_.size() > 2 * max_commands_) {
+      std::erase_if(session.last_for_service_,
+                    [&](const auto& entry) { return entry.second.seq <= session.sent_seq_; });
+    }
+  }
+  session.queue_.push_back({seq, std::move(command)});
+}
+
+bool NodeHub::Redundant(const Session& session, const NodeCommand& command,
+                        TimePoint not_before) const {
+  switch (command.kind) {
+    case NodeCommand::Kind::kDeploy:
+    case NodeCommand::Kind::kStop: {
+      // The same command as the last one pending for its service: the node would do nothing
+      // new with it (what it does with a Deploy or a Stop depends on the last one it saw).
+      if (command.services.size() != 1) return false;
+      auto it = session.last_for_service_.find(command.services.front());
+      return it != session.last_for_service_.end() && it->second.seq > session.sent_seq_ &&
+             SameCommand(it->second.command, command);
+    }
+    case NodeCommand::Kind::kRenewNow:
+      // An identical renew-now already due (queued) or scheduled no later than this one.
+      for (const auto& q : session.queue_) {
+        if (SameCommand(q.command, command)) return true;
+      }
+      for (const auto& [at, c] : session.scheduled_) {
+        if (at > not_before) break;
+        if (SameCommand(c, command)) return true;
+      }
+      return false;
+    case NodeCommand::Kind::kHeartbeatAck:
+      return false;
+  }
+  return false;
+}
+
+bool NodeHub::EndIfOverflowing(Session& session) {
+  const size_t backlog = session.Backlog();
+  if (backlog <= max_commands_ || session.closed_) return false;
+  session.closing_ = ResourceExhausted(
+      "node " + session.node() + " does not read its command stream: " + std::to_string(backlog) +
+      " commands wait for it (limit " + std::to_string(max_commands_) + "); disconnected");
+  session.closed_ = true;  // at once: the node would not take what is queued anyway
+  session.queue_.clear();
+  session.scheduled_.clear();
+  session.last_for_service_.clear();
+  session.ack_seq_.reset();
+  session.coalesced_beats_ = 0;
+  session.cv_.notify_all();
+  if (session.cancel_) session.cancel_();  // the writer may be blocked on the node's window
+  return true;
+}
+
 void NodeHub::ReleaseDue(Session& session) const {
   const TimePoint now = clock_.Now();
   while (!session.scheduled_.empty() && session.scheduled_.begin()->first <= now) {
-    session.queue_.push_back(std::move(session.scheduled_.begin()->second));
+    Enqueue(session, std::move(session.scheduled_.begin()->second));
     session.scheduled_.erase(session.scheduled_.begin());
   }
 }
@@ -53,18 +129,35 @@ std::optional<NodeCommand> NodeHub::Next(Session& session, std::chrono::millisec
   }
   if (session.queue_.empty() && session.closing_) session.closed_ = true;  // all sent: end it
   if (session.closed_ || session.queue_.empty()) return std::nullopt;
-  NodeCommand command = std::move(session.queue_.front());
+  Session::Queued next = std::move(session.queue_.front());
   session.queue_.pop_front();
-  return command;
+  session.sent_seq_ = next.seq;
+  if (session.ack_seq_ == next.seq) {
+    session.ack_seq_.reset();
+    session.coalesced_beats_ = 0;
+  }
+  return std::move(next.command);
 }
 
 void NodeHub::Heartbeat(Session& session, uint64_t counter) {
   std::lock_guard lock(mu_);
+  if (session.closed_) return;
   session.last_beat_ = clock_.Now();
+  if (session.ack_seq_) {
+    // One acknowledgement pending at most: it answers this beat too (the node only needs to
+    // know the stream is alive), and the beats it answers count toward the backlog.
+    session.queue_[static_cast<size_t>(*session.ack_seq_ - session.queue_.front().seq)]
+        .command.heartbeat = counter;
+    ++session.coalesced_beats_;
+    EndIfOverflowing(session);
+    return;
+  }
   NodeCommand ack;
   ack.kind = NodeCommand::Kind::kHeartbeatAck;
   ack.heartbeat = counter;
-  session.queue_.push_back(std::move(ack));
+  session.ack_seq_ = session.next_seq_;
+  Enqueue(session, std::move(ack));
+  EndIfOverflowing(session);
   session.cv_.notify_all();
 }
 
@@ -119,12 +212,15 @@ void NodeHub::Push(const std::string& node, NodeCommand command, TimePoint not_b
     ++dropped_;
     return;
   }
+  Session& session = *it->second;
+  if (Redundant(session, command, not_before)) return;
   if (not_before > clock_.Now()) {
-    it->second->scheduled_.emplace(not_before, std::move(command));
+    session.scheduled_.emplace(not_before, std::move(command));
   } else {
-    it->second->queue_.push_back(std::move(command));
+    Enqueue(session, std::move(command));
   }
-  it->second->cv_.notify_all();
+  EndIfOverflowing(session);
+  session.cv_.notify_all();
 }
 
 void NodeHub::Disconnect(const std::string& node, const Status& reason) {

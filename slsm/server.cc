@@ -64,7 +64,8 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
                                              .not_after = tls.certificate.NotAfter()};
           },
           clock, {.identity_file = TlsIdentityPath(dir)}));
-  slsm->hub_ = std::make_unique<NodeHub>(clock, config.heartbeat_timeout);
+  slsm->hub_ = std::make_unique<NodeHub>(clock, config.heartbeat_timeout,
+                                         config.site_options.max_node_commands);
   slsm->store_ = std::make_unique<StoreClient>(config.store, store_root.ToPem());
   SITECHAIN_ASSIGN_OR_RETURN(
       slsm->service_,

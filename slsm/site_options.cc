@@ -32,6 +32,14 @@ Status SiteOptions::Validate() const {
                            std::to_string(pki::kMaxSitePolicyBytes) +
                            " bytes (what a certificate's sitePolicy holds)");
   }
+  if (!(node_issuance_factor >= 1) || !(node_issuance_min_burst >= 1)) {
+    return InvalidArgument(
+        "node_issuance_factor and node_issuance_min_burst must be at least 1 (an honest node "
+        "renews each instance once per renewal window)");
+  }
+  if (max_node_commands < 16) {
+    return InvalidArgument("max_node_commands must be at least 16");
+  }
   return Status::Ok();
 }
 

@@ -36,6 +36,19 @@ struct SiteOptions {
   uint32_t max_renewals_per_call = 1000;
   pki::VerifyOptions verify;
 
+  // --- Per-node bounds (issue 17: one node cannot take what the others need). ---
+  // A node's own issuance bucket, checked before the site's (node_issuance_limiter.h): with k
+  // instances deployed to it, it refills at
+  //   node_issuance_factor * k / (renew_window_start * cert_site_lifetime)  per second
+  // and holds max(node_issuance_min_burst, node_issuance_factor * k) tokens. An honest node
+  // renews each instance at most once per renew_window_start * lifetime; the factor leaves room
+  // for a policy push, a deploy, a restart and the retries of lost answers on top of that.
+  double node_issuance_factor = 4;
+  double node_issuance_min_burst = 10;
+  // Commands that may wait for one node's stream (queued, scheduled, and heartbeats not yet
+  // acknowledged); a node past it does not read its stream and is disconnected (node_hub.h).
+  size_t max_node_commands = 1024;
+
   // INVALID_ARGUMENT naming the first option out of range.
   Status Validate() const;
 };

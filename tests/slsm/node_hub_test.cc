@@ -152,18 +152,142 @@ TEST_F(NodeHubTest, AHeartbeatIsAcknowledgedInOrderWithTheCommands) {
   auto a = hub_.Attach("node-a");
   hub_.Deploy("node-a", "hello", "d");
   hub_.Heartbeat(*a, 41);
-  hub_.Heartbeat(*a, 42);
+  hub_.Heartbeat(*a, 42);  // one acknowledgement pending at most: it takes the latest counter
   std::optional<NodeCommand> c = hub_.Next(*a, kNoWait);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->kind, Kind::kDeploy);
-  for (uint64_t expected : {41u, 42u}) {
-    c = hub_.Next(*a, kNoWait);
-    ASSERT_TRUE(c);
-    EXPECT_EQ(c->kind, Kind::kHeartbeatAck);
-    EXPECT_EQ(c->heartbeat, expected);
-  }
+  c = hub_.Next(*a, kNoWait);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, Kind::kHeartbeatAck);
+  EXPECT_EQ(c->heartbeat, 42u);
   EXPECT_FALSE(hub_.Next(*a, kNoWait));
+  // Once handed out, the next beat gets an acknowledgement of its own.
+  hub_.Heartbeat(*a, 43);
+  c = hub_.Next(*a, kNoWait);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->heartbeat, 43u);
   EXPECT_EQ(hub_.dropped(), 0u);
+}
+
+// --- bounded backlogs (issue 17) ---------------------------------------------------------------
+
+constexpr size_t kBound = 16;
+
+class BoundedNodeHubTest : public ::testing::Test {
+ protected:
+  ManualClock clock_{sitechain::testing::kTestEpoch};
+  NodeHub hub_{clock_, kTimeout, kBound};
+  int cancels_ = 0;
+  std::shared_ptr<NodeHub::Session> Attach(const std::string& node) {
+    return hub_.Attach(node, [this] { ++cancels_; });
+  }
+  // The session was ended for its backlog, with a reason that says so.
+  ::testing::AssertionResult EndedForItsBacklog(const NodeHub::Session& s) {
+    if (!hub_.closed(s)) return ::testing::AssertionFailure() << "still open";
+    std::optional<Status> why = hub_.CloseReason(s);
+    if (!why) return ::testing::AssertionFailure() << "closed without a reason";
+    if (why->code() != StatusCode::kResourceExhausted ||
+        why->message().find("node " + s.node() + " does not read its command stream") ==
+            std::string::npos ||
+        why->message().find("disconnected") == std::string::npos) {
+      return ::testing::AssertionFailure() << why->ToString();
+    }
+    return ::testing::AssertionSuccess();
+  }
+};
+
+TEST_F(BoundedNodeHubTest, ANodeThatSendsHeartbeatsButNeverReadsIsDisconnected) {
+  auto a = Attach("node-a");
+  // Its one pending acknowledgement answers each beat; the beats it answers are the backlog.
+  for (uint64_t beat = 1; beat <= kBound; ++beat) {
+    hub_.Heartbeat(*a, beat);
+    ASSERT_FALSE(hub_.closed(*a)) << beat;
+  }
+  hub_.Heartbeat(*a, kBound + 1);
+  EXPECT_TRUE(EndedForItsBacklog(*a));
+  EXPECT_EQ(cancels_, 1);  // the call is cancelled: its writer may be stuck on the node's window
+  EXPECT_FALSE(hub_.Next(*a, kNoWait));
+  EXPECT_FALSE(hub_.IsUp("node-a"));
+  hub_.Heartbeat(*a, kBound + 2);  // the reader may still deliver one: nothing happens
+  EXPECT_EQ(cancels_, 1);
+  // Commands for it are dropped until it reconnects; a new session starts empty.
+  hub_.Deploy("node-a", "hello", "d");
+  EXPECT_EQ(hub_.dropped(), 1u);
+  auto again = Attach("node-a");
+  EXPECT_FALSE(hub_.closed(*again));
+  EXPECT_FALSE(hub_.Next(*again, kNoWait));
+}
+
+TEST_F(BoundedNodeHubTest, ANodeThatReadsIsNeverDisconnected) {
+  auto a = Attach("node-a");
+  for (uint64_t beat = 1; beat <= 100 * kBound; ++beat) {
+    hub_.Heartbeat(*a, beat);
+    if (beat % 4 == 0) hub_.Stop("node-a", "svc-" + std::to_string(beat), "not deployed");
+    while (hub_.Next(*a, kNoWait)) {
+    }
+  }
+  EXPECT_FALSE(hub_.closed(*a));
+  EXPECT_EQ(cancels_, 0);
+}
+
+TEST_F(BoundedNodeHubTest, RepeatedCommandsCoalesce) {
+  auto a = Attach("node-a");
+  // A replayed hello: the same Stop and Deploy, again and again, wait once each.
+  for (int i = 0; i < 10 * static_cast<int>(kBound); ++i) {
+    hub_.Stop("node-a", "unknown", "not deployed to this node (any more)");
+    hub_.Deploy("node-a", "hello", "d1");
+    hub_.RenewNow("node-a", {"hello"}, Seconds(10), clock_.Now() + Seconds(60));
+  }
+  EXPECT_FALSE(hub_.closed(*a));
+  std::optional<NodeCommand> c = hub_.Next(*a, kNoWait);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, Kind::kStop);
+  c = hub_.Next(*a, kNoWait);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, Kind::kDeploy);
+  EXPECT_FALSE(hub_.Next(*a, kNoWait));
+  clock_.Advance(Seconds(60));
+  c = hub_.Next(*a, kNoWait);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kind, Kind::kRenewNow);
+  EXPECT_FALSE(hub_.Next(*a, kNoWait));  // one renew-now, not 160
+
+  // Only identical commands in a row coalesce: the order of different ones is kept.
+  hub_.Deploy("node-a", "hello", "d1");
+  hub_.Stop("node-a", "hello", "undeployed");
+  hub_.Deploy("node-a", "hello", "d1");
+  hub_.Deploy("node-a", "hello", "d2");
+  std::vector<std::string> seen;
+  while (auto next = hub_.Next(*a, kNoWait)) {
+    seen.push_back(next->kind == Kind::kDeploy ? "deploy " + next->digest : "stop");
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"deploy d1", "stop", "deploy d1", "deploy d2"}));
+  // A command already handed out does not hold back the same one again.
+  hub_.Deploy("node-a", "hello", "d2");
+  EXPECT_TRUE(hub_.Next(*a, kNoWait));
+}
+
+TEST_F(BoundedNodeHubTest, DistinctCommandsPastTheBoundDisconnect) {
+  auto a = Attach("node-a");
+  // Hellos naming ever new unknown services: a Stop each, until the bound.
+  for (size_t i = 0; i < kBound; ++i) hub_.Stop("node-a", "unknown-" + std::to_string(i), "r");
+  EXPECT_FALSE(hub_.closed(*a));
+  hub_.Stop("node-a", "unknown-x", "r");
+  EXPECT_TRUE(EndedForItsBacklog(*a));
+  EXPECT_EQ(cancels_, 1);
+  // Scheduled commands count too.
+  auto b = Attach("node-b");
+  for (size_t i = 0; i <= kBound; ++i) {
+    hub_.RenewNow("node-b", {"svc-" + std::to_string(i)}, Seconds(1), clock_.Now() + Seconds(60));
+  }
+  EXPECT_TRUE(EndedForItsBacklog(*b));
+}
+
+TEST_F(BoundedNodeHubTest, ADetachedSessionIsNeverCancelled) {
+  auto a = Attach("node-a");
+  hub_.Detach(a);
+  for (uint64_t beat = 1; beat <= 2 * kBound; ++beat) hub_.Heartbeat(*a, beat);
+  EXPECT_EQ(cancels_, 0);
 }
 
 TEST_F(NodeHubTest, NextWakesForACommandFromAnotherThread) {

@@ -118,16 +118,20 @@ TEST_F(SiteServiceTest, RenewRefusesEachEntryANodeMayNotHave) {
                       key, kHello, {sitechain::testing::CaTrueExtension()}, rng_)));
     ca_request.csr_der = csr.ToDer();
   }
+  // (A call names each service once: the bad CSRs go in calls of their own.)
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(results, service().Renew(nodes[0].record, {ca_request}));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(Refused(results[0].status, StatusCode::kPermissionDenied, {"CA rights"}));
   SITECHAIN_ASSERT_OK_AND_ASSIGN(
-      results,
-      service().Renew(nodes[0].record, {Request("world"), ca_request,
-                                        RenewalRequest{kHello, {1, 2, 3}}, Request(kHello)}));
-  ASSERT_EQ(results.size(), 4u);
+      results, service().Renew(nodes[0].record, {RenewalRequest{kHello, {1, 2, 3}}}));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_FALSE(results[0].status.ok());
+  EXPECT_FALSE(results[0].certificate);
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(
+      results, service().Renew(nodes[0].record, {Request("world"), Request(kHello)}));
+  ASSERT_EQ(results.size(), 2u);
   EXPECT_TRUE(Refused(results[0].status, StatusCode::kPermissionDenied, {"not deployed"}));
-  EXPECT_TRUE(Refused(results[1].status, StatusCode::kPermissionDenied, {"CA rights"}));
-  EXPECT_FALSE(results[2].status.ok());
-  EXPECT_FALSE(results[2].certificate);
-  EXPECT_TRUE(results[3].status.ok()) << results[3].status.ToString();
+  EXPECT_TRUE(results[1].status.ok()) << results[1].status.ToString();
 
   SITECHAIN_ASSERT_OK_AND_ASSIGN(auto issued_after, service().ListIssued(0));
   EXPECT_EQ(issued_after.size(), issued_before.size() + 1);
