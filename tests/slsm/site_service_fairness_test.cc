@@ -164,7 +164,9 @@ TEST_F(SiteServiceTest, ANodeReconnectingOverAndOverCannotDelayTheOthersPushes) 
   // And another node's catch-up is not delayed by the hostile one's either.
   ASSERT_TRUE(service().Reconcile("node-2", {kHello}).ok());
   for (const auto& c : notifier_.Take()) {
-    if (c.kind == Kind::kRenewNow) EXPECT_LE(c.not_before, now + Seconds(8)) << c.node;
+    if (c.kind == Kind::kRenewNow) {
+      EXPECT_LE(c.not_before, now + Seconds(8)) << c.node;
+    }
   }
 }
 
