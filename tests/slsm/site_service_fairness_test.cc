@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "slsm/config.h"
 #include "tests/slsm/site_fixture.h"
 
 namespace sitechain::slsm::site_test {
@@ -167,6 +168,29 @@ TEST_F(SiteServiceTest, ANodeReconnectingOverAndOverCannotDelayTheOthersPushes) 
     if (c.kind == Kind::kRenewNow) {
       EXPECT_LE(c.not_before, now + Seconds(8)) << c.node;
     }
+  }
+}
+
+TEST(PerNodeOptionsTest, AreReadFromTheConfigAndValidated) {
+  Result<SlsmConfig> c =
+      ParseConfig({"slsm.json", R"({"store": "localhost:1", "node_issuance_factor": 2,
+                        "node_issuance_min_burst": 3, "max_node_commands": 64})"},
+                  std::nullopt);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->site_options.node_issuance_factor, 2);
+  EXPECT_EQ(c->site_options.node_issuance_min_burst, 3);
+  EXPECT_EQ(c->site_options.max_node_commands, 64u);
+  // The defaults.
+  const SiteOptions defaults;
+  EXPECT_EQ(defaults.node_issuance_factor, 4);
+  EXPECT_EQ(defaults.node_issuance_min_burst, 10);
+  EXPECT_EQ(defaults.max_node_commands, 1024u);
+  for (const char* bad : {R"({"store": "localhost:1", "node_issuance_factor": 0.5})",
+                          R"({"store": "localhost:1", "node_issuance_min_burst": 0})",
+                          R"({"store": "localhost:1", "max_node_commands": 8})"}) {
+    EXPECT_TRUE(Refused(ParseConfig({"slsm.json", bad}, std::nullopt).status(),
+                        StatusCode::kInvalidArgument))
+        << bad;
   }
 }
 
