@@ -206,5 +206,7 @@ Status Catalog::ApplyRevocation(const StoreRevocation& r) {
 }
 
 Result<uint64_t> Catalog::LastFeedSequence() { return db_.LastFeedSequence(); }
+Status Catalog::ConfirmFeed(TimePoint as_of) { return db_.SetFeedConfirmedAt(as_of); }
+Result<TimePoint> Catalog::FeedConfirmedAt() { return db_.FeedConfirmedAt(); }
 
 }  // namespace sitechain::slsm

@@ -54,6 +54,7 @@ Status Apply(const ConfigText& file, SlsmConfig& c) {
   keys.Unsigned("max_executable_bytes", o.max_executable_bytes);
   keys.Unsigned("max_policy_bytes", o.max_policy_bytes);
   keys.Duration("clock_skew", o.verify.clock_skew);
+  keys.Duration("revocation_staleness_limit", o.revocation_staleness_limit);
   return keys.ApplyText(file.text, file.where);
 }
 

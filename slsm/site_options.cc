@@ -26,6 +26,9 @@ Status SiteOptions::Validate() const {
   if (max_executable_bytes == 0 || max_policy_bytes == 0 || max_renewals_per_call == 0) {
     return InvalidArgument("the size limits must be positive");
   }
+  if (revocation_staleness_limit <= Seconds(0)) {
+    return InvalidArgument("revocation_staleness_limit must be positive");
+  }
   // A larger limit would accept policies that no Cert_site can carry.
   if (max_policy_bytes > pki::kMaxSitePolicyBytes) {
     return InvalidArgument("the policy limit is at most " +

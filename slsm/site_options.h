@@ -35,6 +35,13 @@ struct SiteOptions {
   size_t max_policy_bytes = 4096;
   uint32_t max_renewals_per_call = 1000;
   pki::VerifyOptions verify;
+  // How long a release may go unconfirmed by the store's revocation feed before the site stops
+  // issuing Cert_site for it. A release is confirmed when it is installed and each time the
+  // revocation follower reads the feed to its end; while the store cannot be reached the
+  // revocation bound is this limit + cert_site_lifetime + the nodes' clock skew. A day, as
+  // TUF's timestamp role: a store outage of hours goes unnoticed by the services, a longer one
+  // stops them one Cert_site lifetime later (docs/operations.md).
+  Seconds revocation_staleness_limit{86400};
 
   // INVALID_ARGUMENT naming the first option out of range.
   Status Validate() const;
