@@ -45,9 +45,8 @@ Result<KeyType> CheckRsa(const Botan::AlgorithmIdentifier& alg,
   }
   const size_t bits = n.bits();
   if (bits > kMaxRsaModulusBits) {
-    return Refuse("the key is RSA with a " + std::to_string(bits) +
-                  "-bit modulus, more than the " + std::to_string(kMaxRsaModulusBits) +
-                  " bits any sitechain code uses");
+    return Refuse("the key is RSA with a " + std::to_string(bits) + "-bit modulus, more than the " +
+                  std::to_string(kMaxRsaModulusBits) + " bits any sitechain code uses");
   }
   if (bits != 2048 && bits != 3072) {
     return Refuse("the key is RSA with a " + std::to_string(bits) + "-bit modulus");

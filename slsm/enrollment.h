@@ -88,8 +88,8 @@ class Enrollment final {
   Random& rng_;  // thread-safe
   const SiteOptions& options_;
   const pki::Verifier verifier_;
-  EnrollmentDb db_;  // thread-safe (the database's lock)
-  IssuedLog log_;    // thread-safe (the database's lock)
+  EnrollmentDb db_;              // thread-safe (the database's lock)
+  IssuedLog log_;                // thread-safe (the database's lock)
   NodeRenewalLimiter renewals_;  // thread-safe (its own lock)
 };
 

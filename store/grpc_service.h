@@ -20,8 +20,8 @@ class StoreGrpcService final : public v1::Store::Service {
   explicit StoreGrpcService(StoreService& service)
       : service_(service),
         watchers_("revocation watches", service.limits().max_revocation_watchers,
-                  service.limits().max_revocation_watchers_per_address,
-                  "--max-revocation-watchers", "--max-revocation-watchers-per-address") {}
+                  service.limits().max_revocation_watchers_per_address, "--max-revocation-watchers",
+                  "--max-revocation-watchers-per-address") {}
 
   grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;

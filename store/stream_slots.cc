@@ -11,8 +11,8 @@ Result<StreamSlots::Slot> StreamSlots::Acquire(const std::string& peer) {
   size_t& from_peer = per_peer_[peer];
   if (from_peer >= max_per_peer_) {
     return ResourceExhausted("too many " + what_ + " from " + peer + ": at most " +
-                             std::to_string(max_per_peer_) + " at once per address (" +
-                             peer_flag_ + "); close one, or retry later");
+                             std::to_string(max_per_peer_) + " at once per address (" + peer_flag_ +
+                             "); close one, or retry later");
   }
   if (open_ >= max_total_) {
     if (from_peer == 0) per_peer_.erase(peer);

@@ -55,7 +55,7 @@ class StreamSlots final {
   // max_per_peer open or the server max_total.
   Result<Slot> Acquire(const std::string& peer);
 
-  size_t open();                         // streams open now
+  size_t open();                              // streams open now
   size_t open_from(const std::string& peer);  // streams open now from `peer`
 
  private:
@@ -64,7 +64,7 @@ class StreamSlots final {
   const std::string what_, total_flag_, peer_flag_;
   const size_t max_total_, max_per_peer_;
   std::mutex mu_;
-  size_t open_ = 0;                        // guarded by mu_
+  size_t open_ = 0;                         // guarded by mu_
   std::map<std::string, size_t> per_peer_;  // guarded by mu_; only peers with open streams
 };
 

@@ -99,8 +99,8 @@ class HostileEdgeTest : public ProgramTest {
     ASSERT_NO_FATAL_FAILURE(ProgramTest::SetUp());
     ASSERT_TRUE(std::filesystem::exists(Bin("slsm"))) << "build the slsm target";
     ASSERT_TRUE(template_.CopyInto(dir_, /*node_store_root=*/false));
-    ASSERT_OK(world_.ServeStore({"--max-revocation-watchers-per-address",
-                                 std::to_string(kWatchesPerAddress)}));
+    ASSERT_OK(world_.ServeStore(
+        {"--max-revocation-watchers-per-address", std::to_string(kWatchesPerAddress)}));
     auto root = pki::Certificate::Load(Path("store/root.pem"));
     ASSERT_TRUE(root.ok()) << root.status().ToString();
     store_root_.emplace(*root);
@@ -120,8 +120,8 @@ class HostileEdgeTest : public ProgramTest {
   void WriteHostileCsr(const std::string& file, size_t bits, const std::vector<uint8_t>& exponent) {
     const std::vector<uint8_t> der = sitechain::testing::CsrDerWithKey(
         sitechain::testing::RandomRsaSpki(bits, exponent, rng_), "mallory", bits / 8, rng_);
-    ASSERT_TRUE(WriteWholeFile(Path(file), sitechain::testing::der::Pem("CERTIFICATE REQUEST",
-                                                                          der)));
+    ASSERT_TRUE(
+        WriteWholeFile(Path(file), sitechain::testing::der::Pem("CERTIFICATE REQUEST", der)));
   }
 
   ProcessResult Register(const std::string& token, const std::string& csr) const {
@@ -164,11 +164,10 @@ class HostileEdgeTest : public ProgramTest {
     return w;
   }
 
-  static inline StoreTemplate template_{
-      {"alice"},
-      {"hello"},
-      {{.file = "hello", .name = "hello", .version = "1.0.0"},
-       {.file = "hello", .name = "greeter"}}};
+  static inline StoreTemplate template_{{"alice"},
+                                        {"hello"},
+                                        {{.file = "hello", .name = "hello", .version = "1.0.0"},
+                                         {.file = "hello", .name = "greeter"}}};
 
   ProgramWorld world_{dir_.path()};
   std::optional<pki::Certificate> store_root_;
@@ -179,14 +178,15 @@ class HostileEdgeTest : public ProgramTest {
 // --- point 3: the token before the CSR, the key's parameters before its signature -------------
 
 TEST_F(HostileEdgeTest, RegisterLooksAtTheTokenBeforeTheCsrAndAtTheKeyBeforeTheSignature) {
-  ASSERT_NO_FATAL_FAILURE(WriteHostileCsr("oversized.csr", 16384, sitechain::testing::kExponent65537));
+  ASSERT_NO_FATAL_FAILURE(
+      WriteHostileCsr("oversized.csr", 16384, sitechain::testing::kExponent65537));
   ASSERT_NO_FATAL_FAILURE(WriteHostileCsr("exponent3.csr", 2048, sitechain::testing::kExponent3));
   ASSERT_TRUE(WriteWholeFile(Path("garbage.csr"), "this is no CSR\n"));
 
   // Without a valid token nothing is parsed: even bytes that are no CSR get UNAUTHENTICATED.
   for (const char* csr : {"oversized.csr", "garbage.csr"}) {
-    EXPECT_TRUE(CliRefused(Register("sct-00000000000000000000000000000000", csr),
-                           "UNAUTHENTICATED", "unknown registration token"))
+    EXPECT_TRUE(CliRefused(Register("sct-00000000000000000000000000000000", csr), "UNAUTHENTICATED",
+                           "unknown registration token"))
         << csr;
   }
   // With one, the key is refused by its parameters, saying what is allowed.
@@ -201,8 +201,9 @@ TEST_F(HostileEdgeTest, RegisterLooksAtTheTokenBeforeTheCsrAndAtTheKeyBeforeTheS
   EXPECT_TRUE(Contains(store().log(), "Register refused")) << store().log();
   // The token was not spent on the refusals.
   ASSERT_EQ(Devkit({"keygen", "--out", "carol.key", "--type", "ed25519"}).exit_code, kExitOk);
-  ASSERT_EQ(Devkit({"csr", "--key", "carol.key", "--name", "carol", "--out", "carol.csr"}).exit_code,
-            kExitOk);
+  ASSERT_EQ(
+      Devkit({"csr", "--key", "carol.key", "--name", "carol", "--out", "carol.csr"}).exit_code,
+      kExitOk);
   ProcessResult ok = Register(token, "carol.csr");
   EXPECT_EQ(ok.exit_code, kExitOk) << ok.Describe();
 }
@@ -227,10 +228,11 @@ TEST_F(HostileEdgeTest, EnrollLooksAtTheTokenBeforeTheCsrAndAtTheKeyBeforeTheSig
       16384 / 8, rng_));
   const std::string garbage = "this is no CSR";
 
-  const std::string unknown = "00000000.00000000000000000000000000000000." + site.site_root_sha256();
+  const std::string unknown =
+      "00000000.00000000000000000000000000000000." + site.site_root_sha256();
   for (const std::string& csr : {oversized, garbage}) {
-    EXPECT_TRUE(IsRefused(enroll(unknown, csr), grpc::StatusCode::UNAUTHENTICATED,
-                          "unknown join token"));
+    EXPECT_TRUE(
+        IsRefused(enroll(unknown, csr), grpc::StatusCode::UNAUTHENTICATED, "unknown join token"));
   }
   ProcessResult t = Slsm({"tokens", "create", "n1"});
   ASSERT_EQ(t.exit_code, kExitOk) << t.Describe();
@@ -240,7 +242,8 @@ TEST_F(HostileEdgeTest, EnrollLooksAtTheTokenBeforeTheCsrAndAtTheKeyBeforeTheSig
   EXPECT_TRUE(Contains(site.log(), "Enroll refused")) << site.log();
   // The token still enrolls the node with a proper CSR.
   const pki::PrivateKey key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
-  auto csr = pki::CertificateRequest::FromPem(sitechain::testing::HandMadeCsrPem(key, "n1", {}, rng_));
+  auto csr =
+      pki::CertificateRequest::FromPem(sitechain::testing::HandMadeCsrPem(key, "n1", {}, rng_));
   ASSERT_TRUE(csr.ok()) << csr.status().ToString();
   const grpc::Status enrolled = enroll(token, AsString(csr->ToDer()));
   EXPECT_TRUE(enrolled.ok()) << enrolled.error_message();
@@ -249,12 +252,13 @@ TEST_F(HostileEdgeTest, EnrollLooksAtTheTokenBeforeTheCsrAndAtTheKeyBeforeTheSig
 // --- point 6: revocation watches --------------------------------------------------------------
 
 TEST_F(HostileEdgeTest, RevocationWatchesAreLimitedPerAddressAndTheSiteKeepsFollowing) {
-  ProcessResult r = Store(
-      {"revoke", "release", "greeter", "1.0.0", "--reason", "first", "--dir", "store"});
+  ProcessResult r =
+      Store({"revoke", "release", "greeter", "1.0.0", "--reason", "first", "--dir", "store"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   // The site manager follows the feed: one watch from 127.0.0.1, served.
   StartSite();
-  ASSERT_TRUE(WaitUntil([&] { return LastRevocationAppliedBySite() == "1"; }, kStateDeadline, kPoll))
+  ASSERT_TRUE(
+      WaitUntil([&] { return LastRevocationAppliedBySite() == "1"; }, kStateDeadline, kPoll))
       << site_->log();
 
   // The attacker, from the same address: the watches up to the limit are served (entry 1 comes
@@ -276,7 +280,8 @@ TEST_F(HostileEdgeTest, RevocationWatchesAreLimitedPerAddressAndTheSiteKeepsFoll
   r = Store({"revoke", "release", "hello", "1.0.0", "--reason", "second", "--dir", "store"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
   for (Watch& w : served) EXPECT_EQ(w.Next(), std::optional<uint64_t>(2));
-  EXPECT_TRUE(WaitUntil([&] { return LastRevocationAppliedBySite() == "2"; }, kStateDeadline, kPoll))
+  EXPECT_TRUE(
+      WaitUntil([&] { return LastRevocationAppliedBySite() == "2"; }, kStateDeadline, kPoll))
       << site_->log();
 
   // A closed watch gives its place back (the store notices the cancellation within its wait).

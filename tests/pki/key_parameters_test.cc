@@ -37,8 +37,8 @@ constexpr const char* kX25519Spki =
   if (r.ok()) return ::testing::AssertionFailure() << "accepted as " << KeyTypeName(*r);
   if (r.status().code() != StatusCode::kInvalidArgument ||
       r.status().message().find(fragment) == std::string::npos) {
-    return ::testing::AssertionFailure() << "expected INVALID_ARGUMENT with '" << fragment
-                                         << "', got " << r.status().ToString();
+    return ::testing::AssertionFailure()
+           << "expected INVALID_ARGUMENT with '" << fragment << "', got " << r.status().ToString();
   }
   return ::testing::AssertionSuccess();
 }
@@ -78,9 +78,9 @@ TEST_F(KeyParametersTest, RefusesRsaOfOtherSizesAndExponents) {
                           "public exponent is 3, not 65537; sitechain accepts " + allowed));
   EXPECT_TRUE(RefusedWith(CheckKeyParameters(t::RandomRsaSpki(2048, {0x01, 0x00, 0x03}, rng_)),
                           "public exponent is 65539"));
-  EXPECT_TRUE(RefusedWith(
-      CheckKeyParameters(t::RandomRsaSpki(2048, t::RandomOddNumber(65536, rng_), rng_)),
-      "public exponent is a 65536-bit number"));
+  EXPECT_TRUE(
+      RefusedWith(CheckKeyParameters(t::RandomRsaSpki(2048, t::RandomOddNumber(65536, rng_), rng_)),
+                  "public exponent is a 65536-bit number"));
 }
 
 TEST_F(KeyParametersTest, RefusesOtherAlgorithmsCurvesAndEncodings) {
@@ -98,8 +98,8 @@ TEST_F(KeyParametersTest, RefusesOtherAlgorithmsCurvesAndEncodings) {
   Bytes ed = PrivateKey::Generate(KeyType::kEd25519, rng_).PublicKeyDer();
   Bytes trailing = ed;
   trailing.push_back(0);
-  for (const Bytes& der : {Bytes{}, Bytes{0x30, 0x00}, Bytes(ed.begin(), ed.end() - 1), trailing,
-                           Bytes(64, 0xff)}) {
+  for (const Bytes& der :
+       {Bytes{}, Bytes{0x30, 0x00}, Bytes(ed.begin(), ed.end() - 1), trailing, Bytes(64, 0xff)}) {
     EXPECT_TRUE(RefusedWith(CheckKeyParameters(der), "")) << HexEncode(der);
   }
 }
@@ -127,8 +127,8 @@ TEST_F(KeyParametersTest, CsrParsingRefusesOversizedKeysBeforeAnySignatureCheck)
   }
   // The control: the same hand-made shape with a profile-sized key parses (and its random
   // signature then fails CheckRequest, as any bad signature does).
-  Result<CertificateRequest> control = CertificateRequest::FromDer(t::CsrDerWithKey(
-      t::RandomRsaSpki(2048, t::kExponent65537, rng_), "mallory", 256, rng_));
+  Result<CertificateRequest> control = CertificateRequest::FromDer(
+      t::CsrDerWithKey(t::RandomRsaSpki(2048, t::kExponent65537, rng_), "mallory", 256, rng_));
   ASSERT_TRUE(control.ok()) << control.status().ToString();
   EXPECT_EQ(CheckRequest(*control, "developer").code(), StatusCode::kUnauthenticated);
 }

@@ -363,10 +363,10 @@ TEST_F(StoreServiceTest, RegisterRefusesKeysOutsideTheProfileBeforeTheirSignatur
         Case{2048, testing::RandomOddNumber(32768, rng_), "a 32768-bit number"},
         Case{1024, testing::kExponent65537, "1024-bit modulus"}}) {
     SCOPED_TRACE(c.fragment);
-    const std::string pem = testing::der::Pem(
-        "CERTIFICATE REQUEST",
-        testing::CsrDerWithKey(testing::RandomRsaSpki(c.bits, c.exponent, rng_), "mallory",
-                               c.bits / 8, rng_));
+    const std::string pem =
+        testing::der::Pem("CERTIFICATE REQUEST",
+                          testing::CsrDerWithKey(testing::RandomRsaSpki(c.bits, c.exponent, rng_),
+                                                 "mallory", c.bits / 8, rng_));
     const Status s = service().Register(token.token, pem).status();
     EXPECT_TRUE(Refused(s, StatusCode::kInvalidArgument, c.fragment));
     EXPECT_TRUE(Refused(s, StatusCode::kInvalidArgument, "RSA of 2048 or 3072 bits"));

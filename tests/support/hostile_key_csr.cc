@@ -36,8 +36,8 @@ Bytes RandomOddNumber(size_t bits, Random& rng) {
 Bytes RandomRsaSpki(size_t modulus_bits, const Bytes& exponent, Random& rng) {
   using der::Cat;
   using der::Tlv;
-  const Bytes key = Tlv(0x30, Cat({UnsignedInteger(RandomOddNumber(modulus_bits, rng)),
-                                   UnsignedInteger(exponent)}));
+  const Bytes key = Tlv(
+      0x30, Cat({UnsignedInteger(RandomOddNumber(modulus_bits, rng)), UnsignedInteger(exponent)}));
   const Bytes algorithm = Tlv(0x30, Cat({der::Oid("1.2.840.113549.1.1.1"), Bytes{0x05, 0x00}}));
   return Tlv(0x30, Cat({algorithm, Tlv(0x03, Cat({Bytes{0x00}, key}))}));
 }
