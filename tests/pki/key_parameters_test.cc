@@ -64,7 +64,6 @@ TEST_F(KeyParametersTest, AcceptsTheProfilesKeys) {
 }
 
 TEST_F(KeyParametersTest, RefusesRsaOfOtherSizesAndExponents) {
-  const std::string allowed = "RSA of 2048 or 3072 bits with public exponent 65537";
   for (size_t bits : {size_t{1024}, size_t{2047}, size_t{2049}, size_t{4096}}) {
     EXPECT_TRUE(RefusedWith(CheckKeyParameters(t::RandomRsaSpki(bits, t::kExponent65537, rng_)),
                             "the key is RSA with a " + std::to_string(bits) + "-bit modulus; " +
@@ -75,7 +74,7 @@ TEST_F(KeyParametersTest, RefusesRsaOfOtherSizesAndExponents) {
                             std::to_string(bits) + "-bit modulus, more than the 4096 bits"));
   }
   EXPECT_TRUE(RefusedWith(CheckKeyParameters(t::RandomRsaSpki(2048, t::kExponent3, rng_)),
-                          "public exponent is 3, not 65537; sitechain accepts " + allowed));
+                          "public exponent is 3, not 65537; sitechain accepts " + std::string(kAllowedKeysText)));
   EXPECT_TRUE(RefusedWith(CheckKeyParameters(t::RandomRsaSpki(2048, {0x01, 0x00, 0x03}, rng_)),
                           "public exponent is 65539"));
   EXPECT_TRUE(
