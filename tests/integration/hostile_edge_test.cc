@@ -124,7 +124,7 @@ class HostileEdgeTest : public ProgramTest {
         WriteWholeFile(Path(file), sitechain::testing::der::Pem("CERTIFICATE REQUEST", der)));
   }
 
-  ProcessResult Register(const std::string& token, const std::string& csr) const {
+  ProcessResult Register(const std::string& token, const std::string& csr) {
     return Devkit({"register", "--token", token, "--csr", csr, "--out", "mallory.pem", "--store",
                    world_.store()->address(), "--store-root", "store/root.pem"});
   }
