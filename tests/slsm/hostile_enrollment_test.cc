@@ -72,6 +72,26 @@ TEST_F(SiteServiceTest, EnrollRefusesKeysOutsideTheProfileBeforeTheirSignature) 
   EXPECT_TRUE(JoinWith(t.token, "node-1").ok());
 }
 
+// The same key check guards the CSRs of enrolled nodes: RenewNode and the instance CSRs of a
+// Cert_site renewal (one entry refused, the others served).
+TEST_F(SiteServiceTest, RenewalsRefuseKeysOutsideTheProfileBeforeTheirSignature) {
+  std::vector<TestNode> nodes;
+  ASSERT_NO_FATAL_FAILURE(InstallAndDeploy({"node-1"}, &nodes));
+  EXPECT_TRUE(
+      Refused(service().RenewNode(nodes[0].record,
+                                  HostileCsr(16384, sitechain::testing::kExponent65537, rng_)),
+              StatusCode::kInvalidArgument, {"16384-bit modulus"}));
+  const Bytes hostile = sitechain::testing::CsrDerWithKey(
+      sitechain::testing::RandomRsaSpki(16384, sitechain::testing::kExponent65537, rng_), kHello,
+      16384 / 8, rng_);
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(
+      auto results, service().Renew(nodes[0].record, {{kHello, hostile}, Request(kHello)}));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(Refused(results[0].status, StatusCode::kInvalidArgument,
+                      {"the CSR's public key is refused", "16384-bit modulus"}));
+  EXPECT_TRUE(results[1].status.ok()) << results[1].status.ToString();
+}
+
 // === RenewNode: limited per node ================================================================
 
 class RenewNodeLimitTest : public SiteServiceTest {
