@@ -44,6 +44,7 @@ Status Apply(const ConfigText& file, SlsmConfig& c) {
   keys.Duration("cert_site_lifetime", o.cert_site_lifetime);
   keys.Duration("node_lifetime", o.node_lifetime);
   keys.Duration("node_recovery_grace", o.node_recovery_grace);
+  keys.Unsigned("node_renewal_burst", o.node_renewal_burst);
   keys.Duration("default_token_ttl", o.default_token_ttl);
   keys.Duration("max_token_ttl", o.max_token_ttl);
   keys.Number("renew_window_start", o.renew_window_start);

@@ -35,6 +35,11 @@ Status SiteOptions::Validate() const {
                            std::to_string(pki::kMaxSitePolicyBytes) +
                            " bytes (what a certificate's sitePolicy holds)");
   }
+  if (node_renewal_burst < 1 || node_renewal_burst > 100 || NodeRenewalRefill() < Seconds(1)) {
+    return InvalidArgument(
+        "node_renewal_burst must be 1 to 100 renewals per node lifetime, and at most one per "
+        "second of it");
+  }
   return Status::Ok();
 }
 

@@ -43,6 +43,16 @@ struct SiteOptions {
   // stops them one Cert_site lifetime later (docs/operations.md).
   Seconds revocation_staleness_limit{86400};
 
+  // --- RenewNode limit (issue 17). Each node may renew its node certificate at most
+  // node_renewal_burst times at once and earns one renewal back every
+  // node_lifetime / node_renewal_burst (NodeRenewalRefill). An honest node renews about once per
+  // half lifetime, plus a retry when an answer was lost or it crashed before saving; the default
+  // leaves room for both and bounds a hostile node to 4 certificates per lifetime.
+  uint64_t node_renewal_burst = 4;
+  Seconds NodeRenewalRefill() const {
+    return node_lifetime / static_cast<int64_t>(node_renewal_burst);
+  }
+
   // INVALID_ARGUMENT naming the first option out of range.
   Status Validate() const;
 };
