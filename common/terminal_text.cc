@@ -56,20 +56,30 @@ bool IsInvisibleControl(char32_t c) {
          (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029;
 }
 
-std::string Escape(std::string_view text, bool keep_lines) {
+// How Escape shows what it escapes: as in a message for people, or as JSON's \u escapes.
+enum class Style { kText, kTextLines, kJson };
+
+std::string Escape(std::string_view text, Style style) {
+  const bool keep_lines = style != Style::kText, json = style == Style::kJson;
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size();) {
     char32_t c = 0;
     const size_t length = DecodeUtf8(text, i, c);
     if (length == 0) {
-      AppendByteEscape(out, static_cast<unsigned char>(text[i]));
+      if (json) {
+        out += "\\ufffd";
+      } else {
+        AppendByteEscape(out, static_cast<unsigned char>(text[i]));
+      }
       ++i;
       continue;
     }
     if (c < 0x20 || c == 0x7f) {
-      if (keep_lines && (c == '\n' || c == '\t')) {
+      if ((keep_lines && (c == '\n' || c == '\t')) || (json && c == '\r')) {
         out += static_cast<char>(c);
+      } else if (json) {
+        AppendCodePointEscape(out, c);
       } else if (c == '\n') {
         out += "\\n";
       } else if (c == '\t') {
@@ -91,8 +101,10 @@ std::string Escape(std::string_view text, bool keep_lines) {
 
 }  // namespace
 
-std::string ForTerminal(std::string_view text) { return Escape(text, /*keep_lines=*/false); }
+std::string ForTerminal(std::string_view text) { return Escape(text, Style::kText); }
 
-std::string ForTerminalLines(std::string_view text) { return Escape(text, /*keep_lines=*/true); }
+std::string ForTerminalLines(std::string_view text) { return Escape(text, Style::kTextLines); }
+
+std::string JsonForTerminal(std::string_view json) { return Escape(json, Style::kJson); }
 
 }  // namespace sitechain

@@ -6,7 +6,7 @@
 // Printed raw, an ESC or C1 control sequence in them is executed by the terminal: it can clear the
 // screen, rewrite the lines above, set the window title, or on some terminals write to files or
 // the clipboard. Every CLI therefore passes such strings through ForTerminal before printing
-// them, and status messages through ForTerminalLines.
+// them, status messages through ForTerminalLines, and --json output through JsonForTerminal.
 //
 // What is escaped (everything else, including any other UTF-8, is kept as it is):
 //   C0 controls U+0000-U+001F and DEL U+007F   as \xHH (\t \n \r as themselves: "\t" "\n" "\r")
@@ -32,5 +32,12 @@ std::string ForTerminal(std::string_view text);
 // Text of several lines that embeds peers' strings (a refusal message, a certificate dump): the
 // same, but line feeds and tabs are kept.
 std::string ForTerminalLines(std::string_view text);
+
+// JSON text (a --json output) made safe the same way while staying the same JSON: what JSON lets
+// through raw (DEL, C1, bidirectional controls and line separators: protobuf's printer escapes
+// all but the bidirectional isolates U+2066-U+2069, nlohmann's without ensure_ascii none) becomes
+// \uHHHH, which can only stand inside a string, where it means the same character; a byte that is
+// not UTF-8 becomes \ufffd (U+FFFD). Line feeds, tabs and returns are kept: JSON's whitespace.
+std::string JsonForTerminal(std::string_view json);
 
 }  // namespace sitechain

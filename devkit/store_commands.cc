@@ -164,7 +164,7 @@ Status Publish(const PublishOptions& opts, std::ostream& out) {
   SITECHAIN_RETURN_IF_ERROR(FromCall(writer->Finish(), opts.store));
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(out_path, response.cert_store_pem(), 0644, false));
   if (opts.json) {
-    out << ProtoToJson(response.release());
+    out << JsonForTerminal(ProtoToJson(response.release()));
   } else {
     const auto& r = response.release();
     out << "published " << ForTerminal(r.name()) << " " << ForTerminal(r.version()) << " (release "
@@ -192,7 +192,7 @@ Status ListReleases(const ReleasesOptions& opts, std::ostream& out) {
     request.set_page_token(page.next_page_token());
   } while (!request.page_token().empty());
   if (opts.json) {
-    out << ProtoToJson(all);
+    out << JsonForTerminal(ProtoToJson(all));
   } else {
     for (const auto& r : all.releases()) PrintRelease(r, out);
   }
@@ -303,7 +303,7 @@ Status Revocations(const RevocationsOptions& opts, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(auto stub, Connect(opts.store, /*with_identity=*/false));
   auto print = [&](const v1::Revocation& r) {
     if (opts.json) {
-      out << ProtoToJson(r, /*pretty=*/false) << "\n";
+      out << JsonForTerminal(ProtoToJson(r, /*pretty=*/false)) << "\n";
     } else {
       PrintRevocation(r, out);
     }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace sitechain {
@@ -105,6 +106,24 @@ TEST(TerminalTextTest, EveryByteValueAloneAndInPairsComesOutSafe) {
       ASSERT_EQ(ForTerminal(shown), shown) << "escaping twice changes " << shown;
     }
   }
+}
+
+// --json output: the same JSON value, without a raw byte a terminal acts on.
+TEST(TerminalTextTest, JsonStaysTheSameJsonWithItsControlsEscaped) {
+  const nlohmann::json value = {
+      {"detail", "a\x7f\xc2\x9b\u2066b\u2069\u202e\u2028 Grüße"}, {"n", 1}, {"list", {"x", "y"}}};
+  for (const int indent : {-1, 2}) {
+    const std::string raw = value.dump(indent);  // nlohmann keeps DEL, C1 and bidi raw
+    ASSERT_TRUE(HasRawControl(raw, /*lines_allowed=*/true));
+    const std::string shown = JsonForTerminal(raw);
+    EXPECT_FALSE(HasRawControl(shown, /*lines_allowed=*/true)) << shown;
+    EXPECT_EQ(shown.find("\xe2\x81\xa6"), std::string::npos) << "U+2066 is raw: " << shown;
+    EXPECT_EQ(nlohmann::json::parse(shown), value) << shown;
+  }
+  EXPECT_EQ(JsonForTerminal("{\n  \"a\": \"\x7f\"\r\n}"), "{\n  \"a\": \"\\u007f\"\r\n}");
+  // Not UTF-8 (protobuf drops such bytes, nlohmann throws on them): U+FFFD.
+  EXPECT_EQ(JsonForTerminal("\"a\xff\""), R"("a\ufffd")");
+  EXPECT_EQ(nlohmann::json::parse(JsonForTerminal("\"a\xff\"")).get<std::string>(), "a\uFFFD");
 }
 
 }  // namespace

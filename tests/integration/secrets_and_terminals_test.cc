@@ -163,7 +163,7 @@ TEST_F(SecretsAndTerminalsTest, InstanceStateAndDetailFromANodeArePrintedEscaped
   const std::string state =
       "running\x7f\xc2\x9b"
       "2J";
-  const std::string detail = "\x1b[2J\x1b]0;pwned\x07 \u202Eevil\nn2\thello";
+  const std::string detail = "\x1b[2J\x1b]0;pwned\x07 \u202Eevil\u2066\nn2\thello";
   ASSERT_TRUE(node_->SendInstance(
       {.service = "hello", .state = state, .detail = detail, .not_after = std::nullopt}));
 
@@ -176,6 +176,7 @@ TEST_F(SecretsAndTerminalsTest, InstanceStateAndDetailFromANodeArePrintedEscaped
         if (r.exit_code != kExitOk || !j.is_object() || !j.contains("instances")) return false;
         if (!j["instances"].empty()) instance = j["instances"][0];
         EXPECT_EQ(RawControl(r.out), "") << r.out;
+        EXPECT_FALSE(Contains(r.out, "\u2066")) << "a raw bidirectional isolate:\n" << r.out;
         return !instance.is_null() && instance.value("node_detail", "") != "";
       },
       kDeadline, kPoll))
@@ -190,7 +191,7 @@ TEST_F(SecretsAndTerminalsTest, InstanceStateAndDetailFromANodeArePrintedEscaped
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find('\x07'), std::string::npos) << r.out;
   EXPECT_TRUE(Contains(r.out, R"(running\x7f\u009b2J)")) << r.out;
-  EXPECT_TRUE(Contains(r.out, R"((\x1b[2J\x1b]0;pwned\x07 \u202eevil\nn2\thello))")) << r.out;
+  EXPECT_TRUE(Contains(r.out, R"((\x1b[2J\x1b]0;pwned\x07 \u202eevil\u2066\nn2\thello))")) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "the node forged a line:\n"
                                                              << r.out;
 }
