@@ -55,16 +55,16 @@ struct TokenOption {
 };
 
 // Adds --token-file and --token to `command`, bound to `option` (which must outlive the parse).
-// `what` says where the token comes from, e.g. "join token from 'slsm tokens create NODE'". One
-// of the two must be given: neither, or both, is a usage error when the command is parsed.
-inline void AddTokenOptions(CLI::App* command, TokenOption& option, const std::string& what) {
-  CLI::Option* file =
-      command->add_option("--token-file", option.file,
-                          "file holding the " + what +
-                              " ('-': standard input); a file readable by others is warned "
-                              "about");
+// `what` says which token and where it comes from, e.g. "join token (slsm tokens create NODE
+// --out FILE)"; `token_flags` names the inline option (with a short alias, say). One of the two
+// must be given: neither, or both, is a usage error when the command is parsed.
+inline void AddTokenOptions(CLI::App* command, TokenOption& option, const std::string& what,
+                            const std::string& token_flags = "--token") {
+  CLI::Option* file = command->add_option(
+      "--token-file", option.file,
+      "file holding the " + what + "; '-' reads standard input; a warning if others may read it");
   CLI::Option* inline_token = command->add_option(
-      "--token", option.token,
+      token_flags, option.token,
       "the token itself: visible to other users in `ps` while this runs; prefer --token-file");
   file->excludes(inline_token);
   command->callback([file, inline_token] {

@@ -36,7 +36,8 @@ StoreCommands::StoreCommands(CLI::App& app) {
       "register", "Register at a store with a one-time token; writes your developer certificate.");
   add_store(register_cmd_, false);
   AddTokenOptions(register_cmd_, register_token_,
-                  "registration token from the store admin ('store tokens create')");
+                  "registration token from the store admin (store tokens create --out FILE)",
+                  "--token,-t");
   register_cmd_->add_option("--csr", register_.csr, "your CSR (devkit csr)")
       ->required()
       ->check(CLI::ExistingFile);

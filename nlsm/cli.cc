@@ -25,7 +25,8 @@ Commands::Commands(CLI::App& app) {
   enroll_cmd_ = app.add_subcommand(
       "enroll", "Make the node key and enroll with the site manager using a join token.");
   enroll_cmd_->add_option("--slsm", enroll_.slsm, "host:port of the site manager")->required();
-  AddTokenOptions(enroll_cmd_, enroll_token_, "join token from 'slsm tokens create NODE'");
+  AddTokenOptions(enroll_cmd_, enroll_token_,
+                  "join token from the site admin (slsm tokens create NODE --out FILE)");
   enroll_cmd_
       ->add_option("--store-root", enroll_.store_root_path,
                    "the store root this node trusts (its own; never taken from the slsm)")
