@@ -67,9 +67,12 @@ inline void AddTokenOptions(CLI::App* command, TokenOption& option, const std::s
       token_flags, option.token,
       "the token itself: visible to other users in `ps` while this runs; prefer --token-file");
   file->excludes(inline_token);
-  command->callback([file, inline_token] {
+  command->callback([file, inline_token, &option] {
     if (file->count() == 0 && inline_token->count() == 0) {
       throw CLI::RequiredError("--token-file (or --token)");
+    }
+    if (file->count() != 0 && option.file.empty()) {
+      throw CLI::ValidationError("--token-file", "give a file name, or '-' for standard input");
     }
   });
 }

@@ -924,6 +924,12 @@ TEST_F(CliTest, TokenAndTokenFileTogetherOrNeitherIsAUsageError) {
   EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
   EXPECT_TRUE(Contains(r.err, "--token-file")) << r.Describe();
 
+  std::vector<std::string> no_name = common;
+  no_name.insert(no_name.end(), {"--token-file", ""});
+  r = Devkit(no_name);
+  EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "give a file name")) << r.Describe();
+
   // --help tells the user why.
   r = Devkit({"register", "--help"});
   EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
