@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the thin main() of every sitechain program: runs a CLI11 app and turns statuses into
-// exit codes. Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage.
+// exit codes. Exit codes: 0 success, 1 the operation failed or was refused, 2 bad usage. Also the
+// --token-file/--token pair of the commands that take a one-time token.
 // (A daemon's signals and serve loop are the server scaffold's: server/serve_loop.h.)
 
 #include <CLI/CLI.hpp>
@@ -8,8 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "common/files.h"
+#include "common/secret_file.h"
 #include "common/status.h"
+#include "common/terminal_text.h"
 
 namespace sitechain {
 
@@ -20,8 +22,9 @@ inline constexpr int kExitUsage = 2;
 // Prints "<program>: error: <message>" to stderr and returns kExitFailure (kOk: kExitOk).
 inline int ReportStatus(const std::string& program, const Status& status) {
   if (status.ok()) return kExitOk;
-  std::cerr << program << ": error: " << status.message() << " [" << StatusCodeName(status.code())
-            << "]\n";
+  // The message may quote a peer (a server's refusal): escaped, like every peer's string.
+  std::cerr << program << ": error: " << ForTerminalLines(status.message()) << " ["
+            << StatusCodeName(status.code()) << "]\n";
   return kExitFailure;
 }
 
@@ -44,15 +47,40 @@ inline std::optional<int> ParseCli(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-// Reads a passphrase from a file (first line, without its newline). An empty path: no
-// passphrase. Refuses an empty passphrase, which would silently write an unencrypted key.
-inline Result<std::optional<std::string>> ReadPassphraseFile(const std::string& path) {
-  if (path.empty()) return std::optional<std::string>();
-  SITECHAIN_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, 4096));
-  if (auto nl = text.find('\n'); nl != std::string::npos) text.resize(nl);
-  if (!text.empty() && text.back() == '\r') text.pop_back();
-  if (text.empty()) return InvalidArgument("passphrase file " + path + " is empty");
-  return std::optional<std::string>(std::move(text));
+// A command's one-time token (a store's registration token, a site's join token), given as
+// --token-file FILE ("-": standard input) or, visible to every user in `ps`, as --token TOKEN.
+struct TokenOption {
+  std::string token;  // --token
+  std::string file;   // --token-file
+};
+
+// Adds --token-file and --token to `command`, bound to `option` (which must outlive the parse).
+// `what` says which token and where it comes from, e.g. "join token (slsm tokens create NODE
+// --out FILE)"; `token_flags` names the inline option (with a short alias, say). One of the two
+// must be given: neither, or both, is a usage error when the command is parsed.
+inline void AddTokenOptions(CLI::App* command, TokenOption& option, const std::string& what,
+                            const std::string& token_flags = "--token") {
+  CLI::Option* file = command->add_option(
+      "--token-file", option.file,
+      "file holding the " + what + "; '-' reads standard input; a warning if others may read it");
+  CLI::Option* inline_token = command->add_option(
+      token_flags, option.token,
+      "the token itself: visible to other users in `ps` while this runs; prefer --token-file");
+  file->excludes(inline_token);
+  command->callback([file, inline_token, &option] {
+    if (file->count() == 0 && inline_token->count() == 0) {
+      throw CLI::RequiredError("--token-file (or --token)");
+    }
+    if (file->count() != 0 && option.file.empty()) {
+      throw CLI::ValidationError("--token-file", "give a file name, or '-' for standard input");
+    }
+  });
+}
+
+// The token given with AddTokenOptions: read from --token-file (ReadTokenFile), else --token.
+inline Result<std::string> GetToken(const TokenOption& option) {
+  if (!option.file.empty()) return ReadTokenFile(option.file);
+  return option.token;
 }
 
 }  // namespace sitechain

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/cli.h"
 #include "devkit/commands.h"
 #include "devkit/store_commands.h"
 
@@ -56,6 +57,7 @@ class StoreCommands final {
   std::string passphrase_file_;
   StoreConnection conn_;
   RegisterOptions register_;
+  TokenOption register_token_;
   PublishOptions publish_;
   ReleasesOptions releases_;
   DownloadOptions download_;

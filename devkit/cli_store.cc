@@ -35,9 +35,9 @@ StoreCommands::StoreCommands(CLI::App& app) {
   register_cmd_ = app.add_subcommand(
       "register", "Register at a store with a one-time token; writes your developer certificate.");
   add_store(register_cmd_, false);
-  register_cmd_
-      ->add_option("--token,-t", register_.token, "registration token from the store admin")
-      ->required();
+  AddTokenOptions(register_cmd_, register_token_,
+                  "registration token from the store admin (store tokens create --out FILE)",
+                  "--token,-t");
   register_cmd_->add_option("--csr", register_.csr, "your CSR (devkit csr)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -99,6 +99,9 @@ int StoreCommands::Run() {
   Status status;
   if (register_cmd_->parsed()) {
     register_.store = conn_;
+    auto token = GetToken(register_token_);
+    if (!token.ok()) return ReportStatus("devkit", token.status());
+    register_.token = *token;
     status = Register(register_, std::cout);
   } else if (publish_cmd_->parsed()) {
     publish_.store = conn_;

@@ -22,8 +22,8 @@ Status MakeCsr(const CsrOptions& opts, Random& rng, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::Create(key, opts.name, rng));
   SITECHAIN_RETURN_IF_ERROR(csr.Save(opts.out));
   out << "wrote CSR for '" << opts.name << "' to " << opts.out
-      << "; register it with a token from the store admin: devkit register --store HOST:PORT "
-         "--store-root ROOT.pem --token TOKEN --csr "
+      << "; register it with the token file from the store admin: devkit register --store "
+         "HOST:PORT --store-root ROOT.pem --token-file TOKEN_FILE --csr "
       << opts.out << " --out " << opts.name << ".pem\n";
   return Status::Ok();
 }

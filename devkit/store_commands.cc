@@ -13,6 +13,7 @@
 #include "common/grpc_status.h"
 #include "common/grpc_tls.h"
 #include "common/proto_json.h"
+#include "common/terminal_text.h"
 #include "common/time_format.h"
 #include "common/unique_fd.h"
 #include "pki/certificate.h"
@@ -55,21 +56,26 @@ Status FromCall(const grpc::Status& status, const StoreConnection& c) {
   return FromGrpcStatus(status);
 }
 
+// Every string the store sends was chosen by a developer or by the store: each goes through
+// ForTerminal (common/terminal_text.h) before it reaches the terminal.
+
 void PrintRelease(const v1::Release& r, std::ostream& out) {
-  out << r.name() << "\t" << r.version() << "\trelease " << r.release_counter() << "\t"
-      << r.developer() << "\t" << r.size() << " bytes\t" << r.digest_algorithm() << ":"
-      << r.digest() << "\t" << r.published_at()
-      << (r.revoked() ? "\tREVOKED: " + r.revocation_reason() : "") << "\n";
+  out << ForTerminal(r.name()) << "\t" << ForTerminal(r.version()) << "\trelease "
+      << r.release_counter() << "\t" << ForTerminal(r.developer()) << "\t" << r.size() << " bytes\t"
+      << ForTerminal(r.digest_algorithm()) << ":" << ForTerminal(r.digest()) << "\t"
+      << ForTerminal(r.published_at())
+      << (r.revoked() ? "\tREVOKED: " + ForTerminal(r.revocation_reason()) : "") << "\n";
 }
 
 void PrintRevocation(const v1::Revocation& r, std::ostream& out) {
-  out << r.sequence() << "\t" << r.revoked_at() << "\t";
+  out << r.sequence() << "\t" << ForTerminal(r.revoked_at()) << "\t";
   if (r.kind() == v1::Revocation::DEVELOPER) {
-    out << "developer " << r.developer();
+    out << "developer " << ForTerminal(r.developer());
   } else {
-    out << "release " << r.name() << " " << r.version() << " (" << r.developer() << ")";
+    out << "release " << ForTerminal(r.name()) << " " << ForTerminal(r.version()) << " ("
+        << ForTerminal(r.developer()) << ")";
   }
-  out << "\tby " << r.revoked_by() << "\t" << r.reason() << "\n";
+  out << "\tby " << ForTerminal(r.revoked_by()) << "\t" << ForTerminal(r.reason()) << "\n";
 }
 
 // A file in `dir` that is removed on destruction unless Keep() was called.
@@ -115,9 +121,9 @@ Status Register(const RegisterOptions& opts, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(auto cert,
                              pki::Certificate::FromPem(response.developer_certificate_pem()));
   SITECHAIN_RETURN_IF_ERROR(cert.Save(opts.out, /*overwrite=*/false));
-  out << "registered as '" << cert.Subject().common_name << "' (serial " << cert.SerialHex()
-      << ", valid until " << FormatTime(cert.NotAfter()) << ")\nwrote the developer certificate to "
-      << opts.out << "\n";
+  out << "registered as '" << ForTerminal(cert.Subject().common_name) << "' (serial "
+      << cert.SerialHex() << ", valid until " << FormatTime(cert.NotAfter())
+      << ")\nwrote the developer certificate to " << opts.out << "\n";
   return Status::Ok();
 }
 
@@ -158,11 +164,12 @@ Status Publish(const PublishOptions& opts, std::ostream& out) {
   SITECHAIN_RETURN_IF_ERROR(FromCall(writer->Finish(), opts.store));
   SITECHAIN_RETURN_IF_ERROR(WriteFileAtomic(out_path, response.cert_store_pem(), 0644, false));
   if (opts.json) {
-    out << ProtoToJson(response.release());
+    out << JsonForTerminal(ProtoToJson(response.release()));
   } else {
     const auto& r = response.release();
-    out << "published " << r.name() << " " << r.version() << " (release " << r.release_counter()
-        << ", " << r.size() << " bytes, " << r.digest_algorithm() << ":" << r.digest()
+    out << "published " << ForTerminal(r.name()) << " " << ForTerminal(r.version()) << " (release "
+        << r.release_counter() << ", " << r.size() << " bytes, "
+        << ForTerminal(r.digest_algorithm()) << ":" << ForTerminal(r.digest())
         << ")\nwrote Cert_store to " << out_path << "\n";
   }
   return Status::Ok();
@@ -185,7 +192,7 @@ Status ListReleases(const ReleasesOptions& opts, std::ostream& out) {
     request.set_page_token(page.next_page_token());
   } while (!request.page_token().empty());
   if (opts.json) {
-    out << ProtoToJson(all);
+    out << JsonForTerminal(ProtoToJson(all));
   } else {
     for (const auto& r : all.releases()) PrintRelease(r, out);
   }
@@ -265,10 +272,11 @@ Status Download(const DownloadOptions& opts, const Clock& clock, std::ostream& o
     return Unavailable("cannot rename " + tmp.path() + ": " + std::strerror(errno));
   }
   tmp.Keep();
-  out << "downloaded " << release.name() << " " << release.version() << " (release "
-      << release.release_counter() << ", " << received << " bytes) to " << base
-      << (release.revoked() ? "\nWARNING: this release is REVOKED: " + release.revocation_reason()
-                            : "")
+  out << "downloaded " << ForTerminal(release.name()) << " " << ForTerminal(release.version())
+      << " (release " << release.release_counter() << ", " << received << " bytes) to " << base
+      << (release.revoked()
+              ? "\nWARNING: this release is REVOKED: " + ForTerminal(release.revocation_reason())
+              : "")
       << "\nverified offline against " << opts.store.store_root << ": rules";
   for (int r : v.rules_checked) out << " " << r;
   out << "\n";
@@ -295,7 +303,7 @@ Status Revocations(const RevocationsOptions& opts, std::ostream& out) {
   SITECHAIN_ASSIGN_OR_RETURN(auto stub, Connect(opts.store, /*with_identity=*/false));
   auto print = [&](const v1::Revocation& r) {
     if (opts.json) {
-      out << ProtoToJson(r, /*pretty=*/false) << "\n";
+      out << JsonForTerminal(ProtoToJson(r, /*pretty=*/false)) << "\n";
     } else {
       PrintRevocation(r, out);
     }

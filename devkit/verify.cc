@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include "common/terminal_text.h"
 #include "common/time_format.h"
 #include "devkit/commands.h"
 #include "pki/profile.h"
@@ -58,18 +59,20 @@ Status Verify(const VerifyOptions& opts, const Clock& clock, std::ostream& out) 
       j["reason"] = pki::ReasonName(v.failure->reason);
       j["detail"] = v.failure->detail;
     }
-    out << j.dump(2) << "\n";
+    // ensure_ascii: DEL, C1 and everything else beyond ASCII as \uXXXX; bytes that are not UTF-8
+    // (certificates may hold any) as U+FFFD instead of an exception.
+    out << j.dump(2, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace) << "\n";
   } else if (v.ok()) {
     out << "OK: rules";
     for (int r : v.rules_checked) out << " " << r;
     out << " hold at " << FormatTime(v.evaluated_at);
     if (v.release) {
-      out << " for " << v.release->name << " " << v.release->version << " (release "
-          << v.release->release_counter << ")";
+      out << " for " << ForTerminal(v.release->name) << " " << ForTerminal(v.release->version)
+          << " (release " << v.release->release_counter << ")";
     }
     out << "\n";
   } else {
-    out << "REFUSED: " << v.failure->ToString() << "\n";
+    out << "REFUSED: " << ForTerminalLines(v.failure->ToString()) << "\n";
   }
   if (!v.ok()) return FailedPrecondition("verification refused: " + v.failure->ToString());
   return Status::Ok();

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/cli.h"
+#include "common/files.h"
 #include "common/log.h"
+#include "common/terminal_text.h"
 #include "common/time_format.h"
 #include "nlsm/config.h"
 #include "nlsm/daemon.h"
@@ -23,8 +25,8 @@ Commands::Commands(CLI::App& app) {
   enroll_cmd_ = app.add_subcommand(
       "enroll", "Make the node key and enroll with the site manager using a join token.");
   enroll_cmd_->add_option("--slsm", enroll_.slsm, "host:port of the site manager")->required();
-  enroll_cmd_->add_option("--token", enroll_.token, "join token from 'slsm tokens create NODE'")
-      ->required();
+  AddTokenOptions(enroll_cmd_, enroll_token_,
+                  "join token from the site admin (slsm tokens create NODE --out FILE)");
   enroll_cmd_
       ->add_option("--store-root", enroll_.store_root_path,
                    "the store root this node trusts (its own; never taken from the slsm)")
@@ -73,10 +75,13 @@ int Commands::Run() {
 int Commands::Enroll() {
   SystemClock clock;
   SystemRandom rng;
+  auto token = GetToken(enroll_token_);
+  if (!token.ok()) return ReportStatus("nlsm", token.status());
+  enroll_.token = *token;
   auto identity = EnrollNode(enroll_, clock, rng);
   if (!identity.ok()) return ReportStatus("nlsm", identity.status());
-  std::cout << "enrolled node '" << enroll_.node << "' with site '"
-            << identity->site_root.Subject().common_name << "' at " << enroll_.slsm
+  std::cout << "enrolled node '" << ForTerminal(enroll_.node) << "' with site '"
+            << ForTerminal(identity->site_root.Subject().common_name) << "' at " << enroll_.slsm
             << "\nsite root sha256 " << identity->site_root.Sha256Fingerprint()
             << " (matches the token)\nnode certificate " << identity->certificate.SerialHex()
             << " valid until " << FormatTime(identity->certificate.NotAfter()) << "\n";
@@ -117,10 +122,15 @@ int Commands::Check() {
                         {"renew_before", FormatTime(checked->renew_before)},
                         {"failure", v.ok() ? "" : v.failure->ToString()},
                         {"certificates", out}};
-    std::cout << j.dump(2) << "\n";
+    // ensure_ascii: DEL, C1 and everything else beyond ASCII as \uXXXX; bytes that are not UTF-8
+    // (the site chose the names) as U+FFFD instead of an exception.
+    std::cout << j.dump(2, ' ', /*ensure_ascii=*/true, nlohmann::json::error_handler_t::replace)
+              << "\n";
   } else {
-    std::cout << service << ": " << checked->package.name << " " << checked->package.version
-              << " (release " << checked->package.release_counter << ", " << checked->package.size
+    // The package's name and version came from the site: escaped, like every peer's string.
+    std::cout << ForTerminal(service) << ": " << ForTerminal(checked->package.name) << " "
+              << ForTerminal(checked->package.version) << " (release "
+              << checked->package.release_counter << ", " << checked->package.size
               << " bytes)\nCert_site " << checked->cert_site.SerialHex() << " valid until "
               << FormatTime(checked->cert_site.NotAfter()) << "; renew between "
               << FormatTime(checked->renew_after) << " and " << FormatTime(checked->renew_before)
@@ -132,7 +142,7 @@ int Commands::Check() {
     }
   }
   if (!v.ok()) {
-    std::cerr << "nlsm: refused: " << v.failure->ToString() << "\n";
+    std::cerr << "nlsm: refused: " << ForTerminalLines(v.failure->ToString()) << "\n";
     return kExitFailure;
   }
   return kExitOk;
@@ -170,18 +180,26 @@ int Commands::ShowStatus() {
       server::PrintAdminResponse(
           admin.Call(&v1::NodeAdmin::Stub::GetNodeStatus, {}), json_, std::cout,
           [](const v1::NodeStatus& status) {
-            std::cout << "node " << status.node() << " of site " << status.site()
-                      << ", site manager " << status.slsm()
+            // Service and release names came from the site, last errors quote the site's and
+            // the services' words: every string is escaped (common/terminal_text.h).
+            const auto or_dash = [](const std::string& s) {
+              return s.empty() ? "-" : ForTerminal(s);
+            };
+            std::cout << "node " << ForTerminal(status.node()) << " of site "
+                      << ForTerminal(status.site()) << ", site manager "
+                      << ForTerminal(status.slsm())
                       << (status.connected() ? " (connected)" : " (NOT connected)")
-                      << "\nnode certificate until " << status.node_certificate_not_after()
-                      << "\nisolation " << status.isolation() << "\n";
+                      << "\nnode certificate until "
+                      << ForTerminal(status.node_certificate_not_after()) << "\nisolation "
+                      << ForTerminal(status.isolation()) << "\n";
             for (const auto& i : status.instances()) {
-              std::cout << i.service() << "\t" << i.state() << "\tpid " << i.pid()
-                        << (i.uid() != 0 ? "\tuid " + std::to_string(i.uid()) : "") << "\t"
-                        << i.release() << "\tcert until "
-                        << (i.certificate_not_after().empty() ? "-" : i.certificate_not_after())
-                        << "\tnext renewal " << (i.next_renewal().empty() ? "-" : i.next_renewal())
-                        << (i.last_error().empty() ? "" : "\t" + i.last_error()) << "\n";
+              std::cout << ForTerminal(i.service()) << "\t" << ForTerminal(i.state()) << "\tpid "
+                        << i.pid() << (i.uid() != 0 ? "\tuid " + std::to_string(i.uid()) : "")
+                        << "\t" << ForTerminal(i.release()) << "\tcert until "
+                        << or_dash(i.certificate_not_after()) << "\tnext renewal "
+                        << or_dash(i.next_renewal())
+                        << (i.last_error().empty() ? "" : "\t" + ForTerminal(i.last_error()))
+                        << "\n";
             }
           }));
 }

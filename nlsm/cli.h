@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "common/cli.h"
 #include "nlsm/grpc_site_client.h"
 
 namespace sitechain::nlsm {
@@ -31,6 +32,7 @@ class Commands final {
   int ShowStatus();
 
   EnrollOptions enroll_;
+  TokenOption enroll_token_;  // --token-file or --token, into enroll_.token
   std::string dir_, service_, config_path_, socket_;
   bool json_ = false;
   CLI::App* enroll_cmd_ = nullptr;

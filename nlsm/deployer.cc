@@ -11,27 +11,35 @@
 namespace sitechain::nlsm {
 
 Deployer::Deployer(const std::string& dir, const NodeFiles& node, SiteClient& site,
-                   const Clock& clock, Random& rng, const pki::VerifyOptions& verify,
-                   Seconds retry_initial, Seconds retry_max)
+                   const ReleaseCounters& counters, const Clock& clock, Random& rng,
+                   const pki::VerifyOptions& verify, Seconds retry_initial, Seconds retry_max)
     : node_(node),
       site_(site),
+      counters_(counters),
       rng_(rng),
       retry_initial_(retry_initial),
       retry_max_(retry_max),
       verifier_(clock, verify),
       packages_(storage::BlobStore::Open(dir + "/packages", 0555).value()) {}
 
-Result<CheckedInstance> Deployer::Fetch(const std::string& service,
-                                        std::optional<uint64_t> highest_release_counter) {
-  return FetchAndVerify(site_, packages_, node_, service, highest_release_counter, verifier_, rng_);
+Result<CheckedInstance> Deployer::Fetch(const std::string& service) {
+  return FetchAndVerify(
+      site_, packages_, node_, service,
+      [this](const std::string& name) { return counters_.Highest(name); }, verifier_, rng_);
 }
 
 void Deployer::Adopt(CheckedInstance checked, Instance& instance) {
   instance.digest_algorithm = checked.package.digest_algorithm;
   instance.digest = checked.package.digest;
-  instance.name = checked.package.name;
-  instance.version = checked.package.version;
-  instance.release_counter = checked.package.release_counter;
+  if (const auto& verified = checked.verification.release) {
+    instance.name = verified->name;
+    instance.version = verified->version;
+    instance.release_counter = verified->release_counter;
+  } else {
+    instance.name = checked.package.name;
+    instance.version = checked.package.version;
+    instance.release_counter = checked.package.release_counter;
+  }
   instance.cert_dev = std::move(checked.cert_dev);
   instance.cert_store = std::move(checked.cert_store);
   instance.developer = std::move(checked.developer_identity);
@@ -59,6 +67,11 @@ pki::ChainInput Deployer::ChainFor(const Instance& i, int executable_fd) const {
   input.executable_fd = executable_fd;
   input.expected_node_id =
       pki::NodeSpiffeId(node_.identity.site_root.Subject().common_name, node_.node);
+  if (i.cert_dev) {
+    if (auto name = ReleaseNameOf(*i.cert_dev)) {
+      input.highest_release_counter = counters_.Highest(*name);
+    }
+  }
   return input;
 }
 
@@ -122,6 +135,7 @@ LaunchCheck Deployer::CheckLaunch(const Instance& i) const {
   check.outcome = Outcome::kReady;
   check.executable = std::move(*fd);
   check.rules_checked = v.rules_checked;
+  check.release = v.release;
   LaunchSpec& launch = check.spec;
   launch.service = i.service;
   launch.executable_fd = check.executable.get();

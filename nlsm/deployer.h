@@ -25,6 +25,7 @@
 #include "nlsm/instance.h"
 #include "nlsm/instance_check.h"
 #include "nlsm/node_state.h"
+#include "nlsm/release_counters.h"
 #include "nlsm/site_client.h"
 #include "pki/verifier.h"
 #include "storage/blob_store.h"
@@ -48,25 +49,32 @@ struct LaunchCheck {
   UniqueFd executable;
   LaunchSpec spec;
   std::vector<int> rules_checked;  // kReady
+  // kReady: the release as the verified certificates say (name, version, counter).
+  std::optional<pki::ServiceRelease> release;
 };
 
 class Deployer final {
  public:
   // `dir`: the node's state directory (absolute); the package store is <dir>/packages.
-  // `retry_initial`, `retry_max`: the deploy retry backoff (the renewal policy's).
-  Deployer(const std::string& dir, const NodeFiles& node, SiteClient& site, const Clock& clock,
-           Random& rng, const pki::VerifyOptions& verify, Seconds retry_initial, Seconds retry_max);
+  // `retry_initial`, `retry_max`: the deploy retry backoff (the renewal policy's). `counters`:
+  // the highest release counter per name (rule 7), read at every verification; the node manager
+  // records into it.
+  Deployer(const std::string& dir, const NodeFiles& node, SiteClient& site,
+           const ReleaseCounters& counters, const Clock& clock, Random& rng,
+           const pki::VerifyOptions& verify, Seconds retry_initial, Seconds retry_max);
   Deployer(const Deployer&) = delete;
   Deployer& operator=(const Deployer&) = delete;
 
-  // Fetches, certifies and verifies `service` (FetchAndVerify, instance_check.h).
-  // highest_release_counter: what this node already ran for the name (rule 7), if anything.
-  Result<CheckedInstance> Fetch(const std::string& service,
-                                std::optional<uint64_t> highest_release_counter);
-  // Moves what Fetch got into the instance (package, certificates, key, policy, window).
+  // Fetches, certifies and verifies `service` (FetchAndVerify, instance_check.h), rule 7 against
+  // the counters.
+  Result<CheckedInstance> Fetch(const std::string& service);
+  // Moves what Fetch got into the instance (package, certificates, key, policy, window). Name,
+  // version and counter are the verified certificates' where they verified (the header's, a
+  // claim, only for the status of a refused one).
   static void Adopt(CheckedInstance checked, Instance& instance);
 
-  // Rules 1–8 for the instance's files now; FAILED_PRECONDITION with the failure's text, or OK.
+  // Rules 1–8 for the instance's files now (rule 7 against the counters); FAILED_PRECONDITION
+  // with the failure's text, or OK.
   Status Verify(const Instance& instance) const;
   // Verifies from the descriptor that will be exec'd (no window between check and use) and
   // builds the launch, or says why the instance may not start.
@@ -81,11 +89,13 @@ class Deployer final {
 
  private:
   Result<UniqueFd> OpenPackage(const Instance& instance) const;
-  // What the verifier checks for the instance (rules 1–8 but 7), with the package's descriptor.
+  // What the verifier checks for the instance (rules 1–8; 7 against the highest counter of the
+  // name its Cert_dev carries), with the package's descriptor.
   pki::ChainInput ChainFor(const Instance& instance, int executable_fd) const;
 
   const NodeFiles& node_;
   SiteClient& site_;
+  const ReleaseCounters& counters_;
   Random& rng_;
   const Seconds retry_initial_, retry_max_;
   const pki::Verifier verifier_;

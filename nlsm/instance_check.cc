@@ -2,14 +2,34 @@
 
 #include "common/hex.h"
 #include "pki/csr.h"
+#include "pki/extensions.h"
 #include "pki/hash.h"
+#include "pki/oids.h"
 #include "pki/profile.h"
 
 namespace sitechain::nlsm {
 
+std::optional<std::string> ReleaseNameOf(const pki::Certificate& cert_dev) {
+  const auto extension = cert_dev.FindExtension(pki::ServiceReleaseOid());
+  if (!extension) return std::nullopt;
+  auto release = pki::DecodeServiceRelease(extension->value);
+  if (!release.ok()) return std::nullopt;
+  return release->name;
+}
+
 Result<CheckedInstance> FetchAndVerify(SiteClient& site, const storage::BlobStore& packages,
                                        const NodeFiles& node, const std::string& service,
                                        std::optional<uint64_t> highest_release_counter,
+                                       const pki::Verifier& verifier, Random& rng) {
+  return FetchAndVerify(
+      site, packages, node, service,
+      [highest_release_counter](const std::string&) { return highest_release_counter; }, verifier,
+      rng);
+}
+
+Result<CheckedInstance> FetchAndVerify(SiteClient& site, const storage::BlobStore& packages,
+                                       const NodeFiles& node, const std::string& service,
+                                       const HighestReleaseCounter& highest_release_counter,
                                        const pki::Verifier& verifier, Random& rng) {
   std::optional<PackageHeader> header;
   std::optional<storage::BlobStore::Writer> writer;
@@ -61,7 +81,11 @@ Result<CheckedInstance> FetchAndVerify(SiteClient& site, const storage::BlobStor
   input.executable_fd = fd.get();
   input.expected_node_id =
       pki::NodeSpiffeId(node.identity.site_root.Subject().common_name, node.node);
-  input.highest_release_counter = highest_release_counter;
+  // Rule 7 against the name the Cert_dev carries (the header's name and counter are the slsm's
+  // word); without a name the verifier refuses the Cert_dev anyway.
+  if (auto name = ReleaseNameOf(cert_dev)) {
+    input.highest_release_counter = highest_release_counter(*name);
+  }
   pki::Verification verification = verifier.Verify(input);
   if (cert_site.PublicKeyDer() != instance_key.PublicKeyDer() && verification.ok()) {
     verification.failure = pki::Failure{5, pki::CertRole::kCertSite, pki::Reason::kKeyMismatch,

@@ -188,30 +188,6 @@ Result<RestartPolicy> ParseRestartPolicy(std::string_view name) {
                          " (expected always, on-failure or never)");
 }
 
-Status CheckPolicyEnvName(std::string_view name) {
-  if (name.empty()) return InvalidArgument("an empty variable name");
-  if (name.size() > kMaxEnvNameBytes) {
-    return InvalidArgument("variable name " + Quote(name) + " is longer than " +
-                           std::to_string(kMaxEnvNameBytes) + " bytes");
-  }
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    const bool ok = (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
-    if (!ok) {
-      return InvalidArgument("variable name " + Quote(name) + " must match [A-Z_][A-Z0-9_]*");
-    }
-  }
-  if (name.starts_with("SITECHAIN_")) {
-    return InvalidArgument("variable " + Quote(name) +
-                           " is reserved: the node sets SITECHAIN_* itself");
-  }
-  if (name.starts_with("LD_") || name == "GCONV_PATH") {
-    return InvalidArgument("variable " + Quote(name) +
-                           " is refused: it makes the service load code that was never verified");
-  }
-  return Status::Ok();
-}
-
 Result<LaunchPolicy> ParseLaunchPolicy(std::string_view text) {
   LaunchPolicy policy;
   if (text.empty()) return policy;

@@ -7,8 +7,8 @@
 //
 //   "args"     array of strings appended to the service's argv (at most kMaxPolicyArgs)
 //   "env"      object of string -> string added to the service's environment (at most
-//              kMaxPolicyEnv); names match [A-Z_][A-Z0-9_]* and are not reserved (see
-//              ReservedEnvironmentName)
+//              kMaxPolicyEnv); names match [A-Z_][A-Z0-9_]* and are neither reserved nor
+//              refused (CheckPolicyEnvName)
 //   "restart"  "always" | "on-failure" (default) | "never"
 //   "renewal_signal"  "none" (default) | "SIGHUP" | "SIGUSR1" | "SIGUSR2": sent to the running
 //              service each time its identity file holds a renewed Cert_site (and key), for
@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/policy_env.h"
 #include "common/result.h"
 
 namespace sitechain::nlsm {
@@ -55,7 +56,7 @@ Result<RestartPolicy> ParseRestartPolicy(std::string_view name);
 inline constexpr size_t kMaxPolicyBytes = 4096;  // the whole JSON text (as the profile's SIZE)
 inline constexpr size_t kMaxPolicyArgs = 64;
 inline constexpr size_t kMaxPolicyEnv = 64;
-inline constexpr size_t kMaxEnvNameBytes = 128;
+inline constexpr size_t kMaxEnvNameBytes = kMaxPolicyEnvNameBytes;
 
 // The sitePolicy's "limits": what the service's cgroup may use (unset: no limit).
 struct ResourceLimits {
@@ -89,13 +90,11 @@ struct LaunchPolicy {
 // defaults. INVALID_ARGUMENT, "site policy: <key>: <reason>", for a policy the node cannot honour.
 Result<LaunchPolicy> ParseLaunchPolicy(std::string_view site_policy_json);
 
-// OK if a site policy may set the environment variable `name`, else INVALID_ARGUMENT saying why.
-// Refused:
-//   - names not matching [A-Z_][A-Z0-9_]* or longer than kMaxEnvNameBytes;
-//   - SITECHAIN_*: the node sets the service's identity variables itself, and a policy must not
-//     be able to point a service at another instance's key or certificate;
-//   - LD_* and GCONV_PATH: they make the dynamic loader or iconv load code that was never hashed,
-//     which would let a site run unverified code under a verified service's identity.
-Status CheckPolicyEnvName(std::string_view name);
+// OK if a site policy may set the environment variable `name`, else INVALID_ARGUMENT naming it
+// and why: the rule the slsm applies when a policy is set, applied again here (common/
+// policy_env.h: the pattern [A-Z_][A-Z0-9_]*, at most kMaxEnvNameBytes, no SITECHAIN_*, and no
+// variable that makes the loader, the C library, a language runtime or a shell load code that
+// was never verified).
+using ::sitechain::CheckPolicyEnvName;
 
 }  // namespace sitechain::nlsm

@@ -31,8 +31,9 @@ NodeManager::NodeManager(std::string dir, NodeFiles node, SiteClient& site, Proc
       clock_(clock),
       options_(std::move(options)),
       store_(dir_, node_, rng),
-      deployer_(dir_, node_, site, clock, rng, options_.verify, options_.renewal.retry_initial,
-                options_.renewal.retry_max),
+      counters_(dir_),
+      deployer_(dir_, node_, site, counters_, clock, rng, options_.verify,
+                options_.renewal.retry_initial, options_.renewal.retry_max),
       renewer_(dir_, site, clock, rng,
                {options_.renewal, options_.batch_interval, options_.reconnect_spacing}),
       link_(node_.slsm, site, clock, rng,
@@ -64,6 +65,7 @@ NodeManager::~NodeManager() { Shutdown(false); }
 // --- start and stop --------------------------------------------------------------------------
 
 Status NodeManager::Start() {
+  SITECHAIN_RETURN_IF_ERROR(counters_.Load());
   if (options_.service_uids) {
     SITECHAIN_RETURN_IF_ERROR(store_.OpenToServiceUsers());
     SITECHAIN_ASSIGN_OR_RETURN(auto users, ServiceUsers::Open(dir_, *options_.service_uids));
@@ -257,10 +259,6 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
       (it->second->state == kRunning || it->second->state == kExpired)) {
     return;  // already running this package (a reconnect repeats deploys); expiry renews itself
   }
-  std::optional<uint64_t> highest;
-  if (it != instances_.end() && it->second->release_counter > 0) {
-    highest = it->second->release_counter;
-  }
   auto instance = std::make_unique<Instance>();
   instance->service = service;
   instance->dir = store_.DirOf(service);
@@ -281,7 +279,8 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
                  false);
   }
 
-  auto checked = deployer_.Fetch(service, highest);
+  // Rule 7 is checked against the counters kept apart from the instances (never the header's).
+  auto checked = deployer_.Fetch(service);
   if (!checked.ok()) {
     instance->state = kRefused;
     instance->cause = earlier;
@@ -303,6 +302,16 @@ void NodeManager::Deploy(const std::string& service, const std::string& digest) 
     ref.state = kRefused;
     ref.last_error = "verification failed: " + verification.failure->ToString();
     spdlog::error("deploy {} refused: {}", service, ref.last_error);
+    return;
+  }
+  // Verified: from now on nothing older of the name runs here, whatever becomes of this deploy.
+  if (Status s = verification.release ? RecordRelease(ref, *verification.release) : Status::Ok();
+      !s.ok()) {
+    ref.state = kRefused;
+    ref.last_error = "cannot keep its release counter (rule 7): " + s.ToString();
+    ref.failures = attempts;
+    ref.next_attempt = deployer_.RedeployAt(attempts, clock_.Now());
+    ref.redeploy = true;
     return;
   }
   if (Status s = AssignUser(ref); !s.ok()) {
@@ -378,11 +387,28 @@ Status NodeManager::Launch(Instance& i) {
   }
   i.state = kRunning;
   i.last_error.clear();
+  if (check.release) {
+    // What the certificates say (instance.json is not believed); an instance kept by a node
+    // from before the counters were kept apart records its counter here.
+    i.name = check.release->name;
+    i.version = check.release->version;
+    i.release_counter = check.release->release_counter;
+    (void)RecordRelease(i, *check.release);
+  }
   std::string rules;
   for (int r : check.rules_checked) rules += (rules.empty() ? "" : " ") + std::to_string(r);
   spdlog::info("started {} {} (verified rules {}; Cert_site until {})", i.service, i.Release(),
                rules, FormatTime(i.cert_site->NotAfter()));
   return Status::Ok();
+}
+
+Status NodeManager::RecordRelease(const Instance& i, const pki::ServiceRelease& release) {
+  Status s = counters_.Record(release.name, release.release_counter);
+  if (!s.ok()) {
+    spdlog::error("{}: cannot keep the release counter {} of {} in {} (rule 7): {}", i.service,
+                  release.release_counter, release.name, counters_.path(), s.ToString());
+  }
+  return s;
 }
 
 Status NodeManager::Recover(const std::string& service) {

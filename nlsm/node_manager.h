@@ -7,6 +7,8 @@
 //
 // NodeManager is the event loop over parts that each own one concept:
 //   instance_store.h  the instances kept in <dir>/instances (save, recover after a restart)
+//   release_counters.h  the highest release counter accepted per name (rule 7), kept apart
+//                     from the instances: it outlives failed deploys, undeploys and restarts
 //   deployer.h        fetch a package into <dir>/packages, verify, build the launch spec
 //   renewer.h         which renewals are due, batches, the node certificate, expiry
 //   site_link.h       the command stream to the slsm (connect, reconnect, heartbeats)
@@ -39,6 +41,7 @@
 #include "nlsm/instance.h"
 #include "nlsm/instance_store.h"
 #include "nlsm/node_state.h"
+#include "nlsm/release_counters.h"
 #include "nlsm/renewal_policy.h"
 #include "nlsm/renewer.h"
 #include "nlsm/service_users.h"
@@ -106,8 +109,9 @@ class NodeManager final {
   NodeManager(const NodeManager&) = delete;
   NodeManager& operator=(const NodeManager&) = delete;
 
-  // Re-verifies every instance kept on disk and relaunches what still verifies, then starts the
-  // loop and link threads.
+  // Reads the release counters (their status if they cannot be read: the node does not start
+  // without them), re-verifies every instance kept on disk and relaunches what still verifies,
+  // then starts the loop and link threads.
   Status Start();
   // Stops the threads; running services keep running unless stop_services.
   void Shutdown(bool stop_services);
@@ -138,6 +142,9 @@ class NodeManager final {
   void NotifyRenewed(const Instance& instance);
   void RenewNodeCertificateIfDue(TimePoint now);
   Status Launch(Instance& instance);
+  // Keeps the release counter of a release that verified (rule 7); logs and returns the write's
+  // status if it cannot be kept.
+  Status RecordRelease(const Instance& instance, const pki::ServiceRelease& release);
   Status Recover(const std::string& service);
   // Gives the instance its service user, where services run as their own users.
   Status AssignUser(Instance& instance);
@@ -158,9 +165,10 @@ class NodeManager final {
   ProcessRunner& runner_;
   const Clock& clock_;
   const NodeOptions options_;
-  InstanceStore store_;  // loop thread
-  Deployer deployer_;    // loop thread
-  Renewer renewer_;      // loop thread
+  InstanceStore store_;       // loop thread
+  ReleaseCounters counters_;  // loop thread (loaded in Start, before the loop runs)
+  Deployer deployer_;         // loop thread
+  Renewer renewer_;           // loop thread
 
   Instances instances_;                // owned by the loop thread
   std::optional<ServiceUsers> users_;  // loop thread (set in Start, before the loop runs)

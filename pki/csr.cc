@@ -6,10 +6,10 @@
 #include <botan/pem.h>
 #include <botan/pkcs10.h>
 #include <botan/x509_ext.h>
-#include <botan/x509_key.h>
 
 #include "common/files.h"
 #include "pki/internal.h"
+#include "pki/key_parameters.h"
 #include "pki/oids.h"
 
 namespace sitechain::pki {
@@ -95,12 +95,19 @@ Result<CertificateRequest> CertificateRequest::FromDer(std::span<const uint8_t> 
 }
 
 Result<CertificateRequest> CertificateRequest::Parse(const uint8_t* data, size_t size) {
+  std::shared_ptr<const Impl> impl;
   try {
     Botan::DataSource_Memory src(data, size);
-    return CertificateRequest(std::make_shared<const Impl>(src));
+    impl = std::make_shared<const Impl>(src);
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("malformed CSR: ") + e.what());
   }
+  // Decoding checked nothing with the key; this runs before anyone can (CheckRequest's signature
+  // check), so that a key too costly to use is refused for the price of decoding it.
+  if (Result<KeyType> type = CheckKeyParameters(impl->req.public_key_bits()); !type.ok()) {
+    return InvalidArgument("the CSR's public key is refused: " + type.status().message());
+  }
+  return CertificateRequest(std::move(impl));
 }
 
 Result<CertificateRequest> CertificateRequest::Load(const std::string& path) {
@@ -130,7 +137,9 @@ std::vector<uint8_t> CertificateRequest::PublicKeyDer() const {
 
 bool CertificateRequest::SignatureValid() const {
   try {
-    std::unique_ptr<Botan::Public_Key> key(Botan::X509::load_key(impl_->req.public_key_bits()));
+    // LoadPublicKey checks the key's parameters first (CSRs made by Create skip Parse).
+    const std::unique_ptr<Botan::Public_Key> key =
+        internal::LoadPublicKey(impl_->req.public_key_bits());
     return key && impl_->req.check_signature(*key);
   } catch (const std::exception&) {
     return false;

@@ -20,6 +20,11 @@ class CertificateRequest final {
   // A CSR for `key` with subject CN=common_name and no extension requests.
   static Result<CertificateRequest> Create(const PrivateKey& key, std::string_view common_name,
                                            Random& rng);
+  // Decodes a CSR without checking its signature (CheckRequest does). Refusals: RESOURCE_EXHAUSTED
+  // for input over the size limit; INVALID_ARGUMENT for a malformed CSR, and for a public key
+  // whose parameters are not the profile's (pki/key_parameters.h), checked here so that no
+  // caller ever verifies a signature with a key too costly to use (a 16384-bit RSA modulus, a
+  // huge exponent).
   static Result<CertificateRequest> FromPem(std::string_view pem);
   // DER, as the node-facing site API carries CSRs. The same refusals as FromPem.
   static Result<CertificateRequest> FromDer(std::span<const uint8_t> der);

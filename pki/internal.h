@@ -102,7 +102,9 @@ DistinguishedName FromBotanDn(const Botan::X509_DN& dn);
 std::vector<RawExtension> RawExtensionsOf(const Botan::Extensions& exts);
 // One of the supported key types, or INVALID_ARGUMENT naming what is wrong (RSA-1024, P-384…).
 Result<KeyType> ClassifyKey(const Botan::Public_Key& key);
-// Loads a DER SubjectPublicKeyInfo; nullptr if it does not parse.
+// Loads a DER SubjectPublicKeyInfo; nullptr if it does not parse or if its parameters are not the
+// profile's (CheckKeyParameters, pki/key_parameters.h, checked first: no other key reaches
+// Botan's key classes).
 std::unique_ptr<Botan::Public_Key> LoadPublicKey(const std::vector<uint8_t>& spki_der);
 
 }  // namespace internal

@@ -14,6 +14,7 @@
 
 #include "common/files.h"
 #include "pki/internal.h"
+#include "pki/key_parameters.h"
 
 namespace sitechain::pki {
 namespace {
@@ -178,6 +179,7 @@ Result<PrivateKey> PrivateKey::Load(const std::string& path,
 std::vector<uint8_t> PrivateKey::PublicKeyDer() const { return impl_->key->subject_public_key(); }
 
 Result<KeyType> PublicKeyType(const std::vector<uint8_t>& spki_der) {
+  SITECHAIN_RETURN_IF_ERROR(CheckKeyParameters(spki_der).status());
   auto key = internal::LoadPublicKey(spki_der);
   if (!key) return InvalidArgument("not a valid SubjectPublicKeyInfo");
   return internal::ClassifyKey(*key);
@@ -215,6 +217,10 @@ Result<KeyType> ClassifyKey(const Botan::Public_Key& key) {
   }
   if (algo == "RSA") {
     const size_t bits = key.key_length();
+    if (dynamic_cast<const Botan::RSA_PublicKey&>(key).get_e() != kRsaPublicExponent) {
+      return InvalidArgument("RSA keys must have the public exponent " +
+                             std::to_string(kRsaPublicExponent));
+    }
     if (bits == 2048) return KeyType::kRsa2048;
     if (bits == 3072) return KeyType::kRsa3072;
     return InvalidArgument("RSA keys must be 2048 or 3072 bits, not " + std::to_string(bits));
@@ -224,6 +230,9 @@ Result<KeyType> ClassifyKey(const Botan::Public_Key& key) {
 }
 
 std::unique_ptr<Botan::Public_Key> LoadPublicKey(const std::vector<uint8_t>& spki_der) {
+  // Every public key sitechain uses comes through here: its parameters are checked before Botan
+  // builds a key object (for RSA, before its Montgomery setup and any exponentiation).
+  if (!CheckKeyParameters(spki_der).ok()) return nullptr;
   try {
     return std::unique_ptr<Botan::Public_Key>(Botan::X509::load_key(spki_der));
   } catch (const std::exception&) {

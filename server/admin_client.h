@@ -17,6 +17,7 @@
 #include "common/grpc_tls.h"
 #include "common/proto_json.h"
 #include "common/result.h"
+#include "common/terminal_text.h"
 
 namespace sitechain::server {
 
@@ -62,14 +63,16 @@ class AdminClient final {
   const AdminPeer peer_;
 };
 
-// Prints a response as JSON (ProtoToJson) when `json`, else by calling text(response). Returns
-// the call's refusal, printing nothing, if `response` holds one.
+// Prints a response as JSON (ProtoToJson, through JsonForTerminal) when `json`, else by calling
+// text(response), which must pass every string of the response through ForTerminal
+// (common/terminal_text.h: the strings came from peers). Returns the call's refusal, printing
+// nothing, if `response` holds one.
 template <typename Response, typename Text>
 Status PrintAdminResponse(const Result<Response>& response, bool json, std::ostream& out,
                           Text text) {
   if (!response.ok()) return response.status();
   if (json) {
-    out << ProtoToJson(*response);
+    out << JsonForTerminal(ProtoToJson(*response));
   } else {
     text(*response);
   }

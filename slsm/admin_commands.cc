@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "common/files.h"
+#include "common/secret_file.h"
+#include "common/terminal_text.h"
 #include "sitechain/v1/site.grpc.pb.h"
 
 namespace sitechain::slsm {
@@ -21,20 +23,25 @@ Status Call(const AdminTarget& target,
   return server::PrintAdminResponse(admin.Call(method, request), target.json, out, text);
 }
 
+// Every string below came from a peer (the store, a developer, a node) or passed through one:
+// each goes through ForTerminal (common/terminal_text.h) before it reaches the terminal.
+
 void PrintRelease(const v1::InstalledRelease& r, std::ostream& out) {
-  out << r.name() << " " << r.version() << " (release " << r.release_counter() << ", "
-      << r.developer() << ", " << r.size() << " bytes, " << r.digest_algorithm() << ":"
-      << r.digest().substr(0, 16) << "…)"
-      << (r.revoked() ? " REVOKED: " + r.revocation_reason() : "");
+  out << ForTerminal(r.name()) << " " << ForTerminal(r.version()) << " (release "
+      << r.release_counter() << ", " << ForTerminal(r.developer()) << ", " << r.size() << " bytes, "
+      << ForTerminal(r.digest_algorithm()) << ":" << ForTerminal(r.digest().substr(0, 16)) << "…)"
+      << (r.revoked() ? " REVOKED: " + ForTerminal(r.revocation_reason()) : "");
 }
 
 void PrintInstance(const v1::Instance& i, std::ostream& out) {
-  out << i.service() << "\t" << i.node() << "\tdeployed " << i.deployed_at() << "\t"
-      << (i.certificate_serial().empty() ? "no certificate yet"
-                                         : "cert " + i.certificate_serial().substr(0, 12) +
-                                               " until " + i.certificate_not_after())
-      << "\t" << (i.node_state().empty() ? "-" : i.node_state())
-      << (i.node_detail().empty() ? "" : " (" + i.node_detail() + ")") << "\n";
+  out << ForTerminal(i.service()) << "\t" << ForTerminal(i.node()) << "\tdeployed "
+      << ForTerminal(i.deployed_at()) << "\t"
+      << (i.certificate_serial().empty()
+              ? "no certificate yet"
+              : "cert " + ForTerminal(i.certificate_serial().substr(0, 12)) + " until " +
+                    ForTerminal(i.certificate_not_after()))
+      << "\t" << (i.node_state().empty() ? "-" : ForTerminal(i.node_state()))
+      << (i.node_detail().empty() ? "" : " (" + ForTerminal(i.node_detail()) + ")") << "\n";
 }
 
 }  // namespace
@@ -55,9 +62,10 @@ Status ServicesCommand(const AdminTarget& t, std::ostream& out) {
   return Call(t, &v1::SiteAdmin::Stub::ListServices, {}, out,
               [&](const v1::ListServicesResponse& r) {
                 for (const auto& s : r.services()) {
-                  out << s.name() << "\t";
+                  out << ForTerminal(s.name()) << "\t";
                   PrintRelease(s.release(), out);
-                  out << "\t" << s.instances() << " instances\tpolicy " << s.policy_json() << "\n";
+                  out << "\t" << s.instances() << " instances\tpolicy "
+                      << ForTerminal(s.policy_json()) << "\n";
                 }
               });
 }
@@ -69,29 +77,51 @@ Status SetPolicyCommand(const AdminTarget& t, const std::string& service,
   request.set_service(service);
   request.set_policy_json(policy);
   return Call(t, &v1::SiteAdmin::Stub::SetPolicy, request, out, [&](const v1::Service& s) {
-    out << "policy of " << s.name() << " is now " << s.policy_json() << "; " << s.instances()
-        << " instances renew now\n";
+    out << "policy of " << ForTerminal(s.name()) << " is now " << ForTerminal(s.policy_json())
+        << "; " << s.instances() << " instances renew now\n";
   });
 }
 
 Status CreateJoinTokenCommand(const AdminTarget& t, const std::string& node, Seconds ttl,
-                              std::ostream& out) {
+                              const std::string& token_file, std::ostream& out) {
   v1::CreateJoinTokenRequest request;
   request.set_node(node);
   request.set_ttl_seconds(static_cast<uint64_t>(ttl.count()));
-  return Call(t, &v1::SiteAdmin::Stub::CreateJoinToken, request, out,
-              [&](const v1::CreateJoinTokenResponse& r) { out << r.token() << "\n"; });
+  if (token_file.empty()) {
+    return Call(
+        t, &v1::SiteAdmin::Stub::CreateJoinToken, request, out,
+        [&](const v1::CreateJoinTokenResponse& r) { out << ForTerminal(r.token()) << "\n"; });
+  }
+  SITECHAIN_RETURN_IF_ERROR(CheckTokenFileIsNew(token_file));
+  const server::AdminClient admin(t.socket, {.name = "the site manager",
+                                             .serve_command = "slsm serve",
+                                             .deadline = std::chrono::seconds(30)});
+  auto created = admin.Call(&v1::SiteAdmin::Stub::CreateJoinToken, request);
+  if (!created.ok()) return created.status();
+  SITECHAIN_RETURN_IF_ERROR(WriteTokenFile(token_file, created->token())
+                                .WithContext("the join token for " + node +
+                                             " was created but not "
+                                             "written; create another"));
+  created->clear_token();  // the file holds it; the output never does
+  return server::PrintAdminResponse(Result<v1::CreateJoinTokenResponse>(*created), t.json, out,
+                                    [&](const v1::CreateJoinTokenResponse& r) {
+                                      out << "wrote the join token for node " << ForTerminal(node)
+                                          << " to " << ForTerminal(token_file)
+                                          << " (mode 0600; usable once, until "
+                                          << ForTerminal(r.expires_at()) << ")\n";
+                                    });
 }
 
 Status NodesCommand(const AdminTarget& t, std::ostream& out) {
   return Call(t, &v1::SiteAdmin::Stub::ListNodes, {}, out, [&](const v1::ListNodesResponse& r) {
     for (const auto& n : r.nodes()) {
-      out << n.name() << "\t"
+      out << ForTerminal(n.name()) << "\t"
           << (n.evicted()     ? "evicted"
               : n.connected() ? "up"
                               : "down")
-          << "\tlast seen " << (n.last_seen().empty() ? "never" : n.last_seen()) << "\tcert until "
-          << n.certificate_not_after() << "\t" << n.instances() << " instances\n";
+          << "\tlast seen " << (n.last_seen().empty() ? "never" : ForTerminal(n.last_seen()))
+          << "\tcert until " << ForTerminal(n.certificate_not_after()) << "\t" << n.instances()
+          << " instances\n";
     }
   });
 }
@@ -100,7 +130,7 @@ Status EvictCommand(const AdminTarget& t, const std::string& node, std::ostream&
   v1::EvictNodeRequest request;
   request.set_node(node);
   return Call(t, &v1::SiteAdmin::Stub::EvictNode, request, out, [&](const v1::Node& n) {
-    out << "evicted " << n.name()
+    out << "evicted " << ForTerminal(n.name())
         << ": it gets no more certificates; its services were told to stop\n";
   });
 }
@@ -112,9 +142,9 @@ Status DeployCommand(const AdminTarget& t, const std::string& service,
   for (const auto& n : nodes) request.add_nodes(n);
   return Call(t, undeploy ? &v1::SiteAdmin::Stub::Undeploy : &v1::SiteAdmin::Stub::Deploy, request,
               out, [&](const v1::DeployResponse& r) {
-                out << (undeploy ? "undeployed " : "deployed ") << service
+                out << (undeploy ? "undeployed " : "deployed ") << ForTerminal(service)
                     << (undeploy ? " from " : " to ") << r.instances_size() << " nodes:";
-                for (const auto& i : r.instances()) out << " " << i.node();
+                for (const auto& i : r.instances()) out << " " << ForTerminal(i.node());
                 out << "\n";
               });
 }
@@ -136,8 +166,9 @@ Status IssuedCommand(const AdminTarget& t, uint32_t limit, std::ostream& out) {
   return Call(t, &v1::SiteAdmin::Stub::ListIssued, request, out,
               [&](const v1::ListIssuedResponse& r) {
                 for (const auto& e : r.entries()) {
-                  out << e.issued_at() << "\t" << e.kind() << "\t" << e.serial() << "\t"
-                      << e.subject() << "\tuntil " << e.not_after() << "\n";
+                  out << ForTerminal(e.issued_at()) << "\t" << ForTerminal(e.kind()) << "\t"
+                      << ForTerminal(e.serial()) << "\t" << ForTerminal(e.subject()) << "\tuntil "
+                      << ForTerminal(e.not_after()) << "\n";
                 }
               });
 }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 
+#include "common/policy_env.h"
 #include "pki/hash.h"
 #include "pki/profile.h"
 
@@ -24,6 +25,23 @@ Result<std::string> CompactPolicy(const std::string& text, size_t max_bytes) {
     return InvalidArgument(std::string("the policy is not valid JSON: ") + e.what());
   }
   if (!json.is_object()) return InvalidArgument("the policy must be a JSON object ({...})");
+  // The nodes refuse a policy whose "env" they cannot honour (nlsm/launch_policy.cc): say so now,
+  // with the same rule, rather than after every node refused it.
+  if (auto env = json.find("env"); env != json.end()) {
+    if (!env->is_object()) {
+      return InvalidArgument("the policy's \"env\" must be an object of string values");
+    }
+    for (const auto& [name, value] : env->items()) {
+      if (Status s = CheckPolicyEnvName(name); !s.ok()) {
+        return InvalidArgument("the policy's \"env\": " + s.message());
+      }
+      if (!value.is_string() ||
+          value.get_ref<const std::string&>().find('\0') != std::string::npos) {
+        return InvalidArgument("the policy's \"env\": the value of " + name +
+                               " must be a string without NUL characters");
+      }
+    }
+  }
   std::string compact = json.dump();
   if (compact.size() > max_bytes) return InvalidArgument("the compact policy is too large");
   return compact;
@@ -206,5 +224,7 @@ Status Catalog::ApplyRevocation(const StoreRevocation& r) {
 }
 
 Result<uint64_t> Catalog::LastFeedSequence() { return db_.LastFeedSequence(); }
+Status Catalog::ConfirmFeed(TimePoint as_of) { return db_.SetFeedConfirmedAt(as_of); }
+Result<TimePoint> Catalog::FeedConfirmedAt() { return db_.FeedConfirmedAt(); }
 
 }  // namespace sitechain::slsm

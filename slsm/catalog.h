@@ -109,6 +109,10 @@ class Catalog final {
   // the sequence so the feed resumes after it.
   Status ApplyRevocation(const StoreRevocation& revocation);
   Result<uint64_t> LastFeedSequence();
+  // The revocation follower read the feed to its end at `as_of` (revocation_staleness.h); an
+  // earlier time than the one kept changes nothing. Kept in the database: a restart keeps it.
+  Status ConfirmFeed(TimePoint as_of);
+  Result<TimePoint> FeedConfirmedAt();
 
  private:
   Result<ReleaseRecord> CommitInstall(const ReleaseHeader& header,

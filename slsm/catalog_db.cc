@@ -198,6 +198,23 @@ Status CatalogDb::SetLastFeedSequence(uint64_t sequence) {
   });
 }
 
+Result<TimePoint> CatalogDb::FeedConfirmedAt() {
+  return db_.Locked([&](sql::Database& db) -> Result<TimePoint> {
+    SITECHAIN_ASSIGN_OR_RETURN(auto st, db.Prepare("SELECT confirmed_at FROM feed WHERE id = 1"));
+    SITECHAIN_ASSIGN_OR_RETURN(int64_t at, sql::FirstInt(st, 0));
+    return FromUnixSeconds(at);
+  });
+}
+
+Status CatalogDb::SetFeedConfirmedAt(TimePoint at) {
+  return db_.Locked([&](sql::Database& db) -> Status {
+    SITECHAIN_ASSIGN_OR_RETURN(
+        auto st,
+        db.Prepare("UPDATE feed SET confirmed_at = ?1 WHERE id = 1 AND confirmed_at < ?1"));
+    return st.Bind(1, ToUnixSeconds(at)).Run();
+  });
+}
+
 Result<ServiceRecord> CatalogDb::FindService(const std::string& name) {
   return db_.Locked([&](sql::Database& db) { return FindServiceIn(db, name); });
 }

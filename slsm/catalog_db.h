@@ -46,6 +46,10 @@ class CatalogDb final {
   Result<uint64_t> LastFeedSequence();
   // Moves the feed position forward (an older sequence changes nothing).
   Status SetLastFeedSequence(uint64_t sequence);
+  // When the feed was last read to its end (the epoch if never), and moving that forward (an
+  // earlier time changes nothing).
+  Result<TimePoint> FeedConfirmedAt();
+  Status SetFeedConfirmedAt(TimePoint at);
 
   Result<ServiceRecord> FindService(const std::string& name);
   Result<std::vector<ServiceRecord>> ListServices();

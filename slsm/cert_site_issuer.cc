@@ -6,6 +6,7 @@
 
 #include "pki/csr.h"
 #include "pki/extensions.h"
+#include "slsm/revocation_staleness.h"
 
 namespace sitechain::slsm {
 namespace {
@@ -56,6 +57,12 @@ Result<RenewalResult> CertSiteIssuer::IssueOne(const NodeRecord& node,
   if (release.revoked) {
     return refuse(FailedPrecondition(request.service + " " + release.version +
                                      " was revoked at the store: " + release.revocation_reason));
+  }
+  SITECHAIN_ASSIGN_OR_RETURN(const TimePoint feed_confirmed_at, catalog_.FeedConfirmedAt());
+  if (Status s = CheckConfirmedUnrevoked(release, feed_confirmed_at, clock_.Now(),
+                                         options_.revocation_staleness_limit);
+      !s.ok()) {
+    return refuse(s);
   }
   // The time of this issuance, read when its tokens are taken: calls run side by side and a call
   // of many entries takes seconds, so a time read at the start of the call would be stale by

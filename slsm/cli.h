@@ -53,6 +53,7 @@ class AdminCommands final {
   std::string dir_, socket_;
   bool json_ = false;
   std::string name_, version_, service_, node_, policy_file_, ttl_ = "1h";
+  std::string token_file_;  // tokens create --out
   std::vector<std::string> nodes_;
   uint32_t limit_ = 100;
   CLI::App* install_ = nullptr;

@@ -40,12 +40,15 @@ AdminCommands::AdminCommands(CLI::App& app) {
   tokens->require_subcommand(1);
   token_create_ = tokens->add_subcommand(
       "create",
-      "Create a join token for one node (printed once; carries the site root's "
-      "fingerprint so the node can authenticate this slsm).");
+      "Create a join token for one node (printed once, or written to --out; carries the "
+      "site root's fingerprint so the node can authenticate this slsm).");
   add_target(token_create_);
   token_create_->add_option("node", node_, "the node's name")->required();
   token_create_->add_option("--ttl", ttl_, "how long it may be used, e.g. 1h (at most 7d)")
       ->capture_default_str();
+  token_create_->add_option("--out,-o", token_file_,
+                            "write the token to this new file (mode 0600) instead of printing it, "
+                            "for 'nlsm enroll --token-file'");
 
   nodes_cmd_ = app.add_subcommand("nodes", "Enrolled nodes: up/down, last seen, expiry.");
   add_target(nodes_cmd_);
@@ -93,7 +96,7 @@ int AdminCommands::Run() {
     s = SetPolicyCommand(target, service_, policy_file_, std::cout);
   } else if (token_create_->parsed()) {
     auto seconds = ParseDuration(ttl_);
-    s = seconds.ok() ? CreateJoinTokenCommand(target, node_, *seconds, std::cout)
+    s = seconds.ok() ? CreateJoinTokenCommand(target, node_, *seconds, token_file_, std::cout)
                      : seconds.status();
   } else if (evict_->parsed()) {
     s = EvictCommand(target, node_, std::cout);

@@ -44,6 +44,7 @@ Status Apply(const ConfigText& file, SlsmConfig& c) {
   keys.Duration("cert_site_lifetime", o.cert_site_lifetime);
   keys.Duration("node_lifetime", o.node_lifetime);
   keys.Duration("node_recovery_grace", o.node_recovery_grace);
+  keys.Unsigned("node_renewal_burst", o.node_renewal_burst);
   keys.Duration("default_token_ttl", o.default_token_ttl);
   keys.Duration("max_token_ttl", o.max_token_ttl);
   keys.Number("renew_window_start", o.renew_window_start);
@@ -58,6 +59,7 @@ Status Apply(const ConfigText& file, SlsmConfig& c) {
   keys.Number("node_issuance_factor", o.node_issuance_factor);
   keys.Number("node_issuance_min_burst", o.node_issuance_min_burst);
   keys.Unsigned("max_node_commands", o.max_node_commands);
+  keys.Duration("revocation_staleness_limit", o.revocation_staleness_limit);
   return keys.ApplyText(file.text, file.where);
 }
 

@@ -1,5 +1,8 @@
 #include "slsm/enrollment.h"
 
+#include <chrono>
+#include <optional>
+
 #include "common/hex.h"
 #include "common/time_format.h"
 #include "pki/csr.h"
@@ -37,7 +40,8 @@ Enrollment::Enrollment(const slca::SiteCa& ca, SiteDatabase& db, const Clock& cl
       options_(options),
       verifier_(clock, options.verify),
       db_(db),
-      log_(db) {}
+      log_(db),
+      renewals_(static_cast<uint32_t>(options.node_renewal_burst), options.NodeRenewalRefill()) {}
 
 Result<CreatedJoinToken> Enrollment::CreateJoinToken(const std::string& node, Seconds ttl) {
   SITECHAIN_RETURN_IF_ERROR(pki::ValidateIdentifier("node name", node));
@@ -65,8 +69,9 @@ Result<NodeRecord> Enrollment::FindNode(const std::string& node) { return db_.Fi
 Result<Enrolled> Enrollment::Enroll(const std::string& token, const std::string& node,
                                     std::span<const uint8_t> csr_der) {
   // The fingerprint is for the node; the rest is the credential.
+  // The token first (its form, then the database): a caller without a valid one gets nothing of
+  // ours parsed or verified.
   SITECHAIN_ASSIGN_OR_RETURN(JoinToken parsed, ParseJoinToken(token));
-  SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::FromDer(csr_der));
   const TimePoint now = clock_.Now();
   const std::string hash = JoinTokenHash(parsed);
   auto record = db_.FindJoinTokenByHash(hash);
@@ -83,6 +88,8 @@ Result<Enrolled> Enrollment::Enroll(const std::string& token, const std::string&
     return PermissionDenied("join token " + record->id + " was made for node '" + record->node +
                             "', not '" + node + "'");
   }
+  // Refuses a key outside the profile by its parameters, before IssueNode verifies with it.
+  SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::FromDer(csr_der));
   // No lock is held while signing: two enrollments racing with one token may both sign; the
   // transaction of EnrollNode lets only one of them use it, and the other is refused as if it
   // had come second (its certificate is dropped, never handed out).
@@ -157,6 +164,16 @@ Result<pki::Certificate> Enrollment::RenewNode(const NodeRecord& node,
   if (Sha256Hex(csr.PublicKeyDer()) != node.key_fingerprint) {
     return InvalidArgument("the CSR is for another key than node '" + node.name +
                            "' enrolled with; a new key needs a new join token");
+  }
+  // Taken before the signature check and the signing, which are what the limit spares.
+  const TimePoint now = clock_.Now();
+  if (std::optional<TimePoint> retry = renewals_.TryTake(node.name, now)) {
+    return ResourceExhausted(
+        "node '" + node.name + "' renews its certificate too often: at most " +
+        std::to_string(renewals_.burst()) + " renewals at once, then one every " +
+        std::to_string(renewals_.refill().count()) + " s (node_renewal_burst per node_lifetime); " +
+        "retry after " + FormatTime(*retry) + " (in " +
+        std::to_string(std::chrono::duration_cast<Seconds>(*retry - now).count()) + " s)");
   }
   SITECHAIN_ASSIGN_OR_RETURN(auto cert,
                              ca_.IssueNode(csr, node.name, options_.node_lifetime, {clock_, rng_}));

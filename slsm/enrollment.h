@@ -5,7 +5,8 @@
 // logged in issued_log.h.
 //
 // Thread-safe, without a lock of its own: its state is rows of the database, and each change is
-// one transaction there (a token's single use is enforced by the transaction that enrolls).
+// one transaction there (a token's single use is enforced by the transaction that enrolls); the
+// in-memory RenewNode limit guards itself.
 // Signing holds no lock (the site CA's issuing methods are thread-safe), so enrollments and
 // renewals of different nodes run side by side.
 // Errors: every refusal is a Status whose message says what was wrong.
@@ -23,6 +24,7 @@
 #include "slca/site_ca.h"
 #include "slsm/enrollment_db.h"
 #include "slsm/issued_log.h"
+#include "slsm/node_renewal_limiter.h"
 #include "slsm/records.h"
 #include "slsm/site_db.h"
 #include "slsm/site_options.h"
@@ -53,9 +55,10 @@ class Enrollment final {
   Result<std::vector<NodeRecord>> ListNodes();
   // NOT_FOUND for a node that never enrolled.
   Result<NodeRecord> FindNode(const std::string& node);
-  // UNAUTHENTICATED for an unknown, used or expired token (it stays usable if the CSR is
-  // refused for another reason); PERMISSION_DENIED for a token made for another node and the
-  // CSR refusals of pki::CheckRequest.
+  // UNAUTHENTICATED for an unknown, used or expired token and PERMISSION_DENIED for a token made
+  // for another node, all checked before the CSR is even parsed (the token stays usable if the
+  // CSR is refused); INVALID_ARGUMENT for a CSR that does not parse or whose key is outside the
+  // profile (before any signature check); the CSR refusals of pki::CheckRequest.
   Result<Enrolled> Enroll(const std::string& token, const std::string& node,
                           std::span<const uint8_t> csr_der);
   // The enrolled, unevicted node whose certificate the client presented in the TLS handshake
@@ -66,7 +69,9 @@ class Enrollment final {
   // The same for RenewNode, which also accepts a node certificate that expired less than
   // options.node_recovery_grace ago.
   Result<NodeRecord> AuthenticateNodeForRenewal(const std::optional<std::string>& peer_pem);
-  // A fresh node certificate for the same key. INVALID_ARGUMENT for a CSR of another key.
+  // A fresh node certificate for the same key. INVALID_ARGUMENT for a CSR of another key (or one
+  // outside the profile); RESOURCE_EXHAUSTED, with the time to retry, for a node over its
+  // renewal limit (SiteOptions::node_renewal_burst), before any signature work.
   Result<pki::Certificate> RenewNode(const NodeRecord& node, std::span<const uint8_t> csr_der);
   // Records that the node called (best effort: a failure is not the node's concern).
   void NodeSeen(const std::string& node);
@@ -83,8 +88,9 @@ class Enrollment final {
   Random& rng_;  // thread-safe
   const SiteOptions& options_;
   const pki::Verifier verifier_;
-  EnrollmentDb db_;  // thread-safe (the database's lock)
-  IssuedLog log_;    // thread-safe (the database's lock)
+  EnrollmentDb db_;              // thread-safe (the database's lock)
+  IssuedLog log_;                // thread-safe (the database's lock)
+  NodeRenewalLimiter renewals_;  // thread-safe (its own lock)
 };
 
 }  // namespace sitechain::slsm

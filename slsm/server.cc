@@ -107,7 +107,10 @@ Result<std::unique_ptr<SlsmServer>> SlsmServer::Start(const std::string& dir,
            .admin = {.socket = server::AdminSocketPath(dir, config.admin_socket),
                      .services = {slsm->admin_service_.get()}}}));
 
-  slsm->follower_ = std::make_unique<RevocationFollower>(*slsm->store_, *slsm->service_, rng);
+  slsm->follower_ = std::make_unique<RevocationFollower>(
+      *slsm->store_, *slsm->service_, clock, rng,
+      FollowerOptions{.confirm_interval =
+                          ConfirmIntervalFor(config.site_options.revocation_staleness_limit)});
   slsm->follower_->Start();
 
   slsm->tls_->Start();

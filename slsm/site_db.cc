@@ -81,7 +81,10 @@ CREATE TABLE audit_log (
   action TEXT NOT NULL,
   detail TEXT NOT NULL
 );
-)sql"};
+)sql",
+      // 2: when the revocation feed was last read to its end (0: never; then a release counts as
+      // confirmed from its install).
+      "ALTER TABLE feed ADD COLUMN confirmed_at INTEGER NOT NULL DEFAULT 0;"};
   return *migrations;
 }
 

@@ -26,6 +26,9 @@ Status SiteOptions::Validate() const {
   if (max_executable_bytes == 0 || max_policy_bytes == 0 || max_renewals_per_call == 0) {
     return InvalidArgument("the size limits must be positive");
   }
+  if (revocation_staleness_limit <= Seconds(0)) {
+    return InvalidArgument("revocation_staleness_limit must be positive");
+  }
   // A larger limit would accept policies that no Cert_site can carry.
   if (max_policy_bytes > pki::kMaxSitePolicyBytes) {
     return InvalidArgument("the policy limit is at most " +
@@ -39,6 +42,11 @@ Status SiteOptions::Validate() const {
   }
   if (max_node_commands < 16) {
     return InvalidArgument("max_node_commands must be at least 16");
+  }
+  if (node_renewal_burst < 1 || node_renewal_burst > 100 || NodeRenewalRefill() < Seconds(1)) {
+    return InvalidArgument(
+        "node_renewal_burst must be 1 to 100 renewals per node lifetime, and at most one per "
+        "second of it");
   }
   return Status::Ok();
 }

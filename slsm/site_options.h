@@ -35,6 +35,23 @@ struct SiteOptions {
   size_t max_policy_bytes = 4096;
   uint32_t max_renewals_per_call = 1000;
   pki::VerifyOptions verify;
+  // How long a release may go unconfirmed by the store's revocation feed before the site stops
+  // issuing Cert_site for it. A release is confirmed when it is installed and each time the
+  // revocation follower reads the feed to its end; while the store cannot be reached the
+  // revocation bound is this limit + cert_site_lifetime + the nodes' clock skew. A day, as
+  // TUF's timestamp role: a store outage of hours goes unnoticed by the services, a longer one
+  // stops them one Cert_site lifetime later (docs/operations.md).
+  Seconds revocation_staleness_limit{86400};
+
+  // --- RenewNode limit (issue 17). Each node may renew its node certificate at most
+  // node_renewal_burst times at once and earns one renewal back every
+  // node_lifetime / node_renewal_burst (NodeRenewalRefill). An honest node renews about once per
+  // half lifetime, plus a retry when an answer was lost or it crashed before saving; the default
+  // leaves room for both and bounds a hostile node to 4 certificates per lifetime.
+  uint64_t node_renewal_burst = 4;
+  Seconds NodeRenewalRefill() const {
+    return node_lifetime / static_cast<int64_t>(node_renewal_burst);
+  }
 
   // --- Per-node bounds (issue 17: one node cannot take what the others need). ---
   // A node's own issuance bucket, checked before the site's (node_issuance_limiter.h): with k

@@ -105,5 +105,7 @@ Status SiteService::ApplyRevocation(const StoreRevocation& revocation) {
   return catalog_.ApplyRevocation(revocation);
 }
 Result<uint64_t> SiteService::LastFeedSequence() { return catalog_.LastFeedSequence(); }
+Status SiteService::ConfirmRevocationFeed(TimePoint as_of) { return catalog_.ConfirmFeed(as_of); }
+Result<TimePoint> SiteService::RevocationFeedConfirmedAt() { return catalog_.FeedConfirmedAt(); }
 
 }  // namespace sitechain::slsm

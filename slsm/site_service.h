@@ -96,6 +96,8 @@ class SiteService final {
   // --- store feed
   Status ApplyRevocation(const StoreRevocation& revocation);
   Result<uint64_t> LastFeedSequence();
+  Status ConfirmRevocationFeed(TimePoint as_of);
+  Result<TimePoint> RevocationFeedConfirmedAt();
 
  private:
   SiteService(slca::SiteCa ca, pki::Certificate store_root, SiteDatabase db,

@@ -4,12 +4,25 @@
 #include "common/grpc_tls.h"
 
 namespace sitechain::slsm {
+namespace {
+
+// The feed stream is idle for hours: without keepalive a link that went silent (a firewall
+// dropping it) stays "ready" forever and every call on it waits for its deadline, even after
+// the link heals. Pinged after 10 s without a frame, dead after 5 s more; reconnect attempts at
+// most 10 s apart, so a healed link is used again within seconds.
+constexpr ChannelLiveness kStoreLinkLiveness{.keepalive_time = std::chrono::seconds(10),
+                                             .keepalive_timeout = std::chrono::seconds(5),
+                                             .max_reconnect_backoff = std::chrono::seconds(10),
+                                             .connect_timeout = std::chrono::seconds(10)};
+
+}  // namespace
 
 StoreClient::StoreClient(const std::string& address, const std::string& store_root_pem,
                          Seconds download_timeout)
     : address_(address),
       download_timeout_(download_timeout),
-      stub_(v1::Store::NewStub(DialTls(address, {store_root_pem, std::nullopt, std::nullopt}))) {}
+      stub_(v1::Store::NewStub(DialTls(address, {store_root_pem, std::nullopt, std::nullopt},
+                                        kDefaultMaxMessageBytes, kStoreLinkLiveness))) {}
 
 Status StoreClient::Download(const std::string& name, const std::string& version,
                              const std::function<Status(const ReleaseHeader&)>& on_header,

@@ -1,7 +1,8 @@
 #pragma once
 // The administrator's commands (`store tokens …`, `store developers list`, `store revoke …`,
 // `store stats`): each dials the admin UNIX socket of a running `store serve`, makes one call and
-// prints the result as text or JSON to `out`. Statuses carry the server's refusal unchanged;
+// prints the result as text or JSON to `out`; in text, every string that came from a peer is
+// escaped for the terminal (common/terminal_text.h). Statuses carry the server's refusal unchanged;
 // UNAVAILABLE says how to start the server (the admin client of server/admin_client.h).
 
 #include <cstdint>
@@ -17,8 +18,11 @@ namespace sitechain::store {
 // The admin socket path and --json (server/admin_client.h).
 using server::AdminTarget;
 
+// token_file: empty to print the token; else the token goes only to that file (0600, a new
+// file: ALREADY_EXISTS if it exists, checked before the token is created) and the output says
+// where it went (with --json: the response without the token).
 Status CreateTokenCommand(const AdminTarget& target, Seconds ttl, const std::string& note,
-                          std::ostream& out);
+                          const std::string& token_file, std::ostream& out);
 Status ListTokensCommand(const AdminTarget& target, std::ostream& out);
 Status ListDevelopersCommand(const AdminTarget& target, std::ostream& out);
 Status RevokeReleaseCommand(const AdminTarget& target, const std::string& name,

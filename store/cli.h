@@ -57,6 +57,7 @@ class AdminCommands final {
   std::string dir_, socket_;
   bool json_ = false;
   std::string ttl_ = "24h", note_, name_, version_, reason_;
+  std::string token_file_;  // tokens create --out
   CLI::App* token_create_ = nullptr;
   CLI::App* token_list_ = nullptr;
   CLI::App* devs_list_ = nullptr;

@@ -20,11 +20,16 @@ AdminCommands::AdminCommands(CLI::App& app) {
   auto* tokens = app.add_subcommand("tokens", "One-time developer registration tokens.");
   tokens->require_subcommand(1);
   token_create_ = tokens->add_subcommand(
-      "create", "Create a registration token (printed once; give it to one developer).");
+      "create",
+      "Create a registration token (printed once, or written to --out; give it to one "
+      "developer).");
   add_target(token_create_);
   token_create_->add_option("--ttl", ttl_, "how long it may be used, e.g. 24h (at most 30d)")
       ->capture_default_str();
   token_create_->add_option("--note", note_, "who it is for");
+  token_create_->add_option("--out,-o", token_file_,
+                            "write the token to this new file (mode 0600) instead of printing it, "
+                            "for 'devkit register --token-file'");
   token_list_ = tokens->add_subcommand("list", "List tokens (never the secrets).");
   add_target(token_list_);
 
@@ -59,7 +64,8 @@ int AdminCommands::Run() {
   Status s;
   if (token_create_->parsed()) {
     auto seconds = ParseDuration(ttl_);
-    s = seconds.ok() ? CreateTokenCommand(target, *seconds, note_, std::cout) : seconds.status();
+    s = seconds.ok() ? CreateTokenCommand(target, *seconds, note_, token_file_, std::cout)
+                     : seconds.status();
   } else if (token_list_->parsed()) {
     s = ListTokensCommand(target, std::cout);
   } else if (devs_list_->parsed()) {

@@ -50,6 +50,15 @@ ServerCommands::ServerCommands(CLI::App& app) {
                    "largest gRPC message, e.g. 4MiB (uploads send 1 MiB chunks)")
       ->transform(CLI::AsSizeValue(false))
       ->capture_default_str();
+  serve_cmd_
+      ->add_option("--max-revocation-watchers", serve_.limits.max_revocation_watchers,
+                   "WatchRevocations streams served at once (each holds a thread)")
+      ->capture_default_str();
+  serve_cmd_
+      ->add_option("--max-revocation-watchers-per-address",
+                   serve_.limits.max_revocation_watchers_per_address,
+                   "WatchRevocations streams served at once to one client address (IPv6: per /64)")
+      ->capture_default_str();
   serve_cmd_->add_option("--passphrase-file", passphrase_file_, "passphrase of root.key")
       ->check(CLI::ExistingFile);
   serve_cmd_->add_option(

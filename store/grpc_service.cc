@@ -188,6 +188,9 @@ grpc::Status StoreGrpcService::ListRevocations(grpc::ServerContext* context,
 grpc::Status StoreGrpcService::WatchRevocations(grpc::ServerContext* context,
                                                 const v1::WatchRevocationsRequest* request,
                                                 grpc::ServerWriter<v1::Revocation>* writer) {
+  // Held until the stream ends: the place of this watch among the limited ones.
+  auto slot = watchers_.Acquire(PeerAddress(context->peer()));
+  if (!slot.ok()) return Refuse("WatchRevocations", *context, slot.status());
   uint64_t after = request->after_sequence();
   while (!context->IsCancelled()) {
     auto list = service_.RevocationsSince(after, 0);

@@ -1,11 +1,14 @@
 #pragma once
 // The public Store gRPC service: translates sitechain.v1 messages to StoreService calls and
 // statuses back (common/grpc_status.h). Authorisation: calls that act for a developer take the
-// identity from the mutual-TLS handshake (StoreService::AuthenticateDeveloper).
+// identity from the mutual-TLS handshake (StoreService::AuthenticateDeveloper). WatchRevocations
+// needs none, so its streams are limited in number, in total and per peer address
+// (StoreLimits::max_revocation_watchers*).
 // Thread-safe (gRPC calls these from its own threads).
 
 #include "sitechain/v1/store.grpc.pb.h"
 #include "store/store_service.h"
+#include "store/stream_slots.h"
 
 namespace sitechain::store {
 
@@ -14,7 +17,11 @@ inline constexpr size_t kDownloadChunkBytes = 1 << 20;
 
 class StoreGrpcService final : public v1::Store::Service {
  public:
-  explicit StoreGrpcService(StoreService& service) : service_(service) {}
+  explicit StoreGrpcService(StoreService& service)
+      : service_(service),
+        watchers_("revocation watches", service.limits().max_revocation_watchers,
+                  service.limits().max_revocation_watchers_per_address, "--max-revocation-watchers",
+                  "--max-revocation-watchers-per-address") {}
 
   grpc::Status Register(grpc::ServerContext* context, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override;
@@ -35,6 +42,7 @@ class StoreGrpcService final : public v1::Store::Service {
 
  private:
   StoreService& service_;
+  StreamSlots watchers_;  // the open WatchRevocations streams (thread-safe)
 };
 
 }  // namespace sitechain::store

@@ -62,6 +62,10 @@ Result<std::unique_ptr<StoreServer>> StoreServer::Start(const ServeOptions& opti
                            .client_roots_file = root_path,
                            .client_certificates = ClientCertificates::kOptional},
                    .max_message_bytes = options.max_message_bytes,
+                   // Site managers ping their idle feed stream to notice a dead link
+                   // (slsm/store_client.cc); gRPC's default answers pings more often than every
+                   // 5 minutes without data with GOAWAY too_many_pings.
+                   .min_ping_interval_without_data = std::chrono::seconds(1),
                    .services = {store->public_service_.get()}},
            .admin = {.socket = options.AdminSocket(), .services = {store->admin_service_.get()}}}));
 

@@ -43,6 +43,11 @@ Status StoreLimits::Validate() const {
       max_revocations_per_call == 0) {
     return InvalidArgument("page sizes must be positive");
   }
+  if (max_revocation_watchers_per_address == 0 ||
+      max_revocation_watchers < max_revocation_watchers_per_address) {
+    return InvalidArgument(
+        "the revocation watch limits must be positive, the per-address one at most the total");
+  }
   return Status::Ok();
 }
 
@@ -136,7 +141,7 @@ Result<pki::Certificate> StoreService::Register(const std::string& token,
   if (token.empty() || token.size() > 256) {
     return Unauthenticated("a registration token is required; ask the store admin for one");
   }
-  SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::FromPem(csr_pem));
+  // The token first: a caller without one gets nothing of ours parsed or verified.
   std::lock_guard lock(mu_);
   const TimePoint now = clock_.Now();
   auto record = db_.FindTokenByHash(Sha256Hex(token));
@@ -153,6 +158,8 @@ Result<pki::Certificate> StoreService::Register(const std::string& token,
     return Unauthenticated("registration token " + record->id + " expired at " +
                            FormatTime(record->expires_at) + "; ask the store admin for a new one");
   }
+  // Refuses a key outside the profile by its parameters, before anything verifies with it.
+  SITECHAIN_ASSIGN_OR_RETURN(auto csr, pki::CertificateRequest::FromPem(csr_pem));
   const std::string key_fingerprint = Sha256Hex(csr.PublicKeyDer());
   SITECHAIN_ASSIGN_OR_RETURN(bool exists,
                              db_.DeveloperNameOrKeyExists(csr.CommonName(), key_fingerprint));

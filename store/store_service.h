@@ -41,6 +41,11 @@ struct StoreLimits {
   uint32_t default_page_size = 100;
   uint32_t max_page_size = 1000;
   uint32_t max_revocations_per_call = 10000;
+  // Concurrent WatchRevocations streams (issue 17): a watch needs no credentials and never ends,
+  // and each holds a server thread. Every site manager holds one; a host behind one address
+  // rarely needs more than a few.
+  uint32_t max_revocation_watchers = 1024;
+  uint32_t max_revocation_watchers_per_address = 16;
 
   // The catalog page size for a request: 0 means the default; capped at the maximum.
   uint32_t PageSize(uint32_t requested) const {
@@ -80,9 +85,11 @@ class StoreService final {
   // ttl zero: the default. INVALID_ARGUMENT above max_token_ttl or for an oversized note.
   Result<CreatedToken> CreateToken(Seconds ttl, const std::string& note);
   Result<std::vector<TokenRecord>> ListTokens();
-  // UNAUTHENTICATED for an unknown, used or expired token (the token stays usable if the CSR
-  // is refused for another reason); the CSR refusals of pki::BuildDeveloperIdentity;
-  // ALREADY_EXISTS for a registered name or key.
+  // UNAUTHENTICATED for an unknown, used or expired token, checked before the CSR is even
+  // parsed (the token stays usable if the CSR is refused for another reason); INVALID_ARGUMENT
+  // for a CSR that does not parse or whose key is outside the profile (pki::CertificateRequest,
+  // before any signature check); the CSR refusals of pki::BuildDeveloperIdentity; ALREADY_EXISTS
+  // for a registered name or key.
   Result<pki::Certificate> Register(const std::string& token, const std::string& csr_pem);
   Result<std::vector<DeveloperRecord>> ListDevelopers();
 

@@ -784,6 +784,159 @@ TEST_F(CliTest, EmptyPassphraseFileIsRefused) {
   EXPECT_FALSE(std::filesystem::exists(Path("k.pem")));
 }
 
+// --- tokens kept off the command line (issue 17, point 7): `ps` shows every process's arguments
+// to every user of the machine, so a token passed as --token can be used by any of them first.
+
+TEST_F(CliTest, TokenWrittenToAPrivateFileRegistersFromThatFile) {
+  ASSERT_NO_FATAL_FAILURE(InitStore());
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  ProcessResult r = Store({"tokens", "create", "--dir", "store", "--out", "alice.token"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  EXPECT_FALSE(Contains(r.out, "sct-")) << "the token went to the terminal:\n" << r.Describe();
+  EXPECT_TRUE(Contains(r.out, "alice.token")) << r.Describe();
+  struct stat st {};
+  ASSERT_EQ(::stat(Path("alice.token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  const std::string token = ReadWholeFile(Path("alice.token"));
+  EXPECT_EQ(token.size(), 4 + 32 + 1u) << token;  // sct-<32 hex digits>, a newline
+  EXPECT_EQ(token.rfind("sct-", 0), 0u) << token;
+
+  // An existing file is never overwritten (the token it holds may not be used yet).
+  r = Store({"tokens", "create", "--dir", "store", "--out", "alice.token"});
+  EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "[ALREADY_EXISTS]")) << r.Describe();
+  EXPECT_EQ(ReadWholeFile(Path("alice.token")), token);
+
+  r = Devkit({"keygen", "--out", "alice.key"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  r = Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  std::vector<std::string> args = {"register",  "--token-file", "alice.token", "--csr",
+                                   "alice.csr", "--out",        "alice.pem"};
+  const std::vector<std::string> store = StoreArgs();
+  args.insert(args.end(), store.begin(), store.end());
+  r = Devkit(args);
+  EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+  EXPECT_TRUE(r.err.empty()) << "a private token file needs no warning:\n" << r.Describe();
+  EXPECT_TRUE(std::filesystem::exists(Path("alice.pem")));
+}
+
+TEST_F(CliTest, TokenFromStandardInputRegistersWithSurroundingWhitespaceIgnored) {
+  ASSERT_NO_FATAL_FAILURE(InitStore());
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  const std::string token = CreateToken();
+  ProcessResult r = Devkit({"keygen", "--out", "alice.key"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  r = Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  // sh -c 'printf ... "$0" | "$@"' TOKEN devkit register ...: the token only on devkit's stdin.
+  std::vector<std::string> args = {"-c",        "printf '  %s\\r\\n\\n' \"$0\" | \"$@\"",
+                                   token,       Bin("devkit"),
+                                   "register",  "--token-file",
+                                   "-",         "--csr",
+                                   "alice.csr", "--out",
+                                   "alice.pem"};
+  const std::vector<std::string> store = StoreArgs();
+  args.insert(args.end(), store.begin(), store.end());
+  r = Run("sh", args);
+  EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+  EXPECT_TRUE(std::filesystem::exists(Path("alice.pem")));
+}
+
+TEST_F(CliTest, TokenFileReadableByOthersIsUsedWithAWarningAndAChmodHint) {
+  ASSERT_NO_FATAL_FAILURE(InitStore());
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  ASSERT_TRUE(WriteWholeFile(Path("alice.token"), CreateToken() + "\n"));
+  ASSERT_EQ(::chmod(Path("alice.token").c_str(), 0644), 0);
+  ProcessResult r = Devkit({"keygen", "--out", "alice.key"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  r = Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  std::vector<std::string> args = {"register",  "--token-file", "alice.token", "--csr",
+                                   "alice.csr", "--out",        "alice.pem"};
+  const std::vector<std::string> store = StoreArgs();
+  args.insert(args.end(), store.begin(), store.end());
+  r = Devkit(args);
+  EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+  EXPECT_TRUE(Contains(r.err,
+                       "warning: the token file alice.token is readable by group and "
+                       "others (mode 0644)"))
+      << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "chmod 600 alice.token")) << r.Describe();
+}
+
+// A token file that holds no token, or two, is refused before the store is asked: the token in
+// it is not spent.
+TEST_F(CliTest, TokenFileThatIsEmptyMissingOrHoldsTwoTokensIsRefused) {
+  ASSERT_NO_FATAL_FAILURE(InitStore());
+  ASSERT_NO_FATAL_FAILURE(Serve());
+  const std::string token = CreateToken();
+  ProcessResult r = Devkit({"keygen", "--out", "alice.key"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  r = Devkit({"csr", "--key", "alice.key", "--name", "alice", "--out", "alice.csr"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+  auto register_with = [&](const std::string& file) {
+    std::vector<std::string> args = {"register",  "--token-file", file,       "--csr",
+                                     "alice.csr", "--out",        "alice.pem"};
+    const std::vector<std::string> store = StoreArgs();
+    args.insert(args.end(), store.begin(), store.end());
+    return Devkit(args);
+  };
+
+  ASSERT_TRUE(WriteWholeFile(Path("empty.token"), " \n\n"));
+  r = register_with("empty.token");
+  EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "the token file empty.token is empty")) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "[INVALID_ARGUMENT]")) << r.Describe();
+
+  ASSERT_TRUE(WriteWholeFile(Path("two.token"), token + "\n" + token + "\n"));
+  r = register_with("two.token");
+  EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "more than one token")) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "[INVALID_ARGUMENT]")) << r.Describe();
+
+  r = register_with("missing.token");
+  EXPECT_EQ(r.exit_code, kExitFailure) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "missing.token")) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "[NOT_FOUND]")) << r.Describe();
+
+  EXPECT_FALSE(std::filesystem::exists(Path("alice.pem")));
+  ASSERT_TRUE(WriteWholeFile(Path("good.token"), token));
+  ASSERT_EQ(::chmod(Path("good.token").c_str(), 0600), 0);
+  r = register_with("good.token");
+  EXPECT_EQ(r.exit_code, kExitOk) << "the refusals spent the token:\n" << r.Describe();
+}
+
+TEST_F(CliTest, TokenAndTokenFileTogetherOrNeitherIsAUsageError) {
+  ASSERT_TRUE(WriteWholeFile(Path("t.token"), "sct-00000000000000000000000000000000\n"));
+  ASSERT_TRUE(WriteWholeFile(Path("x.csr"), "not read: the command line is refused first"));
+  const std::vector<std::string> common = {"register",    "--csr",        "x.csr",
+                                           "--out",       "x.pem",        "--store",
+                                           "localhost:1", "--store-root", "/dev/null"};
+  std::vector<std::string> both = common;
+  both.insert(both.end(), {"--token", "sct-1", "--token-file", "t.token"});
+  ProcessResult r = Devkit(both);
+  EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "excludes")) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "devkit --help")) << r.Describe();
+
+  r = Devkit(common);
+  EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "--token-file")) << r.Describe();
+
+  std::vector<std::string> no_name = common;
+  no_name.insert(no_name.end(), {"--token-file", ""});
+  r = Devkit(no_name);
+  EXPECT_EQ(r.exit_code, kExitUsage) << r.Describe();
+  EXPECT_TRUE(Contains(r.err, "give a file name")) << r.Describe();
+
+  // --help tells the user why.
+  r = Devkit({"register", "--help"});
+  EXPECT_EQ(r.exit_code, kExitOk) << r.Describe();
+  EXPECT_TRUE(Contains(r.out, "--token-file")) << r.Describe();
+  EXPECT_TRUE(Contains(r.out, "visible to other users in `ps`")) << r.Describe();
+}
+
 TEST_F(CliTest, KeyReadableByOthersIsRefusedWithAChmodHint) {
   ASSERT_NO_FATAL_FAILURE(InitStore());
   ASSERT_NO_FATAL_FAILURE(RegisterDeveloper());

@@ -436,6 +436,69 @@ TEST_F(FaultRevocationBound, RevokedReleaseStopsOnEveryNodeWithinOneLifetimePlus
   }
 }
 
+// The store's half of the bound: a site cut off from its store (a blackholed link) cannot hear
+// of a revocation, so it issues for at most revocation_staleness_limit after it last read the
+// feed; a release revoked during the cut stops within that limit plus one lifetime (plus the
+// skew allowance), and once the link heals the site applies the revocation.
+TEST_F(FaultRevocationBound, RevocationDuringAStoreCutOffStopsWithinTheStalenessLimitPlusLifetime) {
+  const seconds lifetime(15);
+  const seconds staleness(5);
+  TcpProxy store_link(store_->port());
+  ASSERT_NE(store_link.port(), 0);
+  StartSite({{"cert_site_lifetime", "15s"},
+             {"revocation_staleness_limit", "5s"},
+             {"store", "localhost:" + std::to_string(store_link.port())}});
+  ASSERT_NO_FATAL_FAILURE(Install("echo"));
+  StartNode("n1", FastLinkConfig());
+  ASSERT_NO_FATAL_FAILURE(Deploy("echo", "n1"));
+  const pid_t pid = WaitForRunning("n1", "echo").value("pid", 0);
+  ASSERT_GT(pid, 0);
+
+  store_link.SetMode(TcpProxy::Mode::kBlackhole);
+  const auto cut = Clock::now();
+  ProcessResult r =
+      Devkit({"revoke", "echo", "1.0.0", "--reason", "malware report", "--store", store_->address(),
+              "--store-root", "store/root.pem", "--cert", "alice.pem", "--key", "alice.key"});
+  ASSERT_EQ(r.exit_code, kExitOk) << r.Describe();
+
+  const auto bound = staleness + lifetime + kSkew;
+  const std::optional<Clock::time_point> gone = WaitForGone(pid, bound + kStopAfterNotAfter);
+  ASSERT_TRUE(gone) << "echo still runs " << Ms(Clock::now() - cut)
+                    << " ms after the store was cut off and revoked it\n"
+                    << site().log() << NodeLog("n1");
+  std::cout << "[figure] store cut off and the release revoked: the service stopped after "
+            << Ms(*gone - cut) << " ms; bound staleness limit + lifetime + skew = " << bound.count()
+            << " s\n";
+  EXPECT_LE(Ms(*gone - cut), std::chrono::duration_cast<milliseconds>(bound).count());
+  // Why, in the node's log and loudly in the site's.
+  EXPECT_TRUE(
+      Contains(NodeLog("n1"), "cannot confirm with the store that echo 1.0.0 is not revoked"))
+      << NodeLog("n1");
+  EXPECT_TRUE(Contains(site().log(), "REVOCATIONS UNCONFIRMED")) << site().log();
+
+  // Healed (what was open stays dead): the site reaches the store again, applies the revocation,
+  // and the service does not run again.
+  store_link.HealForNewConnectionsOnly();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::string log = site().log();
+        return Contains(log, "applied (release echo 1.0.0: malware report)") &&
+               Contains(log, "revocation feed confirmed again");
+      },
+      seconds(60), kPoll))
+      << site().log();
+  json i;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        i = InstanceStatus("n1", "echo");
+        return !i.is_object() || Contains(i.value("last_error", ""), "malware report");
+      },
+      kStateDeadline, kPoll))
+      << i.dump() << NodeLog("n1");
+  EXPECT_FALSE(Runs("n1", "echo"));
+  EXPECT_TRUE(InstanceProcesses("n1", "echo").empty());
+}
+
 // The skew half of the bound: a node whose clock is behind reads its Cert_site's notAfter that
 // much late. One 50 s behind (most of the allowance), cut off just after it got its Cert_site,
 // outlives a revocation by about one lifetime plus 50 s: it must stop, on its own clock's

@@ -106,6 +106,69 @@ TEST(LaunchPolicy, RefusesWrongEnv) {
       ParseLaunchPolicy(R"({"env":{"SITECHAIN":"x","XLD_PRELOAD":"y","PATH":"/opt"}})").ok());
 }
 
+// Issue 17, point 8: variables that make the loader, the C library, a language runtime or a
+// shell load code around the verified executable are refused, each naming itself and why.
+TEST(LaunchPolicy, RefusesVariablesThatLoadCodeAroundTheVerifiedExecutable) {
+  for (const std::string name : {"LD_PRELOAD",
+                                 "LD_AUDIT",
+                                 "GCONV_PATH",
+                                 "GLIBC_TUNABLES",
+                                 "MALLOC_CHECK_",
+                                 "MALLOC_TRACE",
+                                 "HOSTALIASES",
+                                 "LOCPATH",
+                                 "NLSPATH",
+                                 "TZDIR",
+                                 "RES_OPTIONS",
+                                 "NODE_OPTIONS",
+                                 "NODE_PATH",
+                                 "PYTHONPATH",
+                                 "PYTHONSTARTUP",
+                                 "PYTHONHOME",
+                                 "PYTHONINSPECT",
+                                 "PYTHONUSERBASE",
+                                 "PYTHONBREAKPOINT",
+                                 "PYTHONWARNINGS",
+                                 "PYTHON_BASIC_REPL",
+                                 "JAVA_TOOL_OPTIONS",
+                                 "_JAVA_OPTIONS",
+                                 "JDK_JAVA_OPTIONS",
+                                 "CLASSPATH",
+                                 "PERL5OPT",
+                                 "PERL5LIB",
+                                 "PERLLIB",
+                                 "PERL5DB",
+                                 "PERLIO",
+                                 "RUBYOPT",
+                                 "RUBYLIB",
+                                 "GEM_PATH",
+                                 "BUNDLE_GEMFILE",
+                                 "BASH_ENV",
+                                 "BASH_LOADABLES_PATH",
+                                 "ENV",
+                                 "SHELLOPTS",
+                                 "PS4",
+                                 "LUA_INIT",
+                                 "LUA_INIT_5_4",
+                                 "LUA_PATH",
+                                 "LUA_CPATH_5_4",
+                                 "PHPRC",
+                                 "OPENSSL_CONF",
+                                 "OPENSSL_MODULES"}) {
+    SCOPED_TRACE(name);
+    ExpectRefused(R"({"env":{")" + name + R"(":"x"}})", {"\"env\"", "\"" + name + "\"", "refused"});
+  }
+  ExpectRefused(R"({"env":{"NODE_OPTIONS":"--require /tmp/x.js"}})", {"Node.js", "never verified"});
+  ExpectRefused(R"({"env":{"JAVA_TOOL_OPTIONS":"-javaagent:/tmp/a.jar"}})", {"JVM"});
+  ExpectRefused(R"({"env":{"PYTHONPATH":"/tmp"}})", {"PYTHONPATH", "load code"});
+  // What loads nothing stays allowed, also beside a refused family's prefix.
+  Result<LaunchPolicy> ok = ParseLaunchPolicy(
+      R"({"env":{"PATH":"/opt/bin:/usr/bin","NODE_ENV":"production","PYTHONUNBUFFERED":"1",)"
+      R"("PYTHONDONTWRITEBYTECODE":"1","JAVA_HOME":"/usr/lib/jvm","LANG":"C.UTF-8","TZ":"UTC",)"
+      R"("ENVIRONMENT":"prod","MY_LD_PRELOAD":"x","TMPDIR":"/tmp","LOG_LEVEL":"debug"}})");
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
 TEST(LaunchPolicy, RefusesDuplicateKeysAtAnyDepth) {
   ExpectRefused(R"({"restart":"never","restart":"always"})", {"\"restart\"", "more than once"});
   ExpectRefused(R"({"env":{"A":"1","A":"2"}})", {"\"A\"", "more than once"});

@@ -496,6 +496,46 @@ class NodeManagerTest : public ::testing::Test {
     site_->Push(c);
   }
 
+  // Another release of the name "hello" (version 1.0.<counter>), with bytes of its own, signed
+  // by the same developer and store; the header tells the truth until a test makes it lie.
+  Package HelloRelease(uint64_t counter) {
+    const std::string bytes =
+        testing::DefaultExecutable() + "hello release " + std::to_string(counter);
+    const pki::ServiceRelease release{"hello", "1.0." + std::to_string(counter), counter};
+    const pki::BuildContext ctx{clock_, rng_};
+    auto cert_dev = pki::BuildCertDev(
+        {release, pki::HashBytes(pki::HashAlgorithm::kSha256, bytes), std::nullopt},
+        pki_->developer_identity, pki_->developer_key, pki::kDefaultCertDevLifetime, ctx);
+    EXPECT_TRUE(cert_dev.ok()) << cert_dev.status().ToString();
+    auto cert_store = pki::BuildCertStore(*cert_dev, pki_->store_root, pki_->store_key,
+                                          pki::kDefaultCertDevLifetime, ctx);
+    EXPECT_TRUE(cert_store.ok()) << cert_store.status().ToString();
+    return PackageOf(bytes, *cert_dev, *cert_store, release);
+  }
+  // The site serves `p` for the service from now on and tells the node to deploy it.
+  void DeployPackage(const std::string& service, const Package& p) {
+    site_->AddPackage(service, p);
+    Command c;
+    c.kind = Command::Kind::kDeploy;
+    c.services = {service};
+    c.digest = p.header.digest;
+    site_->Push(c);
+  }
+  // Deploys `p` and waits until the node runs it, or refused it.
+  InstanceStatusView DeployAndWait(NodeManager& m, const std::string& service, const Package& p) {
+    DeployPackage(service, p);
+    return WaitFor(m, service, [&](const InstanceStatusView& v) {
+      return v.digest == p.header.digest && (v.state == "running" || v.state == "refused");
+    });
+  }
+  // The node refused `v` by rule 7, saying so.
+  static void ExpectRollbackRefused(const InstanceStatusView& v, const std::string& counters) {
+    EXPECT_EQ(v.state, "refused") << v.last_error;
+    EXPECT_TRUE(Contains(v.last_error, "rule 7")) << v.last_error;
+    EXPECT_TRUE(Contains(v.last_error, "ROLLBACK")) << v.last_error;
+    EXPECT_TRUE(Contains(v.last_error, counters)) << v.last_error;
+  }
+
   // Waits until the service's status satisfies `condition`; returns the status seen last.
   InstanceStatusView WaitFor(NodeManager& m, const std::string& service,
                              const std::function<bool(const InstanceStatusView&)>& condition) {
@@ -1031,6 +1071,162 @@ TEST_F(NodeManagerTest, PolicyTheNodeCannotHonourIsRefused) {
   EXPECT_FALSE(o.next_renewal);
   EXPECT_FALSE(runner.Running("other"));
   EXPECT_EQ(runner.starts("other").size(), 1u);
+}
+
+// 8a. The node does not take the slsm's check of the policy's env for granted (issue 17, point
+// 8): a site that lets NODE_OPTIONS or PYTHONPATH through still gets the instance refused.
+TEST_F(NodeManagerTest, PolicyThatLoadsCodeAroundTheExecutableIsRefusedByTheNode) {
+  site_->SetPolicy("hello", R"({"env":{"NODE_OPTIONS":"--require /tmp/x.js"}})");
+  site_->SetPolicy("other", R"({"env":{"PYTHONPATH":"/tmp"}})");
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Deploy("hello");
+  Deploy("other");
+  for (const auto& [service, name] :
+       {std::pair{"hello", "NODE_OPTIONS"}, {"other", "PYTHONPATH"}}) {
+    const InstanceStatusView v = WaitForState(*m, service, "refused");
+    EXPECT_TRUE(Contains(v.last_error, "cannot be honoured")) << v.last_error;
+    EXPECT_TRUE(Contains(v.last_error, name)) << v.last_error;
+    EXPECT_TRUE(runner.starts(service).empty());
+  }
+}
+
+// 8b. Rule 7 on the node (issue 17, point 4): the highest release counter per name comes from
+// the verified certificates only, and survives failed deploys, undeploys and restarts.
+
+// The package header's counter is the slsm's word, not the developer's: a header that says 99
+// does not block release 2, and one that says 0 does not turn the check off.
+TEST_F(NodeManagerTest, RollbackCounterComesFromTheCertificatesNotTheHeader) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  Package r1 = HelloRelease(1);
+  r1.header.release_counter = 99;
+  InstanceStatusView v = DeployAndWait(*m, "hello", r1);
+  EXPECT_EQ(v.state, "running") << v.last_error;
+  EXPECT_EQ(v.release, "hello 1.0.1 (release 1)");  // what the certificates say
+
+  Package r2 = HelloRelease(2);
+  r2.header.release_counter = 0;
+  v = DeployAndWait(*m, "hello", r2);
+  EXPECT_EQ(v.state, "running") << v.last_error;
+  EXPECT_EQ(v.release, "hello 1.0.2 (release 2)");
+
+  v = DeployAndWait(*m, "hello", HelloRelease(1));
+  ExpectRollbackRefused(v, "has counter 1, lower than the 2 already accepted");
+  EXPECT_EQ(runner.starts("hello").size(), 2u);  // 1, then 2; never 1 again
+}
+
+// A deploy of a newer release that fails (the slsm refuses its Cert_site) replaces the running
+// instance with a refused one: the counter of the release that ran must not go with it.
+TEST_F(NodeManagerTest, RollbackCounterSurvivesAFailedDeployOfANewerRelease) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(DeployAndWait(*m, "hello", HelloRelease(2)).state, "running");
+
+  site_->SetRenewMode(FakeSite::RenewMode::kRefuse, PermissionDenied("revoked at the store"));
+  DeployPackage("hello", HelloRelease(3));
+  // (Nothing of release 3 was adopted: the refused instance has no digest.)
+  InstanceStatusView v = WaitFor(*m, "hello", [](const InstanceStatusView& i) {
+    return i.state == "refused" && Contains(i.last_error, "revoked at the store");
+  });
+  EXPECT_EQ(v.release, "");
+
+  site_->SetRenewMode(FakeSite::RenewMode::kIssue);
+  v = DeployAndWait(*m, "hello", HelloRelease(1));
+  ExpectRollbackRefused(v, "has counter 1, lower than the 2 already accepted");
+  EXPECT_EQ(runner.starts("hello").size(), 1u);
+}
+
+// Undeployed, then the older release deployed again: refused, by the same manager and by a new
+// one on the same directory (an nlsm restart), whose instance directory is gone.
+TEST_F(NodeManagerTest, RollbackCounterSurvivesUndeployAndRestart) {
+  {
+    FakeRunner runner;
+    auto m = StartManager(runner);
+    ASSERT_NE(m, nullptr);
+    ASSERT_EQ(DeployAndWait(*m, "hello", HelloRelease(2)).state, "running");
+    Command stop;
+    stop.kind = Command::Kind::kStop;
+    stop.services = {"hello"};
+    stop.reason = "undeployed by the operator";
+    site_->Push(stop);
+    WaitForState(*m, "hello", "stopped");
+    ASSERT_FALSE(fs::exists(InstanceDir("hello")));
+    ExpectRollbackRefused(DeployAndWait(*m, "hello", HelloRelease(1)),
+                          "lower than the 2 already accepted");
+    // Undeployed again, so that nothing of the service is left on disk for the restart.
+    site_->Push(stop);
+    WaitFor(*m, "hello", [](const InstanceStatusView& v) {
+      return v.state == "stopped" && v.last_error == "undeployed by the operator";
+    });
+    m->Shutdown(false);
+  }
+  ASSERT_FALSE(fs::exists(InstanceDir("hello")));
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  EXPECT_FALSE(Find(m->Snapshot(), "hello"));  // nothing of it was recovered
+  ExpectRollbackRefused(DeployAndWait(*m, "hello", HelloRelease(1)),
+                        "lower than the 2 already accepted");
+  EXPECT_TRUE(runner.starts("hello").empty());
+  // The release it ran, and newer ones, still run.
+  EXPECT_EQ(DeployAndWait(*m, "hello", HelloRelease(2)).state, "running");
+  EXPECT_EQ(DeployAndWait(*m, "hello", HelloRelease(3)).state, "running");
+}
+
+// Counter 0 is a release like any other: once 0 ran, 0 is accepted again, and 0 after 1 is
+// refused; the counter of a name is kept apart from other names; and a header's counter of 0
+// does not switch the check off.
+TEST_F(NodeManagerTest, RollbackCounterZeroIsARecordedRelease) {
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(DeployAndWait(*m, "hello", HelloRelease(0)).state, "running");
+  EXPECT_EQ(DeployAndWait(*m, "hello", HelloRelease(0)).state, "running");
+  EXPECT_EQ(DeployAndWait(*m, "hello", HelloRelease(1)).state, "running");
+  ExpectRollbackRefused(DeployAndWait(*m, "hello", HelloRelease(0)),
+                        "has counter 0, lower than the 1 already accepted");
+  Deploy("other");  // name "other", counter 3: its own
+  WaitForState(*m, "other", "running");
+
+  // A header that says 0 for release 2 does not turn the check off for what follows.
+  Package r2 = HelloRelease(2);
+  r2.header.release_counter = 0;
+  EXPECT_EQ(DeployAndWait(*m, "hello", r2).state, "running");
+  ExpectRollbackRefused(DeployAndWait(*m, "hello", HelloRelease(1)),
+                        "has counter 1, lower than the 2 already accepted");
+}
+
+// An instance kept on disk whose release is below the highest the node accepted since (a newer
+// release verified, but could not be kept) is not relaunched at a restart.
+TEST_F(NodeManagerTest, RestartDoesNotRelaunchAKeptReleaseBelowTheCounter) {
+  {
+    FakeRunner runner;
+    auto m = StartManager(runner);
+    ASSERT_NE(m, nullptr);
+    ASSERT_EQ(DeployAndWait(*m, "hello", HelloRelease(1)).state, "running");
+    m->Shutdown(false);
+  }
+  // Another node manager on the same directory accepted release 2 of "hello" for another
+  // service slot, so the name's counter is 2 while hello's directory still holds release 1.
+  {
+    FakeRunner runner;
+    auto m = StartManager(runner);
+    ASSERT_NE(m, nullptr);
+    ASSERT_EQ(DeployAndWait(*m, "hello-2", HelloRelease(2)).state, "running");
+    m->Shutdown(false);
+  }
+  FakeRunner runner;
+  auto m = StartManager(runner);
+  ASSERT_NE(m, nullptr);
+  const auto v = Find(m->Snapshot(), "hello");
+  ASSERT_TRUE(v);
+  ExpectRollbackRefused(*v, "lower than the 2 already accepted");
+  EXPECT_TRUE(runner.starts("hello").empty());
+  EXPECT_EQ(Find(m->Snapshot(), "hello-2")->state, "running");
 }
 
 // 9. Rotation stress (issue 15, point 4). The node manager's real renewal path replaces the

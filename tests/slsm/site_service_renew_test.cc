@@ -349,6 +349,36 @@ TEST_F(SiteServiceTest, SetPolicyRefusesWhatIsNotASmallJsonObject) {
   EXPECT_EQ(PolicyOf(cert), "{}");
 }
 
+// Issue 17, point 8: an env the nodes would refuse (a variable that loads code around the
+// verified executable, a malformed name) is refused when it is set, naming the variable; the
+// nodes check again (nlsm/launch_policy.cc).
+TEST_F(SiteServiceTest, SetPolicyRefusesEnvironmentVariablesTheNodesRefuse) {
+  std::vector<TestNode> nodes;
+  ASSERT_NO_FATAL_FAILURE(InstallAndDeploy({"node-1"}, &nodes));
+  notifier_.Take();
+  const InstallState before = TakeInstallState();
+  for (const auto& [policy, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"env":{"LD_PRELOAD":"/tmp/x.so"}})", "LD_PRELOAD"},
+           {R"({"env":{"NODE_OPTIONS":"--require /tmp/x.js"}})", "NODE_OPTIONS"},
+           {R"({"env":{"PYTHONPATH":"/tmp"}})", "PYTHONPATH"},
+           {R"({"env":{"JAVA_TOOL_OPTIONS":"-javaagent:/tmp/a.jar"}})", "JAVA_TOOL_OPTIONS"},
+           {R"({"env":{"PERL5OPT":"-Mevil"}})", "PERL5OPT"},
+           {R"({"env":{"RUBYOPT":"-revil"}})", "RUBYOPT"},
+           {R"({"env":{"BASH_ENV":"/tmp/x.sh"}})", "BASH_ENV"},
+           {R"({"env":{"SITECHAIN_KEY_FILE":"/tmp/k"}})", "SITECHAIN_KEY_FILE"},
+           {R"({"env":{"lower":"x"}})", "[A-Z_][A-Z0-9_]*"},
+           {R"({"env":["A=b"]})", "env"},
+           {R"({"env":{"PORT":8080}})", "PORT"}}) {
+    Result<ServiceView> r = service().SetPolicy(kHello, policy);
+    EXPECT_TRUE(Refused(r, StatusCode::kInvalidArgument, {"env", fragment})) << policy;
+  }
+  ExpectUnchanged(before);
+  EXPECT_TRUE(notifier_.Take().empty());
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(
+      auto view, service().SetPolicy(kHello, R"({"env":{"MODE":"prod","PYTHONUNBUFFERED":"1"}})"));
+  EXPECT_EQ(view.service.policy_json, R"({"env":{"MODE":"prod","PYTHONUNBUFFERED":"1"}})");
+}
+
 TEST_F(SiteServiceTest, SetPolicyPushesRenewNowAndTheNextCertSiteCarriesIt) {
   std::vector<TestNode> nodes;
   ASSERT_NO_FATAL_FAILURE(InstallAndDeploy({"node-1", "node-2", "node-3"}, &nodes));

@@ -32,6 +32,7 @@
 #include "pki/verifier.h"
 #include "tests/common/temp_dir.h"
 #include "tests/support/hand_made_csr.h"
+#include "tests/support/hostile_key_csr.h"
 #include "tests/support/test_chain.h"
 
 namespace sitechain::store {
@@ -324,6 +325,57 @@ TEST_F(StoreServiceTest, RegisterRefusesUnknownAndMissingTokens) {
               StatusCode::kUnauthenticated, "unknown"));
   EXPECT_TRUE(Refused(service().Register("", csr.ToPem()).status(), StatusCode::kUnauthenticated));
   ExpectUnchanged(before);
+}
+
+// An unauthenticated caller gets nothing parsed, let alone verified: the token is looked at
+// first. A CSR that would not even decode, and one whose 16384-bit RSA key would cost seconds to
+// use, are refused for the token alone.
+TEST_F(StoreServiceTest, RegisterChecksTheTokenBeforeTheCsr) {
+  ASSERT_TRUE(service().CreateToken(Seconds(0), "").ok());
+  const Snapshot before = Take();
+  const std::string bogus = "sct-00000000000000000000000000000000";
+  const std::string oversized = testing::der::Pem(
+      "CERTIFICATE REQUEST",
+      testing::CsrDerWithKey(testing::RandomRsaSpki(16384, testing::kExponent65537, rng_),
+                             "mallory", 16384 / 8, rng_));
+  for (const std::string& csr : {std::string("not a CSR at all"), oversized}) {
+    EXPECT_TRUE(Refused(service().Register(bogus, csr).status(), StatusCode::kUnauthenticated,
+                        "unknown registration token"));
+  }
+  ExpectUnchanged(before);
+}
+
+// With a valid token, a CSR whose key is outside the profile is refused by its parameters, before
+// its signature is checked (a check with that key is the costly part), and the token stays
+// usable.
+TEST_F(StoreServiceTest, RegisterRefusesKeysOutsideTheProfileBeforeTheirSignature) {
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(CreatedToken token, service().CreateToken(Seconds(0), ""));
+  const Snapshot before = Take();
+  struct Case {
+    size_t bits;
+    std::vector<uint8_t> exponent;
+    std::string fragment;
+  };
+  for (const Case& c :
+       {Case{16384, testing::kExponent65537, "16384-bit modulus, more than the 4096"},
+        Case{8192, testing::kExponent65537, "8192-bit modulus"},
+        Case{2048, testing::kExponent3, "public exponent is 3, not 65537"},
+        Case{2048, testing::RandomOddNumber(32768, rng_), "a 32768-bit number"},
+        Case{1024, testing::kExponent65537, "1024-bit modulus"}}) {
+    SCOPED_TRACE(c.fragment);
+    const std::string pem =
+        testing::der::Pem("CERTIFICATE REQUEST",
+                          testing::CsrDerWithKey(testing::RandomRsaSpki(c.bits, c.exponent, rng_),
+                                                 "mallory", c.bits / 8, rng_));
+    const Status s = service().Register(token.token, pem).status();
+    EXPECT_TRUE(Refused(s, StatusCode::kInvalidArgument, c.fragment));
+    EXPECT_TRUE(Refused(s, StatusCode::kInvalidArgument, "RSA of 2048 or 3072 bits"));
+  }
+  ExpectUnchanged(before);
+  // The token was not spent.
+  pki::PrivateKey key = pki::PrivateKey::Generate(pki::KeyType::kEd25519, rng_);
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(pki::CertificateRequest csr, Csr(key, "alice"));
+  EXPECT_TRUE(service().Register(token.token, csr.ToPem()).ok());
 }
 
 TEST_F(StoreServiceTest, RegisterRefusesAUsedToken) {
