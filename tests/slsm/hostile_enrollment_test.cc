@@ -84,12 +84,15 @@ TEST_F(SiteServiceTest, RenewalsRefuseKeysOutsideTheProfileBeforeTheirSignature)
   const Bytes hostile = sitechain::testing::CsrDerWithKey(
       sitechain::testing::RandomRsaSpki(16384, sitechain::testing::kExponent65537, rng_), kHello,
       16384 / 8, rng_);
-  SITECHAIN_ASSERT_OK_AND_ASSIGN(
-      auto results, service().Renew(nodes[0].record, {{kHello, hostile}, Request(kHello)}));
-  ASSERT_EQ(results.size(), 2u);
+  // (A call names each service once: the refused CSR and the served one in calls of their own.)
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(auto results,
+                                 service().Renew(nodes[0].record, {{kHello, hostile}}));
+  ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(Refused(results[0].status, StatusCode::kInvalidArgument,
                       {"the CSR's public key is refused", "16384-bit modulus"}));
-  EXPECT_TRUE(results[1].status.ok()) << results[1].status.ToString();
+  SITECHAIN_ASSERT_OK_AND_ASSIGN(results, service().Renew(nodes[0].record, {Request(kHello)}));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_TRUE(results[0].status.ok()) << results[0].status.ToString();
 }
 
 // === RenewNode: limited per node ================================================================
