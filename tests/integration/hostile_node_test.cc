@@ -93,40 +93,6 @@ std::string ServiceName(int i) {
   return name;
 }
 
-// A field of /proc/<pid>/status in kB (VmHWM, VmRSS); -1 if unreadable.
-long ProcessStatusKb(pid_t pid, const std::string& key) {
-  std::istringstream in(ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) return std::atol(line.c_str() + key.size() + 1);
-  }
-  return -1;
-}
-
-// Counts the expiries the node managers log (at warn), and keeps the first warnings.
-class ExpirySink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  uint64_t expired() {
-    std::lock_guard lock(mutex_);
-    return expired_;
-  }
-  std::vector<std::string> first() {
-    std::lock_guard lock(mutex_);
-    return first_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    const std::string text(msg.payload.data(), msg.payload.size());
-    if (text.find("without renewal") != std::string::npos) ++expired_;
-    if (first_.size() < 20) first_.push_back(text);
-  }
-  void flush_() override {}
-
- private:
-  uint64_t expired_ = 0;            // guarded by mutex_
-  std::vector<std::string> first_;  // guarded by mutex_
-};
-
 nlsm::NodeOptions FleetOptions() {
   nlsm::NodeOptions o;
   o.batch_interval = Seconds(1);
@@ -402,7 +368,7 @@ class HostileNodeTest : public ::testing::Test {
       if (!e.empty()) return e;
     }
 
-    sink_ = std::make_shared<ExpirySink>();
+    sink_ = std::make_shared<CountingSink>();
     sink_->set_level(spdlog::level::warn);
     previous_logger_ = spdlog::default_logger();
     auto logger = std::make_shared<spdlog::logger>("fleet", sink_);
@@ -444,7 +410,7 @@ class HostileNodeTest : public ::testing::Test {
   SystemClock clock_;
   std::mutex fleet_mu_;
   std::vector<std::unique_ptr<FleetNode>> nodes_;  // guarded by fleet_mu_
-  std::shared_ptr<ExpirySink> sink_;
+  std::shared_ptr<CountingSink> sink_;
   std::shared_ptr<spdlog::logger> previous_logger_;
 };
 

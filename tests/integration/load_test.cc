@@ -107,45 +107,6 @@ double ProcessCpuSeconds(pid_t pid) {
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// A field of /proc/<pid>/status in kB (VmHWM, VmRSS); -1 if unreadable.
-long ProcessStatusKb(pid_t pid, const std::string& key) {
-  std::istringstream in(ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(key + ":", 0) == 0) return std::atol(line.c_str() + key.size() + 1);
-  }
-  return -1;
-}
-
-// Counts what the node managers log at warn and above, and keeps the first lines.
-class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
- public:
-  uint64_t expired() {
-    std::lock_guard lock(mutex_);
-    return expired_;
-  }
-  uint64_t warnings() {
-    std::lock_guard lock(mutex_);
-    return warnings_;
-  }
-  std::vector<std::string> first() {
-    std::lock_guard lock(mutex_);
-    return first_;
-  }
-
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    const std::string text(msg.payload.data(), msg.payload.size());
-    ++warnings_;
-    if (text.find("without renewal") != std::string::npos) ++expired_;
-    if (first_.size() < 20) first_.push_back(text);
-  }
-  void flush_() override {}
-
- private:
-  uint64_t expired_ = 0, warnings_ = 0;  // guarded by mutex_
-  std::vector<std::string> first_;       // guarded by mutex_
-};
-
 // What every node manager runs with: the defaults but for short retries, heartbeats and batching
 // (the lifetime is 60 s instead of 5000 s).
 nlsm::NodeOptions FleetOptions() {

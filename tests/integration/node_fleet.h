@@ -11,10 +11,16 @@
 //   FleetNode          one enrolled node: its state directory, its client and runner, and a real
 //                      nlsm::NodeManager (the real renewal loop, verification and command
 //                      stream) that can be stopped and started again on the same directory.
+//   CountingSink       an spdlog sink for the node managers' warnings: counts them and the
+//                      expiries ("without renewal"), keeps the first 20 lines.
+//   ProcessStatusKb    a field of /proc/<pid>/status (VmHWM, VmRSS), for the slsm's memory.
 //
 // Thread-safety: RenewalLog and RecordingRunner are thread-safe (node managers call them from
 // their threads, the test reads them from its own). A FleetNode is started and stopped by one
 // thread at a time; Snapshot may be called from any thread while it runs.
+
+#include <spdlog/sinks/base_sink.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
@@ -25,6 +31,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +42,7 @@
 #include "nlsm/grpc_site_client.h"
 #include "nlsm/node_manager.h"
 #include "nlsm/node_state.h"
+#include "tests/integration/store_server.h"
 
 namespace sitechain::testutil {
 
@@ -225,6 +233,45 @@ class FleetNode final {
   RecordingRunner runner_;
   std::unique_ptr<MeasuredSiteClient> client_;
   std::unique_ptr<nlsm::NodeManager> manager_;
+};
+
+// A field of /proc/<pid>/status in kB (VmHWM, VmRSS); -1 if unreadable.
+inline long ProcessStatusKb(pid_t pid, const std::string& key) {
+  std::istringstream in(ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) == 0) return std::atol(line.c_str() + key.size() + 1);
+  }
+  return -1;
+}
+
+// Counts what the node managers log at warn and above, and keeps the first lines.
+class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  uint64_t expired() {
+    std::lock_guard lock(mutex_);
+    return expired_;
+  }
+  uint64_t warnings() {
+    std::lock_guard lock(mutex_);
+    return warnings_;
+  }
+  std::vector<std::string> first() {
+    std::lock_guard lock(mutex_);
+    return first_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const std::string text(msg.payload.data(), msg.payload.size());
+    ++warnings_;
+    if (text.find("without renewal") != std::string::npos) ++expired_;
+    if (first_.size() < 20) first_.push_back(text);
+  }
+  void flush_() override {}
+
+ private:
+  uint64_t expired_ = 0, warnings_ = 0;  // guarded by mutex_
+  std::vector<std::string> first_;       // guarded by mutex_
 };
 
 }  // namespace sitechain::testutil
