@@ -38,6 +38,7 @@ CertSiteIssuer::CertSiteIssuer(const slca::SiteCa& ca, SiteDatabase& db, const C
 
 Result<RenewalResult> CertSiteIssuer::IssueOne(const NodeRecord& node,
                                                const std::set<std::string>& deployed,
+                                               TimePoint feed_confirmed_at,
                                                const RenewalRequest& request,
                                                std::vector<IssuedRecord>& issued) {
   RenewalResult out;
@@ -58,7 +59,6 @@ Result<RenewalResult> CertSiteIssuer::IssueOne(const NodeRecord& node,
     return refuse(FailedPrecondition(request.service + " " + release.version +
                                      " was revoked at the store: " + release.revocation_reason));
   }
-  SITECHAIN_ASSIGN_OR_RETURN(const TimePoint feed_confirmed_at, catalog_.FeedConfirmedAt());
   if (Status s = CheckConfirmedUnrevoked(release, feed_confirmed_at, clock_.Now(),
                                          options_.revocation_staleness_limit);
       !s.ok()) {
@@ -126,11 +126,12 @@ Result<std::vector<RenewalResult>> CertSiteIssuer::Renew(
   SITECHAIN_ASSIGN_OR_RETURN(auto instances, instances_.ListInstances("", node.name));
   std::set<std::string> deployed;
   for (const auto& i : instances) deployed.insert(i.service);
+  SITECHAIN_ASSIGN_OR_RETURN(const TimePoint feed_confirmed_at, catalog_.FeedConfirmedAt());
   std::vector<RenewalResult> out;
   out.reserve(requests.size());
   std::vector<IssuedRecord> issued;
   for (const auto& r : requests) {
-    SITECHAIN_ASSIGN_OR_RETURN(auto result, IssueOne(node, deployed, r, issued));
+    SITECHAIN_ASSIGN_OR_RETURN(auto result, IssueOne(node, deployed, feed_confirmed_at, r, issued));
     out.push_back(std::move(result));
   }
   // One commit for the whole call: a commit (and its fsync) per certificate capped the site at

@@ -66,9 +66,11 @@ class CertSiteIssuer final {
  private:
   // Issues (or refuses) one entry at the clock's time when it takes its token; what it issued
   // is appended to `issued`, for the caller to log in one transaction.
-  // `deployed`: the services deployed to the node.
+  // `deployed`: the node's services; feed_confirmed_at: when the store's revocation feed was
+  // last read to its end (revocation_staleness.h). Both read once per call.
   Result<RenewalResult> IssueOne(const NodeRecord& node, const std::set<std::string>& deployed,
-                                 const RenewalRequest& request, std::vector<IssuedRecord>& issued);
+                                 TimePoint feed_confirmed_at, const RenewalRequest& request,
+                                 std::vector<IssuedRecord>& issued);
 
   const slca::SiteCa& ca_;  // thread-safe issuing (const methods)
   const Clock& clock_;
