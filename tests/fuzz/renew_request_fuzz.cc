@@ -2,14 +2,16 @@
 // slsm's own issuer (SiteService::Renew, what SiteGrpcService::Renew calls) as node-1's, on a
 // real site (fuzz_site.h: node-1 runs hello and world).
 //
-// Invariants: nothing crashes; a call of 1 to max_renewals_per_call entries is answered entry by
-// entry, in order (more or none: INVALID_ARGUMENT); a service not deployed to node-1 is refused
+// Invariants: nothing crashes; a call of 1 to max_renewals_per_call entries, each naming another
+// service, is answered entry by entry, in order (more, none, or a service named twice:
+// INVALID_ARGUMENT); a service not deployed to node-1 is refused
 // PERMISSION_DENIED; a Cert_site is issued for the key of the entry's CSR, passes every rule a
 // node checks before it runs the service (pki::Verifier with the release's chain and package
 // and node-1's SPIFFE ID) and comes with a suggested renewal window inside its validity; a
 // refusal carries no certificate.
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,9 +32,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     entries.push_back({i.service(), fuzz::Bytes(i.csr_der())});
   }
   auto results = site.service().Renew(site.record(node), entries);
-  if (entries.empty() || entries.size() > site.service().options().max_renewals_per_call) {
+  std::set<std::string> named;
+  bool twice = false;
+  for (const auto& e : entries) twice = !named.insert(e.service).second || twice;
+  if (entries.empty() || entries.size() > site.service().options().max_renewals_per_call || twice) {
     FUZZ_CHECK(!results.ok() && results.status().code() == StatusCode::kInvalidArgument,
-               "a call of " + std::to_string(entries.size()) + " entries was not refused");
+               "a call of " + std::to_string(entries.size()) + " entries" +
+                   (twice ? " naming a service twice" : "") + " was not refused");
     return 0;
   }
   FUZZ_CHECK(results.ok(), "the call failed: " + results.status().ToString());
