@@ -22,7 +22,7 @@ StoreClient::StoreClient(const std::string& address, const std::string& store_ro
     : address_(address),
       download_timeout_(download_timeout),
       stub_(v1::Store::NewStub(DialTls(address, {store_root_pem, std::nullopt, std::nullopt},
-                                        kDefaultMaxMessageBytes, kStoreLinkLiveness))) {}
+                                       kDefaultMaxMessageBytes, kStoreLinkLiveness))) {}
 
 Status StoreClient::Download(const std::string& name, const std::string& version,
                              const std::function<Status(const ReleaseHeader&)>& on_header,

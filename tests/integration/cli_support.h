@@ -4,6 +4,7 @@
 //
 //   BinDir()      the directory holding the built programs, from ctest's $SITECHAIN_BIN_DIR.
 //   Contains()    substring test for assertions on program output.
+//   CliRefused()  a refusal by a command line: exit 1, "[CODE]" and a text on stderr.
 //   ProgramTest   a fixture base: each test gets a fresh directory (dir_), used as the working
 //                 directory of every program it runs, so that relative paths in the commands
 //                 are the files the test inspects; SetUp checks that devkit, store and hello are
@@ -34,6 +35,17 @@ inline std::string BinDir() {
 
 inline bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// A CLI refusal: exit 1, "[CODE]" and text on stderr.
+inline ::testing::AssertionResult CliRefused(const ProcessResult& r, const std::string& code,
+                                             const std::string& text) {
+  if (r.exit_code == 1 && Contains(r.err, "[" + code + "]") && Contains(r.err, text)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << "expected exit 1 with [" << code << "] and \"" << text << "\"\n"
+         << r.Describe();
 }
 
 class ProgramTest : public ::testing::Test {

@@ -47,21 +47,9 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
 constexpr milliseconds kStateDeadline = seconds(15);
 constexpr milliseconds kPoll = milliseconds(50);
 constexpr size_t kWatchesPerAddress = 3;
-
-// A CLI refusal: exit 1, "[CODE]" and text on stderr.
-::testing::AssertionResult CliRefused(const ProcessResult& r, const std::string& code,
-                                      const std::string& text) {
-  if (r.exit_code == kExitFailure && Contains(r.err, "[" + code + "]") && Contains(r.err, text)) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "expected exit 1 with [" << code << "] and \"" << text << "\"\n"
-         << r.Describe();
-}
 
 ::testing::AssertionResult IsRefused(const grpc::Status& status, grpc::StatusCode code,
                                      const std::string& text) {

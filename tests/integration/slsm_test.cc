@@ -52,7 +52,6 @@ using std::chrono::seconds;
 using Kind = nlsm::Command::Kind;
 
 constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
 constexpr char kSite[] = "site-a";
 constexpr milliseconds kCommandDeadline = seconds(15);
 constexpr milliseconds kStateDeadline = seconds(15);
@@ -77,17 +76,6 @@ constexpr milliseconds kHeartbeatInterval = milliseconds(200);
   return ::testing::AssertionFailure()
          << "expected gRPC code " << static_cast<int>(code) << " with \"" << text << "\", got "
          << static_cast<int>(status.error_code()) << ": " << status.error_message();
-}
-
-// A CLI refusal: exit 1, "[CODE]" and text on stderr.
-::testing::AssertionResult CliRefused(const ProcessResult& r, const std::string& code,
-                                      const std::string& text) {
-  if (r.exit_code == kExitFailure && Contains(r.err, "[" + code + "]") && Contains(r.err, text)) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "expected exit 1 with [" << code << "] and \"" << text << "\"\n"
-         << r.Describe();
 }
 
 std::set<int> AllRules() { return {1, 2, 3, 4, 5, 6, 7, 8}; }

@@ -73,8 +73,9 @@ TEST_F(KeyParametersTest, RefusesRsaOfOtherSizesAndExponents) {
     EXPECT_TRUE(RefusedWith(CheckKeyParameters(t::RandomRsaSpki(bits, t::kExponent65537, rng_)),
                             std::to_string(bits) + "-bit modulus, more than the 4096 bits"));
   }
-  EXPECT_TRUE(RefusedWith(CheckKeyParameters(t::RandomRsaSpki(2048, t::kExponent3, rng_)),
-                          "public exponent is 3, not 65537; sitechain accepts " + std::string(kAllowedKeysText)));
+  EXPECT_TRUE(RefusedWith(
+      CheckKeyParameters(t::RandomRsaSpki(2048, t::kExponent3, rng_)),
+      "public exponent is 3, not 65537; sitechain accepts " + std::string(kAllowedKeysText)));
   EXPECT_TRUE(RefusedWith(CheckKeyParameters(t::RandomRsaSpki(2048, {0x01, 0x00, 0x03}, rng_)),
                           "public exponent is 65539"));
   EXPECT_TRUE(
